@@ -1,0 +1,1 @@
+"""kate.collector.api: HTTP handlers of the Runs API, SQL endpoint and OpenAPI document."""

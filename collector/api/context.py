@@ -1,0 +1,25 @@
+"""What handlers share: the AppState stored on the aiohttp application under STATE_KEY."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from kate.collector.api.ratelimit import RateLimiter
+from kate.collector.completion import CompletionHub
+from kate.collector.config import Config
+from kate.collector.ingest.sink import Sink
+from kate.collector.store.database import Database
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    config: Config
+    database: Database
+    sink: Sink
+    completions: CompletionHub
+    upload_limiter: RateLimiter
+
+
+STATE_KEY = web.AppKey("kate_state", AppState)

@@ -1,0 +1,21 @@
+"""Liveness and readiness: /healthz answers while the process serves; /readyz checks the store."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from kate.collector.api.context import STATE_KEY
+from kate.collector.api.serialize import json_response
+from kate.collector.errors import Overloaded
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    if not state.database.is_open:
+        raise Overloaded("the store is not open")
+    await state.database.read(lambda cursor: cursor.execute("SELECT 1").fetchall(), timeout_s=5)
+    return json_response({"status": "ready"})

@@ -1,0 +1,177 @@
+"""The OpenAPI 3.1 document of the HTTP port, served at /openapi.json.
+
+Written by hand next to routes.py; tests check that every route is documented and that the
+example responses of the API match their schemas' required keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from kate.collector.api.serialize import json_response
+
+_JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _body(schema: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {_JSON: {"schema": _ref(schema)}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    reasons = {400: "Bad request", 401: "Unauthorized", 404: "Not found", 408: "Query timeout",
+               409: "Wrong state or duplicate", 413: "Too large", 415: "Wrong content type",
+               422: "Validation error", 429: "Rate limited", 503: "Overloaded, retry after Retry-After"}
+    return {str(code): _body("Error", reasons[code]) for code in statuses}
+
+
+def _param(name: str, where: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": where == "path", "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+_AGENT = _param("agent_id", "path", "Agent identifier (1-256 printable characters)")
+_RUN = _param("run_id", "path", "Run UUID", {"type": "string", "format": "uuid"})
+_LIMIT = _param("limit", "query", "Page size (1..1000)", {"type": "integer", "minimum": 1, "maximum": 1000})
+_CURSOR = _param("cursor", "query", "Opaque cursor from next_cursor of the previous page")
+_STATUSES = ["queued", "running", "completed", "failed"]
+_TRIGGERS = ["manual", "automatic", "test"]
+_KINDS = ["LLM", "EMBEDDING", "CHAIN", "RETRIEVER", "RERANKER", "TOOL", "AGENT", "GUARDRAIL",
+          "EVALUATOR", "PROMPT", "DECISION", "UNKNOWN"]
+_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+
+def _paths() -> dict[str, Any]:
+    run = "/agents/{agent_id}/runs/{run_id}"
+    return {
+        "/agents/{agent_id}/runs": {
+            "get": {"operationId": "list_runs", "summary": "List runs, newest first",
+                    "parameters": [_AGENT, _LIMIT, _CURSOR,
+                                   _param("status", "query", "Filter by status", {"enum": _STATUSES}),
+                                   _param("trigger", "query", "Filter by trigger", {"enum": _TRIGGERS}),
+                                   _param("since", "query", "created_at >= (RFC 3339)", {"type": "string", "format": "date-time"}),
+                                   _param("until", "query", "created_at < (RFC 3339)", {"type": "string", "format": "date-time"})],
+                    "responses": {"200": _body("RunList", "A page of runs"), **_errors(400, 422)}},
+            "post": {"operationId": "create_run", "summary": "Create a run",
+                     "parameters": [_AGENT], "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("CreateRun")}}},
+                     "responses": {"201": _body("Run", "AgentRunResponse"), **_errors(400, 409, 415, 422, 503)}},
+        },
+        "/agents/{agent_id}/runs/enqueue": {
+            "post": {"operationId": "enqueue_run", "summary": "Enqueue a run of a Kate-hosted agent",
+                     "parameters": [_AGENT], "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("EnqueueRun")}}},
+                     "responses": {"202": _body("Enqueued", "Queued"), **_errors(400, 404, 415, 422, 503)}},
+        },
+        run: {"get": {"operationId": "get_run", "summary": "Get a run", "parameters": [_AGENT, _RUN],
+                      "responses": {"200": _body("Run", "AgentRunResponse"), **_errors(404, 422)}}},
+        f"{run}/complete": {
+            "post": {"operationId": "complete_run", "summary": "Mark a running run completed",
+                     "parameters": [_AGENT, _RUN],
+                     "responses": {"200": _body("Run", "AgentRunResponse"), **_errors(404, 409, 422, 503)}},
+        },
+        f"{run}/spans": {
+            "get": {"operationId": "list_run_spans", "summary": "Spans of a run in start order",
+                    "parameters": [_AGENT, _RUN, _LIMIT, _CURSOR,
+                                   _param("span_kind", "query", "Filter by kind", {"enum": _KINDS})],
+                    "responses": {"200": _body("SpanList", "A page of spans"), **_errors(400, 404, 422)}},
+            "post": {"operationId": "upload_spans", "summary": "Upload spans to a running run (all or nothing)",
+                     "parameters": [_AGENT, _RUN],
+                     "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("UploadSpans")}}},
+                     "responses": {"201": _body("Uploaded", "Stored"), **_errors(400, 404, 409, 413, 415, 422, 429, 503)}},
+        },
+        "/sql": {"post": {"operationId": "run_sql", "summary": "One read-only SQL query over the span tables",
+                          "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("SqlQuery")}}},
+                          "responses": {"200": _body("SqlResult", "Rows"), **_errors(400, 404, 408, 415, 422)}}},
+        "/healthz": {"get": {"operationId": "healthz", "summary": "Liveness",
+                             "responses": {"200": _body("Health", "Alive")}}},
+        "/readyz": {"get": {"operationId": "readyz", "summary": "Readiness (store open)",
+                            "responses": {"200": _body("Health", "Ready"), **_errors(503)}}},
+        "/openapi.json": {"get": {"operationId": "openapi_document", "summary": "This document",
+                                  "responses": {"200": {"description": "OpenAPI 3.1 document"}}}},
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    nullable_str = {"type": ["string", "null"]}
+    nullable_num = {"type": ["number", "null"]}
+    nullable_int = {"type": ["integer", "null"]}
+    return {
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                           "details": {"type": "array", "items": {"type": "object"}}}}}},
+        "CreateRun": {"type": "object", "required": ["trigger"], "properties": {
+            "trigger": {"enum": _TRIGGERS}, "run_id": {"type": "string", "format": "uuid"}}},
+        "EnqueueRun": {"type": "object", "required": ["trigger"], "properties": {
+            "trigger": {"enum": _TRIGGERS}, "user_input": {"type": "string"}}},
+        "Enqueued": {"type": "object", "required": ["run_id", "job_id", "status"], "properties": {
+            "run_id": {"type": "string"}, "job_id": {"type": "string"}, "status": {"const": "queued"}}},
+        "Run": {"type": "object",
+                "required": ["id", "agent_id", "status", "trigger", "overall_score", "created_at", "completed_at"],
+                "properties": {"id": {"type": "string", "format": "uuid"}, "agent_id": {"type": "string"},
+                               "status": {"enum": _STATUSES}, "trigger": {"enum": _TRIGGERS},
+                               "overall_score": nullable_num, "created_at": {"type": "string", "format": "date-time"},
+                               "completed_at": _TIME, "started_at": _TIME, "source": {"enum": ["api", "otlp", "hosted"]},
+                               "evaluation_status": nullable_str, "user_input": nullable_str, "output": nullable_str,
+                               "error": nullable_str, "job_id": nullable_str,
+                               "span_count": {"type": "integer"}, "total_tokens": {"type": "integer"}}},
+        "RunList": {"type": "object", "required": ["runs"], "properties": {
+            "runs": {"type": "array", "items": _ref("Run")}, "next_cursor": nullable_str}},
+        "Span": {"type": "object",
+                 "required": ["node_name", "span_kind", "input_text", "output_text", "model", "latency_ms", "token_count"],
+                 "properties": {"node_name": {"type": "string"}, "span_kind": {"enum": _KINDS},
+                                "input_text": nullable_str, "output_text": nullable_str, "model": nullable_str,
+                                "latency_ms": nullable_num, "token_count": nullable_int,
+                                "span_id": {"type": "string"}, "trace_id": {"type": "string"},
+                                "parent_span_id": nullable_str, "start_time": _TIME, "end_time": _TIME,
+                                "status": {"enum": ["OK", "ERROR", "UNSET"]}, "status_message": nullable_str,
+                                "input_tokens": nullable_int, "output_tokens": nullable_int,
+                                "attributes": {"type": "object"}}},
+        "SpanList": {"type": "object", "required": ["spans", "total"], "properties": {
+            "spans": {"type": "array", "items": _ref("Span")}, "total": {"type": "integer"},
+            "next_cursor": nullable_str}},
+        "UploadSpan": {"type": "object", "required": ["node_name"], "properties": {
+            "node_name": {"type": "string", "minLength": 1}, "span_kind": {"enum": _KINDS},
+            "input_text": nullable_str, "output_text": nullable_str, "model": nullable_str,
+            "latency_ms": {"type": ["number", "null"], "minimum": 0},
+            "token_count": {"type": ["integer", "null"], "minimum": 0},
+            "input_tokens": {"type": ["integer", "null"], "minimum": 0},
+            "output_tokens": {"type": ["integer", "null"], "minimum": 0},
+            "span_id": {"type": "string", "pattern": "^[0-9a-fA-F]{16}$"},
+            "trace_id": {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"},
+            "parent_span_id": {"type": ["string", "null"], "pattern": "^[0-9a-fA-F]{16}$"},
+            "start_time": {"type": "string", "format": "date-time"}, "end_time": {"type": "string", "format": "date-time"},
+            "status": {"enum": ["OK", "ERROR", "UNSET"]}, "status_message": nullable_str,
+            "attributes": {"type": "object"}}},
+        "UploadSpans": {"type": "object", "required": ["spans"], "properties": {
+            "spans": {"type": "array", "items": _ref("UploadSpan")}}},
+        "Uploaded": {"type": "object", "required": ["uploaded", "span_ids"], "properties": {
+            "uploaded": {"type": "integer"}, "span_ids": {"type": "array", "items": {"type": "string"}}}},
+        "SqlQuery": {"type": "object", "required": ["sql"], "properties": {
+            "sql": {"type": "string"}, "params": {"type": ["array", "object"]},
+            "max_rows": {"type": "integer", "minimum": 1}}},
+        "SqlResult": {"type": "object", "required": ["columns", "types", "rows", "row_count", "truncated"], "properties": {
+            "columns": {"type": "array", "items": {"type": "string"}}, "types": {"type": "array", "items": {"type": "string"}},
+            "rows": {"type": "array", "items": {"type": "array"}}, "row_count": {"type": "integer"},
+            "truncated": {"type": "boolean"}}},
+        "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+    }
+
+
+def build_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Kate collector", "version": "0.1.0",
+                 "description": "Runs API, span upload and read-only SQL of the Kate tracing collector. "
+                                "Errors always use the Error envelope."},
+        "paths": _paths(),
+        "components": {"schemas": _schemas()},
+    }
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    return json_response(build_document())

@@ -1,0 +1,84 @@
+"""Path and query parameters of the Runs API, parsed and validated in one place.
+
+Each parser raises ValidationError (422) or BadRequest (400) naming the parameter; handlers
+receive typed values only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from typing import TypeVar
+
+from aiohttp import web
+
+from kate.collector.errors import BadRequest, NotFound, ValidationError
+from kate.collector.timefmt import parse_rfc3339_naive_utc
+
+E = TypeVar("E", bound=enum.Enum)
+MAX_AGENT_ID_CHARS = 256
+
+
+def agent_id(request: web.Request) -> str:
+    """The {agent_id} path segment: 1..256 printable characters."""
+    value = request.match_info["agent_id"]
+    if len(value) > MAX_AGENT_ID_CHARS or not value.isprintable():
+        raise ValidationError.for_field("agent_id", f"must be 1 to {MAX_AGENT_ID_CHARS} printable characters")
+    return value
+
+
+def run_id(request: web.Request) -> str:
+    """The {run_id} path segment, canonical; a non-UUID cannot name a run, hence 404."""
+    raw = request.match_info["run_id"]
+    canonical = canonical_uuid(raw)
+    if canonical is None:
+        raise NotFound(f"run {raw[:64]} not found: run ids are UUIDs")
+    return canonical
+
+
+def canonical_uuid(text: str) -> str | None:
+    """Lowercase hyphenated form of a UUID string, or None if text is not one."""
+    if len(text) > 45:
+        return None
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
+
+
+def limit(request: web.Request, *, default: int, maximum: int) -> int:
+    raw = request.query.get("limit")
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise BadRequest(f"limit must be an integer from 1 to {maximum}, got {raw[:20]!r}",
+                         details=[{"field": "limit", "message": f"must be 1..{maximum}"}])
+    return int(raw)
+
+
+def cursor(request: web.Request) -> str | None:
+    value = request.query.get("cursor")
+    return value or None
+
+
+def choice(request: web.Request, name: str, enum_type: type[E]) -> E | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return enum_type(raw)
+    except ValueError:
+        allowed = ", ".join(str(member.value) for member in enum_type)
+        raise BadRequest(f"{name} must be one of {allowed}, got {raw[:40]!r}",
+                         details=[{"field": name, "message": f"must be one of {allowed}"}]) from None
+
+
+def timestamp(request: web.Request, name: str) -> dt.datetime | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return parse_rfc3339_naive_utc(raw)
+    except ValueError as exc:
+        raise BadRequest(f"{name} {exc}", details=[{"field": name, "message": str(exc)}]) from None

@@ -1,0 +1,28 @@
+"""Every URL of the collector's HTTP port in one table."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from kate.collector.api import health, openapi, runs, sql
+
+_RUN = "/agents/{agent_id}/runs/{run_id}"
+
+ROUTES: tuple[tuple[str, str, web.RequestHandler], ...] = (  # type: ignore[type-arg]
+    ("GET", "/agents/{agent_id}/runs", runs.list_runs),
+    ("POST", "/agents/{agent_id}/runs", runs.create_run),
+    ("POST", "/agents/{agent_id}/runs/enqueue", runs.enqueue_run),
+    ("GET", _RUN, runs.get_run),
+    ("POST", f"{_RUN}/complete", runs.complete_run),
+    ("GET", f"{_RUN}/spans", runs.list_run_spans),
+    ("POST", f"{_RUN}/spans", runs.upload_spans),
+    ("POST", "/sql", sql.run_sql),
+    ("GET", "/healthz", health.healthz),
+    ("GET", "/readyz", health.readyz),
+    ("GET", "/openapi.json", openapi.openapi_document),
+)
+
+
+def add_routes(app: web.Application) -> None:
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, handler)

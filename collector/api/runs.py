@@ -1,0 +1,124 @@
+"""Handlers of the Runs API, one per operation of runs-api.txt: parse, call the store, serialize.
+
+No SQL and no business rules here: those live in store/ and ingest/. Errors are raised and
+rendered by the middleware.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from kate.collector.api import params
+from kate.collector.api.context import STATE_KEY, AppState
+from kate.collector.api.serialize import json_response, read_json_object, span_json
+from kate.collector.errors import AgentNotHosted, ValidationError
+from kate.collector.ingest.upload import UploadTarget, parse_upload
+from kate.collector.store import runs as run_store
+from kate.collector.store.ids import uuid7
+from kate.collector.store.runs import NewRun, RunFilter, RunSource, RunStatus, RunTrigger
+from kate.collector.store import spans as span_store
+from kate.schema.record import SpanKind
+
+_TRIGGERS = ", ".join(trigger.value for trigger in RunTrigger)
+
+
+def _state(request: web.Request) -> AppState:
+    return request.app[STATE_KEY]
+
+
+async def list_runs(request: web.Request) -> web.Response:
+    state = _state(request)
+    agent_id = params.agent_id(request)
+    filters = RunFilter(
+        status=params.choice(request, "status", RunStatus),
+        trigger=params.choice(request, "trigger", RunTrigger),
+        since=params.timestamp(request, "since"),
+        until=params.timestamp(request, "until"),
+    )
+    limit = params.limit(request, default=state.config.api.default_page_size, maximum=state.config.api.max_page_size)
+    after = params.cursor(request)
+    page = await state.database.read(lambda c: run_store.list_runs(c, agent_id, filters, limit, after))
+    return json_response({"runs": page.items, "next_cursor": page.next_cursor})
+
+
+async def create_run(request: web.Request) -> web.Response:
+    state = _state(request)
+    agent_id = params.agent_id(request)
+    body = await read_json_object(request)
+    trigger = _trigger(body.get("trigger"))
+    run_id = _requested_run_id(body.get("run_id"))
+    run = NewRun(run_id=run_id, agent_id=agent_id, trigger=trigger, source=RunSource.API)
+    await state.database.write(lambda txn: run_store.insert_run(txn, run))
+    created = await state.database.read(lambda c: run_store.get_run(c, agent_id, run_id))
+    return json_response(created, status=201, headers={"Location": f"/agents/{agent_id}/runs/{run_id}"})
+
+
+def _trigger(value: Any) -> RunTrigger:
+    if value is None:
+        raise ValidationError.for_field("trigger", f"is required: one of {_TRIGGERS}")
+    if not isinstance(value, str) or value not in {t.value for t in RunTrigger}:
+        raise ValidationError.for_field("trigger", f"must be one of {_TRIGGERS}, got {str(value)[:40]!r}")
+    return RunTrigger(value)
+
+
+def _requested_run_id(value: Any) -> str:
+    if value is None:
+        return uuid7()
+    canonical = params.canonical_uuid(value) if isinstance(value, str) else None
+    if canonical is None:
+        raise ValidationError.for_field("run_id", f"must be a UUID string, got {str(value)[:64]!r}")
+    return canonical
+
+
+async def get_run(request: web.Request) -> web.Response:
+    state = _state(request)
+    agent_id, run_id = params.agent_id(request), params.run_id(request)
+    run = await state.database.read(lambda c: run_store.get_run(c, agent_id, run_id))
+    return json_response(run)
+
+
+async def complete_run(request: web.Request) -> web.Response:
+    state = _state(request)
+    agent_id, run_id = params.agent_id(request), params.run_id(request)
+    await state.database.write(lambda txn: run_store.complete_run(txn, agent_id, run_id))
+    state.completions.runs_completed([(agent_id, run_id)])  # evaluation hook (design §7)
+    run = await state.database.read(lambda c: run_store.get_run(c, agent_id, run_id))
+    return json_response(run)
+
+
+async def list_run_spans(request: web.Request) -> web.Response:
+    state = _state(request)
+    agent_id, run_id = params.agent_id(request), params.run_id(request)
+    span_kind = params.choice(request, "span_kind", SpanKind)
+    limit = params.limit(request, default=state.config.api.max_page_size, maximum=state.config.api.max_page_size)
+    after = params.cursor(request)
+
+    def read(cursor: Any) -> tuple[Any, int]:
+        run_store.get_run(cursor, agent_id, run_id)  # 404 for an unknown run or another agent's
+        return span_store.list_run_spans(cursor, run_id, limit=limit, after=after,
+                              span_kind=span_kind.value if span_kind else None)
+
+    page, total = await state.database.read(read)
+    spans = [span_json(row) for row in page.items]
+    return json_response({"spans": spans, "total": total, "next_cursor": page.next_cursor})
+
+
+async def upload_spans(request: web.Request) -> web.Response:
+    state = _state(request)
+    agent_id, run_id = params.agent_id(request), params.run_id(request)
+    allowance = state.upload_limiter.acquire(f"run {run_id}")
+    body = await read_json_object(request)
+    target = UploadTarget(agent_id, run_id, state.config.ingest.max_text_bytes, state.config.ingest.max_spans_per_upload)
+    records = parse_upload(body, target)
+    result = await state.sink.consume_upload(agent_id, run_id, records)
+    span_ids = [record.span_id for record in records]
+    return json_response({"uploaded": result.stored, "span_ids": span_ids}, status=201, headers=allowance.headers())
+
+
+async def enqueue_run(request: web.Request) -> web.Response:
+    agent_id = params.agent_id(request)
+    body = await read_json_object(request)
+    _trigger(body.get("trigger"))
+    raise AgentNotHosted(f"agent {agent_id} is not a Kate-hosted agent; declare it under hosted_agents in config.yaml")

@@ -1,0 +1,45 @@
+"""POST /sql: read-only analysis queries over the live file, served by the process that owns it.
+
+Body: {"sql": "SELECT ...", "params": [...] | {...}, "max_rows": n}. Rows and time are
+capped by config (sql.max_rows, sql.timeout_ms); a timeout answers 408 `query_timeout`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from kate.collector.api.context import STATE_KEY
+from kate.collector.api.serialize import json_response, read_json_object
+from kate.collector.errors import NotFound, QueryTimeout, ValidationError
+from kate.collector.store.readonly import run_readonly_query
+
+
+async def run_sql(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    if not state.config.sql.enabled:
+        raise NotFound("the SQL endpoint is disabled (sql.enabled: false)")
+    body = await read_json_object(request)
+    sql, params, max_rows = _query(body, state.config.sql.max_rows)
+    timeout_ms = state.config.sql.timeout_ms
+    try:
+        result = await state.database.read(
+            lambda cursor: run_readonly_query(cursor, sql, params, max_rows), timeout_s=timeout_ms / 1000
+        )
+    except TimeoutError:
+        raise QueryTimeout(f"query did not finish within {timeout_ms} ms and was interrupted") from None
+    return json_response(result.to_json())
+
+
+def _query(body: dict[str, Any], row_cap: int) -> tuple[str, Any, int]:
+    sql = body.get("sql")
+    if not isinstance(sql, str) or not sql.strip():
+        raise ValidationError.for_field("sql", "is required: one SELECT statement")
+    params = body.get("params")
+    if params is not None and not isinstance(params, (list, dict)):
+        raise ValidationError.for_field("params", "must be a list (for ?) or an object (for $name)")
+    max_rows = body.get("max_rows", row_cap)
+    if not isinstance(max_rows, int) or isinstance(max_rows, bool) or not 1 <= max_rows <= row_cap:
+        raise ValidationError.for_field("max_rows", f"must be an integer from 1 to {row_cap}")
+    return sql, params, max_rows

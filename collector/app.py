@@ -1,0 +1,39 @@
+"""create_app(config): wiring only. Lifecycle order: open db → writer; torn down in reverse."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from kate.collector.api.context import STATE_KEY, AppState
+from kate.collector.api.ratelimit import RateLimiter
+from kate.collector.api.routes import add_routes
+from kate.collector.completion import CompletionHub
+from kate.collector.config import Config
+from kate.collector.ingest.sink import Sink
+from kate.collector.middleware import error_middleware
+from kate.collector.store.database import Database
+
+
+def create_app(config: Config) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=config.server.max_body_bytes)
+    database = Database(config.storage.path, config.storage)
+    completions = CompletionHub()
+    app[STATE_KEY] = AppState(
+        config=config,
+        database=database,
+        sink=Sink(database, completions),
+        completions=completions,
+        upload_limiter=RateLimiter(config.api.upload_rate_limit_per_minute),
+    )
+    add_routes(app)
+    app.cleanup_ctx.append(_database_lifecycle)
+    return app
+
+
+async def _database_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    database = app[STATE_KEY].database
+    database.open()
+    yield
+    database.close()  # drains the write queue and commits before the file is closed

@@ -1,0 +1,78 @@
+"""The `kate` command: `kate serve` runs the collector, `kate sql` queries the span tables.
+
+Flags override config.yaml, which overrides the defaults in config.py (see README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from kate.collector.config import Config, ConfigError, load_config
+
+DEFAULT_CONFIG = Path("config.yaml")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        config = _config(args)
+    except ConfigError as exc:
+        print(f"kate: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=config.logging.level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.run(args, config) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kate", description="Kate: a tracing collector for LLM agents")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="YAML config file (default: ./config.yaml when it exists)")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the collector")
+    serve.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config file")
+    serve.add_argument("--host", help="HTTP bind address (server.host)")
+    serve.add_argument("--port", type=int, help="HTTP port, 0 picks a free one (server.port)")
+    serve.add_argument("--grpc-port", type=int, help="OTLP/gRPC port, 0 picks a free one (server.grpc_port)")
+    serve.add_argument("--db", help="DuckDB file (storage.path)")
+    serve.set_defaults(run=_run_serve)
+    sql = commands.add_parser("sql", help="run one read-only SQL query and print the rows")
+    sql.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config file")
+    sql.add_argument("query", help='e.g. "SELECT * FROM run_summary LIMIT 10"')
+    sql.add_argument("--param", action="append", default=[], help="a positional ? parameter (repeatable)")
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.add_argument("--url", help="collector base URL (default: from config, http://HOST:PORT)")
+    sql.add_argument("--db", help="DuckDB file to open directly when no collector answers")
+    sql.add_argument("--max-rows", type=int, default=None, help="row cap (default: sql.max_rows)")
+    sql.set_defaults(run=_run_sql)
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    path = args.config if args.config is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    overrides = {
+        "server.host": getattr(args, "host", None),
+        "server.port": getattr(args, "port", None),
+        "server.grpc_port": getattr(args, "grpc_port", None),
+        "storage.path": getattr(args, "db", None),
+    }
+    return load_config(path, environ=os.environ, overrides=overrides)
+
+
+def _run_serve(args: argparse.Namespace, config: Config) -> int:
+    from kate.collector.server import serve
+
+    asyncio.run(serve(config))
+    return 0
+
+
+def _run_sql(args: argparse.Namespace, config: Config) -> int:
+    from kate.collector.sql_command import run_sql_command
+
+    return run_sql_command(args, config)

@@ -1,0 +1,217 @@
+"""Configuration as one frozen, validated tree: defaults in code, then config.yaml, then env.
+
+Loaded once by the CLI and handed down in slices; nothing else reads os.environ. Unknown keys
+and wrong types are ConfigError naming the dotted path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MIB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the dotted path."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 4318
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 4317
+    max_body_bytes: int = 20 * MIB
+    grpc_max_message_bytes: int = 20 * MIB
+    shutdown_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    path: str = "data/kate.duckdb"
+    read_threads: int = 4
+    queue_max_items: int = 1024
+    queue_max_bytes: int = 256 * MIB
+    max_batch_items: int = 256
+    commit_timeout_ms: int = 5000
+    retry_after_s: int = 1
+    wal_autocheckpoint: str = "64MiB"
+    memory_limit: str = "2GiB"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestConfig:
+    max_text_bytes: int = 64 * 1024
+    max_spans_per_upload: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    upload_rate_limit_per_minute: int = 60
+    default_page_size: int = 50
+    max_page_size: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SqlConfig:
+    enabled: bool = True
+    max_rows: int = 10_000
+    timeout_ms: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    level: str = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    sql: SqlConfig = field(default_factory=SqlConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+
+# Documented environment overrides (README "Configuration"): variable → dotted path.
+ENV_OVERRIDES: dict[str, str] = {
+    "KATE_HOST": "server.host",
+    "KATE_PORT": "server.port",
+    "KATE_GRPC_PORT": "server.grpc_port",
+    "KATE_DB": "storage.path",
+    "KATE_LOG_LEVEL": "logging.level",
+}
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build the Config: defaults, then the YAML file, then environ, then overrides.
+
+    `overrides` maps dotted paths to values (the CLI flags); None values are ignored.
+    """
+    tree: dict[str, Any] = {}
+    if path is not None:
+        tree = _read_yaml(Path(path))
+    for variable, dotted in ENV_OVERRIDES.items():
+        if environ and variable in environ:
+            _set_dotted(tree, dotted, environ[variable])
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(tree, dotted, value)
+    config = _build(Config, tree, "")
+    _check(config)
+    return config
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path} must be a mapping at the top level")
+    return loaded
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = tree
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+def _build(cls: type[Any], data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix or 'config'} must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"unknown configuration key {prefix}{key}")
+    values = {}
+    for name in known & data.keys():
+        values[name] = _coerce(hints[name], data[name], f"{prefix}{name}")
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, dotted: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, f"{dotted}.")
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        if value is None:
+            return None
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if hint is bool:
+        return _to_bool(value, dotted)
+    if hint in (int, float):
+        return _to_number(hint, value, dotted)
+    if hint is str and isinstance(value, str):
+        return value
+    raise ConfigError(f"{dotted} must be {hint.__name__}, got {value!r}")
+
+
+def _to_bool(value: Any, dotted: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+        return value.lower() in ("true", "1", "yes", "on")
+    raise ConfigError(f"{dotted} must be true or false, got {value!r}")
+
+
+def _to_number(kind: type, value: Any, dotted: str) -> int | float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{dotted} must be a number, got {value!r}")
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{dotted} must be {kind.__name__}, got {value!r}") from None
+    if kind is int and isinstance(value, float) and value != number:
+        raise ConfigError(f"{dotted} must be a whole number, got {value!r}")
+    return number
+
+
+def _check(config: Config) -> None:
+    """Cross-field and range checks that types alone cannot express."""
+    positive = {
+        "server.max_body_bytes": config.server.max_body_bytes,
+        "server.grpc_max_message_bytes": config.server.grpc_max_message_bytes,
+        "storage.read_threads": config.storage.read_threads,
+        "storage.queue_max_items": config.storage.queue_max_items,
+        "storage.queue_max_bytes": config.storage.queue_max_bytes,
+        "storage.max_batch_items": config.storage.max_batch_items,
+        "storage.commit_timeout_ms": config.storage.commit_timeout_ms,
+        "ingest.max_text_bytes": config.ingest.max_text_bytes,
+        "ingest.max_spans_per_upload": config.ingest.max_spans_per_upload,
+        "api.upload_rate_limit_per_minute": config.api.upload_rate_limit_per_minute,
+        "api.max_page_size": config.api.max_page_size,
+        "sql.max_rows": config.sql.max_rows,
+        "sql.timeout_ms": config.sql.timeout_ms,
+    }
+    for dotted, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{dotted} must be positive, got {value}")
+    for dotted, port in (("server.port", config.server.port), ("server.grpc_port", config.server.grpc_port)):
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"{dotted} must be a port number 0..65535, got {port}")
+    if not 0 < config.api.default_page_size <= config.api.max_page_size:
+        raise ConfigError("api.default_page_size must be between 1 and api.max_page_size")
+    if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"logging.level must be DEBUG, INFO, WARNING or ERROR, got {config.logging.level!r}")

@@ -1,0 +1,231 @@
+"""The JSON span upload (POST .../runs/{run_id}/spans): validate the body, build SpanRecords.
+
+All or nothing: every problem of every span is collected into one ValidationError whose
+details name the field paths (`spans[2].latency_ms`). Explicit fields win; attributes fill
+the gaps through the shared mapping. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kate.collector.errors import PayloadTooLarge, ValidationError
+from kate.collector.timefmt import parse_rfc3339_ns
+from kate.schema.mapping import map_span
+from kate.schema.record import MappedFields, SpanInput, SpanKind, SpanRecord, StatusCode
+from kate.schema.text import cap_text
+
+_HEX16 = re.compile(r"^[0-9a-fA-F]{16}$")
+_HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
+_KINDS = frozenset(kind.value for kind in SpanKind)
+_STATUSES = frozenset(status.value for status in StatusCode)
+_MAX_ERRORS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class UploadTarget:
+    agent_id: str
+    run_id: str
+    max_text_bytes: int
+    max_spans: int
+
+
+class _Problems:
+    """Collects field errors; raises them together."""
+
+    def __init__(self) -> None:
+        self.details: list[dict[str, str]] = []
+
+    def add(self, field: str, message: str) -> None:
+        if len(self.details) < _MAX_ERRORS:
+            self.details.append({"field": field, "message": message})
+
+    def raise_if_any(self) -> None:
+        if self.details:
+            first = self.details[0]
+            more = f" (and {len(self.details) - 1} more)" if len(self.details) > 1 else ""
+            raise ValidationError(f"{first['field']}: {first['message']}{more}", details=self.details)
+
+
+def parse_upload(body: Any, target: UploadTarget) -> list[SpanRecord]:
+    """Validate an upload body and return its records in request order."""
+    problems = _Problems()
+    spans = body.get("spans") if isinstance(body, dict) else None
+    if not isinstance(spans, list):
+        raise ValidationError.for_field("spans", "required: a list of span objects")
+    if len(spans) > target.max_spans:
+        raise PayloadTooLarge(f"spans: {len(spans)} spans in one upload, at most {target.max_spans} allowed")
+    base_ns = time.time_ns()
+    records = []
+    for index, span in enumerate(spans):
+        record = _parse_span(span, f"spans[{index}]", target, base_ns + index, problems)
+        if record is not None:
+            records.append(record)
+    _check_unique_ids(records, problems)
+    problems.raise_if_any()
+    return records
+
+
+def _parse_span(span: Any, path: str, target: UploadTarget, default_start_ns: int, problems: _Problems) -> SpanRecord | None:
+    if not isinstance(span, dict):
+        problems.add(path, "must be an object")
+        return None
+    before = len(problems.details)
+    field = _FieldReader(span, path, problems)
+    node_name = field.text("node_name", required=True)
+    kind = field.choice("span_kind", _KINDS, upper=True)
+    status = field.choice("status", _STATUSES, upper=True)
+    attributes = field.object("attributes")
+    latency_ms = field.number("latency_ms")
+    start_ns, end_ns = field.time_ns("start_time"), field.time_ns("end_time")
+    trace_id = field.hex_id("trace_id", _HEX32, "32 hex characters")
+    span_id = field.hex_id("span_id", _HEX16, "16 hex characters")
+    parent_span_id = field.hex_id("parent_span_id", _HEX16, "16 hex characters")
+    values = {name: field.text(name) for name in ("input_text", "output_text", "model", "status_message")}
+    values["node_name"] = node_name
+    tokens = {name: field.integer(name) for name in ("token_count", "input_tokens", "output_tokens")}
+    if start_ns is not None and end_ns is not None and end_ns < start_ns:
+        problems.add(f"{path}.end_time", "must not be before start_time")
+    if len(problems.details) > before:
+        return None
+    start_ns = default_start_ns if start_ns is None else start_ns
+    if end_ns is None and latency_ms is not None:
+        end_ns = start_ns + round(latency_ms * 1e6)
+    mapped = map_span(
+        SpanInput(
+            name=node_name or "",
+            attributes=attributes or {},
+            start_time_unix_nano=start_ns,
+            end_time_unix_nano=end_ns or 0,
+            status_code=StatusCode(status or "UNSET"),
+            status_message=values["status_message"] or "",
+        ),
+        max_text_bytes=target.max_text_bytes,
+    )
+    return _record(target, mapped, values, tokens, ids=(trace_id, span_id, parent_span_id),
+                   kind=kind, status=status, latency_ms=latency_ms, times=(start_ns, end_ns))
+
+
+def _record(
+    target: UploadTarget,
+    mapped: MappedFields,
+    values: dict[str, str | None],
+    tokens: dict[str, int | None],
+    *,
+    ids: tuple[str | None, str | None, str | None],
+    kind: str | None,
+    status: str | None,
+    latency_ms: float | None,
+    times: tuple[int, int | None],
+) -> SpanRecord:
+    trace_id, span_id, parent_span_id = ids
+    texts = {name: _capped(values[name], target.max_text_bytes) for name in ("input_text", "output_text")}
+    truncated = mapped.truncated or any(cut for _, cut in texts.values())
+    return SpanRecord(
+        span_id=(span_id or secrets.token_hex(8)).lower(),
+        trace_id=(trace_id or target.run_id.replace("-", "")).lower(),
+        parent_span_id=parent_span_id.lower() if parent_span_id else None,
+        run_id=target.run_id,
+        agent_id=target.agent_id,
+        node_name=values["node_name"] or mapped.node_name,
+        span_kind=kind or mapped.span_kind,
+        input_text=_first(texts["input_text"][0], mapped.input_text),
+        output_text=_first(texts["output_text"][0], mapped.output_text),
+        model=_first(values["model"], mapped.model),
+        latency_ms=_first(latency_ms, mapped.latency_ms),
+        token_count=_first(tokens["token_count"], mapped.token_count),
+        input_tokens=_first(tokens["input_tokens"], mapped.input_tokens),
+        output_tokens=_first(tokens["output_tokens"], mapped.output_tokens),
+        status_code=status or StatusCode.UNSET.value,
+        status_message=_first(values["status_message"], mapped.status_message),
+        start_time_unix_nano=times[0],
+        end_time_unix_nano=times[1],
+        attributes=json.dumps(mapped.remaining_attributes, ensure_ascii=False, default=str),
+        resource="{}",
+        scope_name=None,
+        events="[]",
+        truncated=truncated,
+    )
+
+
+def _capped(text: str | None, max_bytes: int) -> tuple[str | None, bool]:
+    return (None, False) if text is None else cap_text(text, max_bytes)
+
+
+def _first(explicit: Any, derived: Any) -> Any:
+    return derived if explicit is None else explicit
+
+
+def _check_unique_ids(records: Sequence[SpanRecord], problems: _Problems) -> None:
+    seen: dict[tuple[str, str], int] = {}
+    for index, record in enumerate(records):
+        key = (record.trace_id, record.span_id)
+        if key in seen:
+            problems.add(f"spans[{index}].span_id", f"duplicates the span_id of spans[{seen[key]}]")
+        seen.setdefault(key, index)
+
+
+class _FieldReader:
+    """Typed access to one span object's fields; wrong types become problems, not exceptions."""
+
+    def __init__(self, span: dict[str, Any], path: str, problems: _Problems) -> None:
+        self._span, self._path, self._problems = span, path, problems
+
+    def _get(self, name: str, check: Callable[[Any], bool], expected: str) -> Any:
+        value = self._span.get(name)
+        if value is None or check(value):
+            return value
+        self._problems.add(f"{self._path}.{name}", f"must be {expected}, got {_describe(value)}")
+        return None
+
+    def text(self, name: str, *, required: bool = False) -> str | None:
+        value = self._get(name, lambda v: isinstance(v, str), "a string")
+        if required and self._span.get(name) in ("", None):
+            self._problems.add(f"{self._path}.{name}", "is required and must be a non-empty string")
+        return value
+
+    def choice(self, name: str, allowed: frozenset[str], *, upper: bool) -> str | None:
+        value = self._get(name, lambda v: isinstance(v, str) and (v.upper() if upper else v) in allowed,
+                          "one of " + ", ".join(sorted(allowed)))
+        return value.upper() if value is not None and upper else value
+
+    def object(self, name: str) -> dict[str, Any] | None:
+        return self._get(name, lambda v: isinstance(v, dict), "an object")
+
+    def number(self, name: str) -> float | None:
+        value = self._get(name, lambda v: _is_number(v) and v >= 0, "a non-negative number")
+        return None if value is None else float(value)
+
+    def integer(self, name: str) -> int | None:
+        return self._get(name, lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63,
+                         "a non-negative integer")
+
+    def hex_id(self, name: str, pattern: re.Pattern[str], expected: str) -> str | None:
+        value = self._get(name, lambda v: isinstance(v, str) and bool(pattern.match(v)) and set(v) != {"0"}, expected)
+        return value
+
+    def time_ns(self, name: str) -> int | None:
+        value = self._get(name, lambda v: isinstance(v, str), "an RFC 3339 timestamp string")
+        if value is None:
+            return None
+        try:
+            return parse_rfc3339_ns(value)
+        except ValueError as exc:
+            self._problems.add(f"{self._path}.{name}", str(exc))
+            return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,76 @@
+"""HTTP middleware: the one place errors become responses (the JSON envelope).
+
+KateErrors render with their status, code, details and headers; aiohttp's own HTTP errors
+(unknown route, wrong method, body too large) are rendered the same way; anything else is a
+bug of ours: logged with its traceback and answered 500 `internal`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from kate.collector.errors import (
+    BadRequest,
+    KateError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+
+logger = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ErrorRenderer = Callable[[web.Request, KateError], web.StreamResponse]
+
+# Routes with their own wire format for errors (OTLP answers google.rpc.Status) register here.
+RENDERER_KEY = web.AppKey("kate_error_renderers", dict)
+
+
+def render_error(error: KateError) -> web.Response:
+    """The JSON envelope for error, with its status and headers."""
+    return web.Response(
+        status=error.to_http_status(),
+        text=json.dumps(error.envelope()),
+        content_type="application/json",
+        headers=error.headers(),
+    )
+
+
+def _from_http_exception(exc: web.HTTPException) -> KateError:
+    if isinstance(exc, web.HTTPNotFound):
+        return NotFound("no such endpoint; see /openapi.json for the API")
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        return MethodNotAllowed(f"method {exc.method} not allowed here; allowed: {allowed}")
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return PayloadTooLarge(exc.text or "request body too large")
+    if isinstance(exc, web.HTTPUnsupportedMediaType):
+        return UnsupportedMediaType(exc.text or "unsupported media type")
+    return BadRequest(exc.reason or "bad request")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except KateError as error:
+        return _render(request, error)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _render(request, _from_http_exception(exc))
+    except Exception:  # the request boundary: a bug of ours, never the client's fault
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        error = KateError("internal error; the collector logged the details")
+        return render_error(error)
+
+
+def _render(request: web.Request, error: KateError) -> web.StreamResponse:
+    renderers = request.app.get(RENDERER_KEY, {})
+    route = request.match_info.route.resource
+    renderer = renderers.get(route.canonical if route is not None else None)
+    return renderer(request, error) if renderer else render_error(error)

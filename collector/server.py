@@ -1,0 +1,54 @@
+"""`kate serve`: run the HTTP app (and the gRPC receiver when present) until SIGINT/SIGTERM.
+
+Prints one `kate ready http=HOST:PORT grpc=HOST:PORT db=PATH` line once both ports listen, so
+scripts and tests can start it on port 0 and learn the chosen ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from kate.collector.app import create_app
+from kate.collector.config import Config
+
+logger = logging.getLogger(__name__)
+
+
+async def serve(config: Config) -> None:
+    app = create_app(config)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=config.server.shutdown_timeout_s,
+                           access_log=None)
+    await runner.setup()  # runs cleanup_ctx start-up: opens the store
+    try:
+        site = web.TCPSite(runner, config.server.host, config.server.port, reuse_address=True)
+        await site.start()
+        http_host, http_port = _bound_address(site)
+        print(f"kate ready http={http_host}:{http_port} db={config.storage.path}", flush=True)
+        await _wait_for_stop_signal()
+        logger.info("shutting down: finishing requests and committing pending writes")
+    finally:
+        await runner.cleanup()  # stops listening, drains handlers, then closes the store
+    logger.info("stopped")
+
+
+def _bound_address(site: web.TCPSite) -> tuple[str, int]:
+    server = site._server  # aiohttp exposes the asyncio server only here
+    sockets = getattr(server, "sockets", None) or []
+    host, port = sockets[0].getsockname()[:2]
+    return str(host), int(port)
+
+
+async def _wait_for_stop_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)

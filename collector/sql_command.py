@@ -1,0 +1,113 @@
+"""`kate sql`: one read-only query, through the running collector or straight from the file.
+
+DuckDB lets one process hold a file, so while a collector runs the query goes to its POST /sql;
+when none answers, the file is opened read-only here. Output: table, CSV or JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, TextIO
+
+from kate.collector.config import Config
+from kate.collector.errors import KateError
+from kate.collector.store.database import connect
+from kate.collector.store.readonly import run_readonly_query
+
+
+def run_sql_command(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
+    max_rows = args.max_rows or config.sql.max_rows
+    url = args.url or f"http://{_connect_host(config.server.host)}:{config.server.port}"
+    try:
+        result = _via_collector(url, args.query, args.param, max_rows)
+    except ConnectionRefusedError:
+        if args.url:
+            print(f"kate sql: no collector answers at {url}", file=sys.stderr)
+            return 1
+        result = _via_file(Path(args.db or config.storage.path), args.query, args.param, max_rows, config)
+    except _QueryFailed as exc:
+        print(f"kate sql: {exc}", file=sys.stderr)
+        return 1
+    if result is None:
+        return 1
+    _FORMATS[args.format](result, out)
+    return 0
+
+
+class _QueryFailed(Exception):
+    pass
+
+
+def _connect_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
+
+
+def _via_collector(url: str, sql: str, params: list[str], max_rows: int) -> dict[str, Any]:
+    body = json.dumps({"sql": sql, "params": params or None, "max_rows": max_rows}).encode()
+    request = urllib.request.Request(f"{url.rstrip('/')}/sql", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return dict(json.load(response))
+    except urllib.error.HTTPError as exc:
+        error = json.loads(exc.read() or b"{}").get("error", {})
+        raise _QueryFailed(f"{error.get('code', exc.code)}: {error.get('message', exc.reason)}") from None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, ConnectionRefusedError):
+            raise ConnectionRefusedError(str(exc.reason)) from None
+        raise _QueryFailed(f"cannot reach {url}: {exc.reason}") from None
+
+
+def _via_file(path: Path, sql: str, params: list[str], max_rows: int, config: Config) -> dict[str, Any] | None:
+    if not path.exists():
+        print(f"kate sql: no collector is running and {path} does not exist", file=sys.stderr)
+        return None
+    try:
+        connection = connect(path, config.storage, read_only=True)
+        try:
+            return run_readonly_query(connection, sql, params or None, max_rows).to_json()
+        finally:
+            connection.close()
+    except KateError as exc:
+        print(f"kate sql: {exc.code}: {exc.message}", file=sys.stderr)
+        return None
+
+
+def _print_table(result: dict[str, Any], out: TextIO) -> None:
+    columns = result["columns"]
+    cells = [[_cell(value) for value in row] for row in result["rows"]]
+    widths = [max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(columns)]
+    out.write(" | ".join(name.ljust(widths[i]) for i, name in enumerate(columns)).rstrip() + "\n")
+    out.write("-+-".join("-" * width for width in widths) + "\n")
+    for row in cells:
+        out.write(" | ".join(value.ljust(widths[i]) for i, value in enumerate(row)).rstrip() + "\n")
+    note = " (truncated)" if result["truncated"] else ""
+    out.write(f"({result['row_count']} rows{note})\n")
+
+
+def _cell(value: Any, width: int = 60) -> str:
+    text = "NULL" if value is None else (json.dumps(value) if isinstance(value, (dict, list)) else str(value))
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _print_csv(result: dict[str, Any], out: TextIO) -> None:
+    writer = csv.writer(out)
+    writer.writerow(result["columns"])
+    for row in result["rows"]:
+        writer.writerow(["" if v is None else json.dumps(v) if isinstance(v, (dict, list)) else v for v in row])
+
+
+def _print_json(result: dict[str, Any], out: TextIO) -> None:
+    rows = [dict(zip(result["columns"], row, strict=True)) for row in result["rows"]]
+    json.dump(rows, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+_FORMATS = {"table": _print_table, "csv": _print_csv, "json": _print_json}

@@ -1,0 +1,140 @@
+"""The DuckDB file: one writer thread that group-commits, and reads on per-thread cursors.
+
+Every write in the collector goes through Database.write(); it is answered only after its
+transaction committed. Reads run in a small thread pool, never on the event loop. Nothing
+outside store/ touches duckdb directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from kate.collector.config import StorageConfig
+from kate.collector.errors import Overloaded, StoreUnavailable
+from kate.collector.store.migrate import apply_migrations
+from kate.collector.store.writer import WriteOp, WriterThread
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+ReadFn = Callable[[duckdb.DuckDBPyConnection], T]
+
+
+class Database:
+    """Owns the connection, the writer thread and the read pool of one DuckDB file."""
+
+    def __init__(self, path: str | Path, settings: StorageConfig) -> None:
+        self.path = Path(path)
+        self.settings = settings
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._writer: WriterThread | None = None
+        self._reader_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._reader_cursors = threading.local()
+
+    def open(self) -> None:
+        """Open (creating or upgrading) the file and start the writer. Blocking."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._connection = connect(self.path, self.settings)
+        apply_migrations(self._connection)
+        self._writer = WriterThread(self._connection.cursor(), self.settings)
+        self._writer.start()
+        self._reader_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.settings.read_threads, thread_name_prefix="kate-read"
+        )
+        logger.info("opened DuckDB file %s", self.path)
+
+    def close(self) -> None:
+        """Drain pending writes, stop the threads and close the file. Safe to call twice."""
+        if self._writer is not None:
+            self._writer.stop()
+            self._writer = None
+        if self._reader_pool is not None:
+            self._reader_pool.shutdown(wait=True, cancel_futures=True)
+            self._reader_pool = None
+        if self._connection is not None:
+            self._connection.close()  # a clean close checkpoints and removes the WAL
+            self._connection = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._writer is not None and self._writer.is_alive()
+
+    async def write(self, op: WriteOp[T], *, weight_bytes: int = 0) -> T:
+        """Run op(txn) in the writer's next group transaction; return after COMMIT.
+
+        Raises Overloaded at once when the queue is full, and when the commit has not happened
+        within storage.commit_timeout_ms (the write may still commit later; retries are safe
+        because spans are unique on (trace_id, span_id)).
+        """
+        writer = self._require(self._writer)
+        future = writer.submit(op, weight_bytes, asyncio.get_running_loop())
+        timeout_s = self.settings.commit_timeout_ms / 1000
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout_s)
+        except TimeoutError:
+            msg = f"commit did not finish within {self.settings.commit_timeout_ms} ms"
+            raise Overloaded(msg, retry_after_s=self.settings.retry_after_s) from None
+
+    async def read(self, fn: ReadFn[T], *, timeout_s: float | None = None) -> T:
+        """Run fn(cursor) on a reader thread; interrupt the query after timeout_s."""
+        pool = self._require(self._reader_pool)
+        holder: dict[str, duckdb.DuckDBPyConnection] = {}
+
+        def run() -> T:
+            holder["cursor"] = cursor = self._reader_cursor()
+            return fn(cursor)
+
+        task = asyncio.get_running_loop().run_in_executor(pool, run)
+        if timeout_s is None:
+            return await task
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), timeout_s)
+        except TimeoutError:
+            if "cursor" in holder:
+                holder["cursor"].interrupt()
+            await asyncio.gather(task, return_exceptions=True)
+            raise
+
+    def _reader_cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor = getattr(self._reader_cursors, "cursor", None)
+        if cursor is None:
+            cursor = self._require(self._connection).cursor()
+            self._reader_cursors.cursor = cursor
+        return cursor
+
+    @staticmethod
+    def _require(value: T | None) -> T:
+        if value is None:
+            raise Overloaded("the store is not open (starting up or shutting down)")
+        return value
+
+
+def connect(path: Path, settings: StorageConfig, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB connection that never reaches the network (json and parquet are built in)."""
+    config: dict[str, Any] = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "memory_limit": settings.memory_limit,
+        "enable_external_access": False,  # analysis SQL must not read or write other files
+    }
+    try:
+        connection = duckdb.connect(str(path), read_only=read_only, config=config)
+    except duckdb.IOException as exc:
+        raise StoreUnavailable(f"cannot open DuckDB file {path}: {exc}") from exc
+    if not read_only:
+        connection.execute(f"SET wal_autocheckpoint = '{_size_literal(settings.wal_autocheckpoint)}'")
+    return connection
+
+
+def _size_literal(value: str) -> str:
+    if not value.replace(" ", "").replace(".", "").isalnum():
+        raise ValueError(f"storage.wal_autocheckpoint is not a size: {value!r}")
+    return value
+

@@ -1,0 +1,66 @@
+"""Schema migrations: numbered SQL files of kate.schema applied once each, in order.
+
+An old database file is upgraded in place and never recreated; a file written by a newer
+Kate (a version we do not know) is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from importlib import resources
+
+import duckdb
+
+logger = logging.getLogger(__name__)
+_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+class SchemaTooNew(RuntimeError):
+    """The file was written by a newer version of Kate."""
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """(version, file name, SQL text) of every migration shipped in kate.schema, in order."""
+    found = []
+    for entry in resources.files("kate.schema").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def views_sql() -> str:
+    return resources.files("kate.schema").joinpath("views.sql").read_text(encoding="utf-8")
+
+
+def apply_migrations(connection: duckdb.DuckDBPyConnection) -> int:
+    """Bring the file to the newest schema and recreate the views; return the version."""
+    connection.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version "
+        "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    ((applied,),) = connection.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()
+    migrations = migration_files()
+    newest = migrations[-1][0] if migrations else 0
+    if applied > newest:
+        raise SchemaTooNew(f"database schema version {applied} is newer than this Kate ({newest})")
+    for version, name, sql in migrations:
+        if version > applied:
+            _apply_one(connection, version, name, sql)
+    connection.execute(views_sql())
+    return newest
+
+
+def _apply_one(connection: duckdb.DuckDBPyConnection, version: int, name: str, sql: str) -> None:
+    connection.begin()
+    try:
+        connection.execute(sql)
+        connection.execute(
+            "INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [version, name]
+        )
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    logger.info("applied schema migration %s", name)

@@ -1,0 +1,101 @@
+"""Spans in DuckDB: the write ops of both ingestion paths and the per-run span reads.
+
+Write ops only stage records; the writer inserts every staged record of a group in one
+columnar INSERT OR IGNORE. Run linkage rules (design §5) for OTLP live here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+import duckdb
+
+from kate.collector.store.pages import Page, decode_cursor, dict_rows, encode_cursor
+from kate.collector.store.runs import (
+    NewRun,
+    RunSource,
+    RunStatus,
+    RunTrigger,
+    insert_run,
+    require_running,
+    utc_now,
+)
+from kate.collector.store.writer import WriteTxn
+from kate.schema.record import SpanRecord
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    stored: int
+    completed_run_ids: tuple[str, ...]  # runs completed by this write (for evaluation)
+
+
+def insert_uploaded_spans(txn: WriteTxn, agent_id: str, run_id: str, records: Sequence[SpanRecord]) -> IngestResult:
+    """JSON upload: the run must exist for this agent and be running; all spans or none."""
+    require_running(txn, agent_id, run_id)
+    txn.stage_spans(records)
+    return IngestResult(stored=len(records), completed_run_ids=())
+
+
+def ingest_otlp_spans(txn: WriteTxn, records: Sequence[SpanRecord]) -> IngestResult:
+    """OTLP: create unknown runs (otlp, automatic, running); a root span completes its run.
+
+    Spans for completed runs are still stored: an OTLP sender cannot know the run's state.
+    """
+    runs = {record.run_id: record.agent_id for record in records}
+    statuses = _run_states(txn, list(runs))
+    for run_id, agent_id in runs.items():
+        if run_id not in statuses:
+            insert_run(txn, NewRun(run_id, agent_id, RunTrigger.AUTOMATIC, RunSource.OTLP))
+            statuses[run_id] = (RunStatus.RUNNING.value, RunSource.OTLP.value)
+    rooted = {record.run_id for record in records if record.parent_span_id is None}
+    completed = tuple(
+        run_id for run_id in sorted(rooted)
+        if statuses[run_id] == (RunStatus.RUNNING.value, RunSource.OTLP.value)
+    )
+    if completed:
+        txn.execute(
+            "UPDATE runs SET status = 'completed', completed_at = ? WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
+            [utc_now(), list(completed)],
+        )
+    txn.stage_spans(records)
+    return IngestResult(stored=len(records), completed_run_ids=completed)
+
+
+def _run_states(txn: WriteTxn, run_ids: list[str]) -> dict[str, tuple[str, str]]:
+    rows = txn.execute(
+        "SELECT run_id, status, source FROM runs WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [run_ids]
+    )
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
+_START = "coalesce(start_time_unix_nano, 0)"
+
+
+def list_run_spans(
+    cursor: duckdb.DuckDBPyConnection,
+    run_id: str,
+    *,
+    limit: int,
+    after: str | None = None,
+    span_kind: str | None = None,
+) -> tuple[Page, int]:
+    """One page of a run's spans in start order, and the run's full span count."""
+    where, params = ["run_id = ?"], [run_id]
+    if span_kind is not None:
+        where.append("span_kind = ?")
+        params.append(span_kind)
+    if after is not None:
+        start_ns, span_id = decode_cursor(after, (int, str))
+        where.append(f"({_START} > ? OR ({_START} = ? AND span_id > ?))")
+        params += [start_ns, start_ns, span_id]
+    sql = f"SELECT * FROM api_spans WHERE {' AND '.join(where)} ORDER BY {_START}, span_id LIMIT ?"
+    rows = dict_rows(cursor.execute(sql, [*params, limit + 1]))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor((last["start_time_unix_nano"] or 0, last["span_id"]))
+    ((total,),) = cursor.execute("SELECT count(*) FROM spans WHERE run_id = ?", [run_id]).fetchall()
+    return Page(items=rows, next_cursor=next_cursor), int(total)
+

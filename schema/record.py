@@ -1,0 +1,117 @@
+"""The flat span record every ingestion path produces, and the enums of its wire values.
+
+Pure data: no I/O, no validation beyond types. Column order of SPAN_COLUMNS is the order of
+the `spans` table in 001_tables.sql.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields
+
+
+class SpanKind(str, enum.Enum):
+    """OpenInference span kinds plus UNKNOWN (design: never guess CHAIN)."""
+
+    LLM = "LLM"
+    EMBEDDING = "EMBEDDING"
+    CHAIN = "CHAIN"
+    RETRIEVER = "RETRIEVER"
+    RERANKER = "RERANKER"
+    TOOL = "TOOL"
+    AGENT = "AGENT"
+    GUARDRAIL = "GUARDRAIL"
+    EVALUATOR = "EVALUATOR"
+    PROMPT = "PROMPT"
+    DECISION = "DECISION"
+    UNKNOWN = "UNKNOWN"
+
+
+class StatusCode(str, enum.Enum):
+    """OTLP span status codes by their names (OTLP ints: 0 UNSET, 1 OK, 2 ERROR)."""
+
+    UNSET = "UNSET"
+    OK = "OK"
+    ERROR = "ERROR"
+
+    @classmethod
+    def from_otlp(cls, code: int) -> StatusCode:
+        return {1: cls.OK, 2: cls.ERROR}.get(code, cls.UNSET)
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRecord:
+    """One row of the `spans` table. Ids are lowercase hex; times are unix nanoseconds."""
+
+    span_id: str
+    trace_id: str
+    parent_span_id: str | None
+    run_id: str
+    agent_id: str
+    node_name: str
+    span_kind: str
+    input_text: str | None
+    output_text: str | None
+    model: str | None
+    latency_ms: float | None
+    token_count: int | None
+    input_tokens: int | None
+    output_tokens: int | None
+    status_code: str
+    status_message: str | None
+    start_time_unix_nano: int | None
+    end_time_unix_nano: int | None
+    attributes: str  # JSON object text
+    resource: str  # JSON object text
+    scope_name: str | None
+    events: str  # JSON array text
+    truncated: bool
+
+
+SPAN_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(SpanRecord))
+
+
+AttributeValue = object  # str | bool | int | float | bytes | list[AttributeValue] | dict[str, AttributeValue] | None
+
+
+@dataclass(frozen=True, slots=True)
+class SpanEvent:
+    """A span event as decoded from OTLP (attributes already converted to Python values)."""
+
+    name: str
+    time_unix_nano: int
+    attributes: dict[str, AttributeValue]
+
+
+@dataclass(frozen=True, slots=True)
+class SpanInput:
+    """What the mapping reads: one span's name, attributes, times, status and events.
+
+    Attribute values are plain Python: str, bool, int, float, bytes, list (OTLP array) and
+    dict (OTLP kvlist), nested freely. Times are unix nanoseconds (0 = unknown).
+    """
+
+    name: str
+    attributes: dict[str, AttributeValue]
+    start_time_unix_nano: int = 0
+    end_time_unix_nano: int = 0
+    status_code: StatusCode = StatusCode.UNSET
+    status_message: str = ""
+    events: tuple[SpanEvent, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MappedFields:
+    """The record fields the mapping derives from a SpanInput (attribute-mapping.md §3)."""
+
+    node_name: str
+    span_kind: str
+    input_text: str | None
+    output_text: str | None
+    model: str | None
+    latency_ms: float | None
+    token_count: int | None
+    input_tokens: int | None
+    output_tokens: int | None
+    status_message: str | None  # error message: status message, else exception event
+    remaining_attributes: dict[str, AttributeValue]  # minus mapped keys and dropped blobs
+    truncated: bool

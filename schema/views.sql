@@ -1,0 +1,112 @@
+-- Views behind API responses (api_*: column names equal the JSON keys) and for analysis.
+-- Not a migration: recreated (CREATE OR REPLACE) on every start, so views may change freely.
+
+CREATE OR REPLACE VIEW api_runs AS
+SELECT
+    run_id                                              AS id,
+    agent_id,
+    status,
+    trigger,
+    overall_score,
+    strftime(created_at, '%Y-%m-%dT%H:%M:%S.%gZ')       AS created_at,
+    strftime(completed_at, '%Y-%m-%dT%H:%M:%S.%gZ')     AS completed_at,
+    strftime(started_at, '%Y-%m-%dT%H:%M:%S.%gZ')       AS started_at,
+    source,
+    evaluation_status,
+    user_input,
+    output,
+    error,
+    job_id
+FROM runs;
+
+CREATE OR REPLACE VIEW api_spans AS
+SELECT
+    node_name,
+    span_kind,
+    input_text,
+    output_text,
+    model,
+    latency_ms,
+    token_count,
+    span_id,
+    trace_id,
+    parent_span_id,
+    run_id,
+    agent_id,
+    strftime(make_timestamp_ns(start_time_unix_nano), '%Y-%m-%dT%H:%M:%S.%fZ') AS start_time,
+    strftime(make_timestamp_ns(end_time_unix_nano), '%Y-%m-%dT%H:%M:%S.%fZ')   AS end_time,
+    status_code                                         AS status,
+    status_message,
+    input_tokens,
+    output_tokens,
+    start_time_unix_nano,
+    end_time_unix_nano,
+    truncated,
+    attributes
+FROM spans;
+
+-- Analysis: one row per span with derived timestamps, for ad-hoc SQL.
+CREATE OR REPLACE VIEW span_details AS
+SELECT
+    s.*,
+    make_timestamp_ns(s.start_time_unix_nano) AS start_time,
+    make_timestamp_ns(s.end_time_unix_nano)   AS end_time,
+    s.status_code = 'ERROR'                   AS is_error
+FROM spans s;
+
+-- Analysis: per-run summary (span count, tokens, latency, errors, models).
+CREATE OR REPLACE VIEW run_summary AS
+SELECT
+    r.run_id,
+    r.agent_id,
+    r.status,
+    r.trigger,
+    r.source,
+    r.created_at,
+    r.completed_at,
+    date_diff('millisecond', r.created_at, r.completed_at)          AS wall_ms,
+    r.overall_score,
+    count(s.span_id)                                                AS span_count,
+    coalesce(sum(s.token_count), 0)                                 AS total_tokens,
+    coalesce(sum(s.input_tokens), 0)                                AS input_tokens,
+    coalesce(sum(s.output_tokens), 0)                               AS output_tokens,
+    count(s.span_id) FILTER (WHERE s.span_kind = 'LLM')             AS llm_calls,
+    count(s.span_id) FILTER (WHERE s.span_kind = 'TOOL')            AS tool_calls,
+    count(s.span_id) FILTER (WHERE s.status_code = 'ERROR')         AS error_count,
+    sum(s.latency_ms) FILTER (WHERE s.span_kind = 'LLM')            AS llm_latency_ms,
+    (max(s.end_time_unix_nano) - min(s.start_time_unix_nano)) / 1e6 AS trace_span_ms,
+    list_sort(list_distinct(list(s.model) FILTER (WHERE s.model IS NOT NULL))) AS models
+FROM runs r
+LEFT JOIN spans s ON s.run_id = r.run_id
+GROUP BY ALL;
+
+-- Analysis: model usage per agent and UTC day.
+CREATE OR REPLACE VIEW model_usage_daily AS
+SELECT
+    agent_id,
+    CAST(make_timestamp_ns(start_time_unix_nano) AS DATE) AS day,
+    model,
+    count(*)                                         AS calls,
+    coalesce(sum(input_tokens), 0)                   AS input_tokens,
+    coalesce(sum(output_tokens), 0)                  AS output_tokens,
+    coalesce(sum(token_count), 0)                    AS total_tokens,
+    avg(latency_ms)                                  AS avg_latency_ms,
+    count(*) FILTER (WHERE status_code = 'ERROR')    AS errors
+FROM spans
+WHERE model IS NOT NULL
+GROUP BY ALL;
+
+-- Analysis: latency percentiles and error rate per agent, node and kind.
+CREATE OR REPLACE VIEW node_latency AS
+SELECT
+    agent_id,
+    node_name,
+    span_kind,
+    count(*)                                                   AS calls,
+    quantile_cont(latency_ms, 0.50)                            AS p50_ms,
+    quantile_cont(latency_ms, 0.95)                            AS p95_ms,
+    quantile_cont(latency_ms, 0.99)                            AS p99_ms,
+    max(latency_ms)                                            AS max_ms,
+    avg(CASE WHEN status_code = 'ERROR' THEN 1.0 ELSE 0.0 END) AS error_rate
+FROM spans
+GROUP BY ALL;
