@@ -1,0 +1,139 @@
+"""OTLP ExportTraceServiceRequest to DecodedSpan values, with a counted reason for every refused span.
+
+The ingestion hot path: direct protobuf field access only (no json_format), no I/O, and no
+mapping to SpanRecord (kate.schema.mapping owns that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans, Span
+
+from kate.schema.record import AttributeValue, SpanEvent, SpanInput, StatusCode
+
+_MAX_INT64 = 2**63 - 1  # the spans table stores times as BIGINT
+_ZERO_TRACE_ID = bytes(16)
+_ZERO_SPAN_ID = bytes(8)
+_SCALAR_KINDS = frozenset({"string_value", "int_value", "double_value", "bool_value", "bytes_value"})
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedSpan:
+    """One valid OTLP span. Ids are lowercase hex; `resource` is shared by the spans of one
+    ResourceSpans and must not be mutated."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    span: SpanInput
+    resource: dict[str, AttributeValue]
+    scope_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A span that cannot be stored; OTLP partial_success counts it with this reason."""
+
+    path: str  # e.g. "resourceSpans[0].scopeSpans[1].spans[4]"
+    reason: str
+
+    @property
+    def message(self) -> str:
+        return f"span {self.path}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeResult:
+    spans: list[DecodedSpan]
+    rejected: list[Rejection]
+
+
+def decode_spans(request: ExportTraceServiceRequest) -> DecodeResult:
+    """Every span of the request, either decoded or rejected with a reason; none is dropped."""
+    result = DecodeResult(spans=[], rejected=[])
+    for r_index, resource_spans in enumerate(request.resource_spans):
+        resource = _attributes(resource_spans.resource.attributes)  # once per ResourceSpans
+        for s_index, scope_spans in enumerate(resource_spans.scope_spans):
+            _decode_scope(scope_spans, resource, f"resourceSpans[{r_index}].scopeSpans[{s_index}]", result)
+    return result
+
+
+def _decode_scope(
+    scope_spans: ScopeSpans, resource: dict[str, AttributeValue], path: str, result: DecodeResult
+) -> None:
+    scope_name = scope_spans.scope.name or None
+    append_span = result.spans.append
+    for index, span in enumerate(scope_spans.spans):
+        decoded = _decode_span(span, resource, scope_name)
+        if isinstance(decoded, str):
+            result.rejected.append(Rejection(f"{path}.spans[{index}]", decoded))
+        else:
+            append_span(decoded)
+
+
+def _decode_span(span: Span, resource: dict[str, AttributeValue], scope_name: str | None) -> DecodedSpan | str:
+    """The decoded span, or the reason it is rejected."""
+    trace_id, span_id, parent_id = span.trace_id, span.span_id, span.parent_span_id
+    start, end = span.start_time_unix_nano, span.end_time_unix_nano
+    problem = _id_problem(trace_id, span_id, parent_id) or _time_problem(start, end)
+    if problem:
+        return problem
+    status = span.status
+    span_input = SpanInput(
+        span.name,
+        _attributes(span.attributes),
+        start,
+        end,  # end < start is kept: the mapping turns it into an unknown latency
+        StatusCode.from_otlp(status.code),
+        status.message,
+        tuple([SpanEvent(e.name, e.time_unix_nano, _attributes(e.attributes)) for e in span.events]),
+    )
+    # OTLP: an empty (or all-zero) parent_span_id marks a root span.
+    parent = parent_id.hex() if parent_id and parent_id != _ZERO_SPAN_ID else None
+    return DecodedSpan(trace_id.hex(), span_id.hex(), parent, span_input, resource, scope_name)
+
+
+def _id_problem(trace_id: bytes, span_id: bytes, parent_id: bytes) -> str | None:
+    # OTLP: trace ids are 16 bytes and span ids 8, never all zero (Tempo rejects the same).
+    if len(trace_id) != 16:
+        return f"trace_id must be 16 bytes, got {len(trace_id)}"
+    if trace_id == _ZERO_TRACE_ID:
+        return "trace_id must not be all zero"
+    if len(span_id) != 8:
+        return f"span_id must be 8 bytes, got {len(span_id)}"
+    if span_id == _ZERO_SPAN_ID:
+        return "span_id must not be all zero"
+    if parent_id and len(parent_id) != 8:
+        return f"parent_span_id must be empty or 8 bytes, got {len(parent_id)}"
+    return None
+
+
+def _time_problem(start: int, end: int) -> str | None:
+    if start > _MAX_INT64:
+        return f"start_time_unix_nano {start} does not fit a signed 64-bit integer"
+    if end > _MAX_INT64:
+        return f"end_time_unix_nano {end} does not fit a signed 64-bit integer"
+    return None
+
+
+def _attributes(key_values: Iterable[KeyValue]) -> dict[str, AttributeValue]:
+    """OTLP attributes as a dict of plain Python values; a repeated key keeps its last value."""
+    return {kv.key: _any_value(kv.value) for kv in key_values}
+
+
+def _any_value(value: AnyValue) -> AttributeValue:
+    kind = value.WhichOneof("value")
+    if kind == "string_value":  # by far the most common kind, so tested first
+        return value.string_value
+    if kind in _SCALAR_KINDS:
+        return getattr(value, kind)
+    if kind == "array_value":
+        return [_any_value(item) for item in value.array_value.values]
+    if kind == "kvlist_value":
+        return _attributes(value.kvlist_value.values)
+    # Unset, or string_value_strindex: an index into a profiles string table traces do not have.
+    return None
