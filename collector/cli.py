@@ -47,8 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("query", help='e.g. "SELECT * FROM run_summary LIMIT 10"')
     sql.add_argument("--param", action="append", default=[], help="a positional ? parameter (repeatable)")
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    sql.add_argument("--url", help="collector base URL (default: from config, http://HOST:PORT)")
-    sql.add_argument("--db", help="DuckDB file to open directly when no collector answers")
+    sql.add_argument("--url", help="ask the collector at this base URL")
+    sql.add_argument("--db", help="open this DuckDB file directly (read-only; only when no collector holds it)")
     sql.add_argument("--max-rows", type=int, default=None, help="row cap (default: sql.max_rows)")
     sql.set_defaults(run=_run_sql)
     return parser
@@ -66,9 +66,18 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _run_serve(args: argparse.Namespace, config: Config) -> int:
+    from kate.collector.errors import KateError
     from kate.collector.server import serve
+    from kate.collector.store.migrate import SchemaTooNew
 
-    asyncio.run(serve(config))
+    try:
+        asyncio.run(serve(config))
+    except (KateError, SchemaTooNew) as exc:
+        print(f"kate: cannot start: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. the port is taken
+        print(f"kate: cannot start: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 

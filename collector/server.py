@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 
 async def serve(config: Config) -> None:
+    stop = _stop_on_signals()
     app = create_app(config)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=config.server.shutdown_timeout_s,
                            access_log=None)
@@ -28,7 +29,7 @@ async def serve(config: Config) -> None:
         await site.start()
         http_host, http_port = _bound_address(site)
         print(f"kate ready http={http_host}:{http_port} db={config.storage.path}", flush=True)
-        await _wait_for_stop_signal()
+        await stop.wait()
         logger.info("shutting down: finishing requests and committing pending writes")
     finally:
         await runner.cleanup()  # stops listening, drains handlers, then closes the store
@@ -42,13 +43,10 @@ def _bound_address(site: web.TCPSite) -> tuple[str, int]:
     return str(host), int(port)
 
 
-async def _wait_for_stop_signal() -> None:
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM; installed before the ready line so none is missed."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+    return stop

@@ -22,15 +22,19 @@ from kate.collector.store.readonly import run_readonly_query
 
 
 def run_sql_command(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
+    """--url: ask that collector. --db: open that file. Neither: the configured collector, else its file."""
     max_rows = args.max_rows or config.sql.max_rows
     url = args.url or f"http://{_connect_host(config.server.host)}:{config.server.port}"
     try:
-        result = _via_collector(url, args.query, args.param, max_rows)
+        if args.db and not args.url:
+            result = _via_file(Path(args.db), args.query, args.param, max_rows, config)
+        else:
+            result = _via_collector(url, args.query, args.param, max_rows)
     except ConnectionRefusedError:
         if args.url:
             print(f"kate sql: no collector answers at {url}", file=sys.stderr)
             return 1
-        result = _via_file(Path(args.db or config.storage.path), args.query, args.param, max_rows, config)
+        result = _via_file(Path(config.storage.path), args.query, args.param, max_rows, config)
     except _QueryFailed as exc:
         print(f"kate sql: {exc}", file=sys.stderr)
         return 1
@@ -75,7 +79,8 @@ def _via_file(path: Path, sql: str, params: list[str], max_rows: int, config: Co
         finally:
             connection.close()
     except KateError as exc:
-        print(f"kate sql: {exc.code}: {exc.message}", file=sys.stderr)
+        hint = " (a running collector holds it: use --url)" if exc.code == "store_unavailable" else ""
+        print(f"kate sql: {exc.code}: {exc.message}{hint}", file=sys.stderr)
         return None
 
 
