@@ -1,0 +1,52 @@
+"""Shared fixtures: the real collector (`kate serve`) as a subprocess on loopback ports.
+
+`collector` is one server for the whole session (tests isolate themselves with unique agent
+ids); `start_collector` starts private ones for restart, config and shutdown tests.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.support.http import Api
+from tests.support.server import CollectorProcess, start_collector_process
+
+StartCollector = Callable[..., CollectorProcess]
+
+
+@pytest.fixture(scope="session")
+def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
+    process = start_collector_process(tmp_path_factory.mktemp("collector") / "kate.duckdb")
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def start_collector(tmp_path: Path) -> Iterator[StartCollector]:
+    started: list[CollectorProcess] = []
+
+    def start(db_path: Path | None = None, **kwargs: object) -> CollectorProcess:
+        process = start_collector_process(db_path or tmp_path / "kate.duckdb", **kwargs)  # type: ignore[arg-type]
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def agent_id() -> str:
+    """A fresh agent id, so tests sharing the session collector never see each other's runs."""
+    return f"agent-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def api(collector: CollectorProcess) -> AsyncIterator[Api]:
+    async with aiohttp.ClientSession() as session:
+        yield Api(collector.base_url, session)

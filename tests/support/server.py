@@ -1,0 +1,93 @@
+"""Start and stop the real collector process for tests: `kate serve` on port 0, loopback only."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+_READY = re.compile(r"kate ready http=(?P<host>[\d.]+):(?P<port>\d+)(?: grpc=[\d.]+:(?P<grpc>\d+))?")
+START_TIMEOUT_S = 30.0
+
+
+@dataclass
+class CollectorProcess:
+    process: subprocess.Popen[str]
+    db_path: Path
+    http_port: int
+    grpc_port: int | None
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def stop(self, timeout_s: float = 20.0) -> int:
+        """SIGTERM and wait (the clean shutdown path); kill if it hangs. Safe to call twice."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=timeout_s)
+        return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: the crash path."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=20)
+
+    def log(self) -> str:
+        return "".join(self.output)
+
+
+def start_collector_process(
+    db_path: Path,
+    *,
+    config: dict[str, object] | None = None,
+    extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> CollectorProcess:
+    """Start `kate serve` on free loopback ports and wait for its ready line."""
+    args = [sys.executable, "-m", "kate.collector", "serve", "--port", "0", "--grpc-port", "0", "--db", str(db_path)]
+    if config is not None:
+        config_path = db_path.parent / f"config-{db_path.stem}.yaml"
+        config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        args[3:3] = ["--config", str(config_path)]
+    process = subprocess.Popen(
+        [*args, *extra_args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, cwd=db_path.parent,
+    )
+    output: list[str] = []
+    ready: dict[str, str | None] = {}
+    seen_ready = threading.Event()
+    threading.Thread(target=_drain, args=(process, output, ready, seen_ready), daemon=True).start()
+    if not seen_ready.wait(START_TIMEOUT_S) or not ready:
+        process.kill()
+        process.wait(timeout=20)
+        raise RuntimeError("collector did not start:\n" + "".join(output))
+    grpc = ready.get("grpc")
+    return CollectorProcess(process, db_path, int(str(ready["port"])), int(grpc) if grpc else None, output)
+
+
+def _drain(
+    process: subprocess.Popen[str], output: list[str], ready: dict[str, str | None], seen_ready: threading.Event
+) -> None:
+    """Collect the process output; signal once the ready line (or the end of output) is seen."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        output.append(line)
+        match = None if seen_ready.is_set() else _READY.search(line)
+        if match:
+            ready.update(match.groupdict())
+            seen_ready.set()
+    seen_ready.set()
