@@ -73,6 +73,12 @@ def _paths() -> dict[str, Any]:
                      "parameters": [_AGENT, _RUN],
                      "responses": {"200": _body("Run", "AgentRunResponse"), **_errors(404, 409, 422, 503)}},
         },
+        f"{run}/fail": {
+            "post": {"operationId": "fail_run", "summary": "Mark a queued or running run failed (Kate extension)",
+                     "parameters": [_AGENT, _RUN],
+                     "requestBody": {"required": False, "content": {_JSON: {"schema": _ref("FailRun")}}},
+                     "responses": {"200": _body("Run", "AgentRunResponse"), **_errors(404, 409, 415, 422, 503)}},
+        },
         f"{run}/spans": {
             "get": {"operationId": "list_run_spans", "summary": "Spans of a run in start order",
                     "parameters": [_AGENT, _RUN, _LIMIT, _CURSOR,
@@ -106,6 +112,7 @@ def _schemas() -> dict[str, Any]:
                            "details": {"type": "array", "items": {"type": "object"}}}}}},
         "CreateRun": {"type": "object", "required": ["trigger"], "properties": {
             "trigger": {"enum": _TRIGGERS}, "run_id": {"type": "string", "format": "uuid"}}},
+        "FailRun": {"type": "object", "properties": {"error": {"type": "string"}}},
         "EnqueueRun": {"type": "object", "required": ["trigger"], "properties": {
             "trigger": {"enum": _TRIGGERS}, "user_input": {"type": "string"}}},
         "Enqueued": {"type": "object", "required": ["run_id", "job_id", "status"], "properties": {

@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from kate.collector.api import health, openapi, runs, sql
+from kate.collector.ingest import otlp_http
+from kate.collector.middleware import RENDERER_KEY, ErrorRenderer
 
 _RUN = "/agents/{agent_id}/runs/{run_id}"
 
@@ -20,9 +22,20 @@ ROUTES: tuple[tuple[str, str, web.RequestHandler], ...] = (  # type: ignore[type
     ("GET", "/healthz", health.healthz),
     ("GET", "/readyz", health.readyz),
     ("GET", "/openapi.json", openapi.openapi_document),
+    ("POST", "/v1/traces", otlp_http.receive_traces),
+    ("POST", "/v1/metrics", otlp_http.discard_signal),
+    ("POST", "/v1/logs", otlp_http.discard_signal),
 )
+
+# Routes whose errors are not the JSON envelope: OTLP answers google.rpc.Status (OTLP/HTTP spec).
+ERROR_RENDERERS: dict[str, ErrorRenderer] = {
+    "/v1/traces": otlp_http.render_otlp_error,
+    "/v1/metrics": otlp_http.render_otlp_error,
+    "/v1/logs": otlp_http.render_otlp_error,
+}
 
 
 def add_routes(app: web.Application) -> None:
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
+    app[RENDERER_KEY] = dict(ERROR_RENDERERS)

@@ -20,6 +20,7 @@ from kate.collector.store.ids import uuid7
 from kate.collector.store.runs import NewRun, RunFilter, RunSource, RunStatus, RunTrigger
 from kate.collector.store import spans as span_store
 from kate.schema.record import SpanKind
+from kate.schema.text import cap_text
 
 _TRIGGERS = ", ".join(trigger.value for trigger in RunTrigger)
 
@@ -84,6 +85,20 @@ async def complete_run(request: web.Request) -> web.Response:
     agent_id, run_id = params.agent_id(request), params.run_id(request)
     await state.database.write(lambda txn: run_store.complete_run(txn, agent_id, run_id))
     state.completions.runs_completed([(agent_id, run_id)])  # evaluation hook (design §7)
+    run = await state.database.read(lambda c: run_store.get_run(c, agent_id, run_id))
+    return json_response(run)
+
+
+async def fail_run(request: web.Request) -> web.Response:
+    """Kate extension: mark a running run failed, e.g. when the agent raised."""
+    state = _state(request)
+    agent_id, run_id = params.agent_id(request), params.run_id(request)
+    body = await read_json_object(request, optional=True)
+    error = body.get("error")
+    if error is not None and not isinstance(error, str):
+        raise ValidationError.for_field("error", "must be a string describing the failure")
+    capped = cap_text(error, state.config.ingest.max_text_bytes)[0] if error else None
+    await state.database.write(lambda txn: run_store.fail_run(txn, agent_id, run_id, capped))
     run = await state.database.read(lambda c: run_store.get_run(c, agent_id, run_id))
     return json_response(run)
 

@@ -31,13 +31,13 @@ def span_json(row: dict[str, Any]) -> dict[str, Any]:
 
 async def read_json_object(request: web.Request, *, optional: bool = False) -> dict[str, Any]:
     """The request body as a JSON object; {} for an empty body when optional."""
+    raw = await request.read()
+    if optional and not raw.strip():
+        return {}
     content_type = request.content_type if request.headers.get("Content-Type") else ""
     if content_type not in _JSON_TYPES and not content_type.endswith("+json"):
         raise UnsupportedMediaType(f"Content-Type must be application/json, got {content_type}")
-    raw = await request.read()
     if not raw.strip():
-        if optional:
-            return {}
         raise BadRequest("request body is empty; expected a JSON object")
     try:
         body = json.loads(raw)

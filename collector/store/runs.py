@@ -93,6 +93,18 @@ def complete_run(txn: WriteTxn, agent_id: str, run_id: str) -> None:
     )
 
 
+def fail_run(txn: WriteTxn, agent_id: str, run_id: str, error: str | None) -> None:
+    """queued or running → failed with the error text; NotFound or Conflict otherwise."""
+    status = find_run_status(txn, agent_id, run_id)
+    if status is None:
+        raise NotFound(f"run {run_id} of agent {agent_id} not found")
+    if status not in (RunStatus.RUNNING.value, RunStatus.QUEUED.value):
+        raise RunNotRunning(f"run {run_id} is {status}; only a queued or running run can fail")
+    txn.execute(
+        "UPDATE runs SET status = 'failed', completed_at = ?, error = ? WHERE run_id = ?", [utc_now(), error, run_id]
+    )
+
+
 def require_running(txn: WriteTxn, agent_id: str, run_id: str) -> None:
     status = find_run_status(txn, agent_id, run_id)
     if status is None:

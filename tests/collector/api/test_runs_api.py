@@ -137,6 +137,20 @@ async def test_complete_run_then_again_is_409(api: Api, agent_id: str) -> None:
     assert (unknown.status, unknown.body["error"]["code"]) == (404, "not_found")
 
 
+async def test_fail_run_records_the_error_and_refuses_finished_runs(api: Api, agent_id: str) -> None:
+    run = await api.create_run(agent_id)
+
+    failed = await api.call("POST", f"/agents/{agent_id}/runs/{run['id']}/fail", {"error": "ValueError: boom"})
+    again = await api.call("POST", f"/agents/{agent_id}/runs/{run['id']}/fail")
+    complete = await api.call("POST", f"/agents/{agent_id}/runs/{run['id']}/complete")
+
+    assert failed.status == 200
+    assert (failed.body["status"], failed.body["error"]) == ("failed", "ValueError: boom")
+    assert failed.body["completed_at"] is not None
+    assert (again.status, again.body["error"]["code"]) == (409, "run_not_running")
+    assert (complete.status, complete.body["error"]["code"]) == (409, "run_not_running")
+
+
 async def test_enqueue_route_exists_and_says_agent_not_hosted(api: Api, agent_id: str) -> None:
     answer = await api.call("POST", f"/agents/{agent_id}/runs/enqueue", {"trigger": "manual", "user_input": "hi"})
     invalid = await api.call("POST", f"/agents/{agent_id}/runs/enqueue", {"trigger": "never"})
