@@ -155,6 +155,11 @@ def _build(cls: type[Any], data: Any, prefix: str) -> Any:
 def _coerce(hint: Any, value: Any, dotted: str) -> Any:
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, f"{dotted}.")
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        return _coerce_tuple(typing.get_args(hint)[0], value, dotted)
+    if origin is dict:
+        return _coerce_dict(typing.get_args(hint)[1], value, dotted)
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         if value is None:
             return None
@@ -166,6 +171,20 @@ def _coerce(hint: Any, value: Any, dotted: str) -> Any:
     if hint is str and isinstance(value, str):
         return value
     raise ConfigError(f"{dotted} must be {hint.__name__}, got {value!r}")
+
+
+def _coerce_tuple(item: Any, value: Any, dotted: str) -> tuple[Any, ...]:
+    """A YAML list → tuple[item, ...]; entries are named dotted[0], dotted[1], ..."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{dotted} must be a list, got {value!r}")
+    return tuple(_coerce(item, entry, f"{dotted}[{index}]") for index, entry in enumerate(value))
+
+
+def _coerce_dict(item: Any, value: Any, dotted: str) -> dict[str, Any]:
+    """A YAML mapping with free keys → dict[str, item]; entries are named dotted.key."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{dotted} must be a mapping, got {value!r}")
+    return {str(key): _coerce(item, entry, f"{dotted}.{key}") for key, entry in value.items()}
 
 
 def _to_bool(value: Any, dotted: str) -> bool:
