@@ -2,7 +2,8 @@
 
 KateErrors render with their status, code, details and headers; aiohttp's own HTTP errors
 (unknown route, wrong method, body too large) are rendered the same way; anything else is a
-bug of ours: logged with its traceback and answered 500 `internal`.
+bug of ours: logged with its traceback and answered 500 `internal`. Routes listed under
+RENDERER_KEY render every error in their own wire format (OTLP: google.rpc.Status).
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _render(request, _from_http_exception(exc))
     except Exception:  # the request boundary: a bug of ours, never the client's fault
         logger.exception("unhandled error on %s %s", request.method, request.path)
-        error = KateError("internal error; the collector logged the details")
-        return render_error(error)
+        # Through the route's renderer: OTLP routes answer a bug of ours as retryable (503).
+        return _render(request, KateError("internal error; the collector logged the details"))
 
 
 def _render(request: web.Request, error: KateError) -> web.StreamResponse:

@@ -13,6 +13,7 @@ from aiohttp import web
 from kate.collector.api.serialize import json_response
 
 _JSON = "application/json"
+_PROTOBUF = "application/x-protobuf"
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -98,7 +99,36 @@ def _paths() -> dict[str, Any]:
                             "responses": {"200": _body("Health", "Ready"), **_errors(503)}}},
         "/openapi.json": {"get": {"operationId": "openapi_document", "summary": "This document",
                                   "responses": {"200": {"description": "OpenAPI 3.1 document"}}}},
+        **_otlp_paths(),
     }
+
+
+def _otlp(schema: str, description: str) -> dict[str, Any]:
+    """An OTLP message: protobuf or OTLP/JSON (hex ids), answered in the request's media type."""
+    described = {"schema": {"description": f"opentelemetry.proto {schema}"}}
+    return {"description": description, "content": {_PROTOBUF: described, _JSON: described}}
+
+
+def _otlp_errors() -> dict[str, Any]:
+    reasons = {400: "Undecodable body or unsupported Content-Encoding (do not retry)",
+               413: "Body above server.max_body_bytes after decompression (do not retry)",
+               415: "Content-Type is not application/x-protobuf or application/json (text/plain body)",
+               503: "Overloaded: retry after Retry-After"}
+    return {str(code): _otlp("google.rpc.Status", reason) for code, reason in reasons.items()}
+
+
+def _otlp_paths() -> dict[str, Any]:
+    traces = {"operationId": "receive_traces", "tags": ["OTLP"],
+              "summary": "OTLP/HTTP trace export; answered after commit (gzip and deflate accepted)",
+              "requestBody": {"required": True, "content": _otlp("ExportTraceServiceRequest", "")["content"]},
+              "responses": {"200": _otlp("ExportTraceServiceResponse",
+                                         "Stored; partialSuccess counts spans that were rejected, with the reason"),
+                            **_otlp_errors()}}
+    discarded = {"tags": ["OTLP"], "summary": "Accepted and discarded, so exporters of every signal see success",
+                 "responses": {"200": _otlp("empty Export*ServiceResponse", "Discarded"), **_otlp_errors()}}
+    return {"/v1/traces": {"post": traces},
+            "/v1/metrics": {"post": {"operationId": "receive_metrics", **discarded}},
+            "/v1/logs": {"post": {"operationId": "receive_logs", **discarded}}}
 
 
 def _schemas() -> dict[str, Any]:
@@ -173,8 +203,9 @@ def build_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Kate collector", "version": "0.1.0",
-                 "description": "Runs API, span upload and read-only SQL of the Kate tracing collector. "
-                                "Errors always use the Error envelope."},
+                 "description": "Runs API, span upload, read-only SQL and OTLP/HTTP of the Kate tracing "
+                                "collector. Errors use the Error envelope, except on the OTLP routes "
+                                "(/v1/*), which answer google.rpc.Status as OTLP requires."},
         "paths": _paths(),
         "components": {"schemas": _schemas()},
     }

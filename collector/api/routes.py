@@ -16,6 +16,7 @@ ROUTES: tuple[tuple[str, str, web.RequestHandler], ...] = (  # type: ignore[type
     ("POST", "/agents/{agent_id}/runs/enqueue", runs.enqueue_run),
     ("GET", _RUN, runs.get_run),
     ("POST", f"{_RUN}/complete", runs.complete_run),
+    ("POST", f"{_RUN}/fail", runs.fail_run),
     ("GET", f"{_RUN}/spans", runs.list_run_spans),
     ("POST", f"{_RUN}/spans", runs.upload_spans),
     ("POST", "/sql", sql.run_sql),

@@ -1,0 +1,46 @@
+"""The OTLP trace pipeline both receivers share: decode → records → sink → response.
+
+Owns partial_success (OTLP: every span that cannot be stored is counted with a reason). Must
+not know the transport: HTTP and gRPC framing, status codes and trailers live in the receivers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from kate.collector.ingest.otlp_decode import Rejection, decode_spans
+from kate.collector.ingest.otlp_records import to_records
+from kate.collector.ingest.sink import Sink
+
+_MAX_REASONS = 5
+_MAX_MESSAGE_CHARS = 2000
+
+
+async def export_traces(
+    request: ExportTraceServiceRequest, sink: Sink, *, max_text_bytes: int
+) -> ExportTraceServiceResponse:
+    """Store every valid span of request; return after commit (ack after commit, design §1).
+
+    Raises Overloaded (retryable) when the store cannot take the spans now.
+    """
+    decoded = decode_spans(request)
+    await sink.consume_otlp(to_records(decoded.spans, max_text_bytes=max_text_bytes))
+    if not decoded.rejected:
+        return ExportTraceServiceResponse()  # OTLP: full success leaves partial_success unset
+    message = rejection_message(decoded.rejected)
+    partial = ExportTracePartialSuccess(rejected_spans=len(decoded.rejected), error_message=message)
+    return ExportTraceServiceResponse(partial_success=partial)
+
+
+def rejection_message(rejected: Sequence[Rejection]) -> str:
+    """A readable summary: the count and the first few reasons (OTLP: error_message is for humans)."""
+    shown = "; ".join(rejection.message for rejection in rejected[:_MAX_REASONS])
+    more = f"; and {len(rejected) - _MAX_REASONS} more" if len(rejected) > _MAX_REASONS else ""
+    noun = "span" if len(rejected) == 1 else "spans"
+    return f"{len(rejected)} {noun} rejected: {shown}{more}"[:_MAX_MESSAGE_CHARS]

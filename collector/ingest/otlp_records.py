@@ -1,0 +1,148 @@
+"""Decoded OTLP spans to SpanRecords: the shared mapping plus agent and run linkage (design §5).
+
+The ingestion hot path: one map_span and one json.dumps per JSON field per span, resource
+work once per ResourceSpans. Pure: no I/O, no validation (otlp_decode owns that).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kate.collector.ingest.otlp_decode import DecodedSpan
+from kate.schema.mapping import map_span
+from kate.schema.record import AttributeValue, SpanEvent, SpanRecord
+
+AGENT_KEY = "kate.agent.id"
+RUN_KEY = "kate.run.id"
+SERVICE_KEY = "service.name"
+UNKNOWN_AGENT = "unknown_service"  # the OTel SDK's own fallback service name, unsuffixed
+MAX_RUN_ID_CHARS = 128
+MAX_AGENT_ID_CHARS = 256  # the Runs API accepts agent ids up to this length
+_UUID_TEXT_LENGTHS = frozenset({32, 36, 38, 45})  # hex, hyphenated, {braced}, urn:uuid:
+
+
+@dataclass(frozen=True, slots=True)
+class _ResourceFields:
+    """What every span of one ResourceSpans shares."""
+
+    agent_id: str
+    run_id: str | None  # resource kate.run.id, canonical; None when absent
+    resource_json: str
+
+
+def to_records(spans: Sequence[DecodedSpan], *, max_text_bytes: int) -> list[SpanRecord]:
+    """One SpanRecord per decoded span, in order. Never raises on attribute shapes."""
+    shared: dict[int, _ResourceFields] = {}  # DecodedSpan.resource is one dict per ResourceSpans
+    records = []
+    for decoded in spans:
+        fields = shared.get(id(decoded.resource))
+        if fields is None:
+            fields = shared[id(decoded.resource)] = _resource_fields(decoded.resource)
+        records.append(_record(decoded, fields, max_text_bytes))
+    return records
+
+
+def _record(decoded: DecodedSpan, shared: _ResourceFields, max_text_bytes: int) -> SpanRecord:
+    span = decoded.span
+    mapped = map_span(span, max_text_bytes=max_text_bytes)
+    run_id = run_id_from(span.attributes.get(RUN_KEY)) or shared.run_id or trace_run_id(decoded.trace_id)
+    return SpanRecord(
+        span_id=decoded.span_id,
+        trace_id=decoded.trace_id,
+        parent_span_id=decoded.parent_span_id,
+        run_id=run_id,
+        agent_id=shared.agent_id,
+        node_name=mapped.node_name,
+        span_kind=mapped.span_kind,
+        input_text=mapped.input_text,
+        output_text=mapped.output_text,
+        model=mapped.model,
+        latency_ms=mapped.latency_ms,
+        token_count=mapped.token_count,
+        input_tokens=mapped.input_tokens,
+        output_tokens=mapped.output_tokens,
+        status_code=span.status_code.value,
+        status_message=mapped.status_message,
+        start_time_unix_nano=span.start_time_unix_nano or None,  # OTLP: 0 means unknown
+        end_time_unix_nano=span.end_time_unix_nano or None,
+        attributes=json_text(mapped.remaining_attributes),
+        resource=shared.resource_json,
+        scope_name=decoded.scope_name,
+        events=json_text(_events(span.events)) if span.events else "[]",
+        truncated=mapped.truncated,
+    )
+
+
+def _resource_fields(resource: dict[str, AttributeValue]) -> _ResourceFields:
+    return _ResourceFields(
+        agent_id=agent_id_from(resource),
+        run_id=run_id_from(resource.get(RUN_KEY)),
+        resource_json=json_text(resource),
+    )
+
+
+def agent_id_from(resource: dict[str, AttributeValue]) -> str:
+    """Design §5: resource kate.agent.id, else service.name, else "unknown_service"."""
+    for key in (AGENT_KEY, SERVICE_KEY):
+        value = resource.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:MAX_AGENT_ID_CHARS]
+    return UNKNOWN_AGENT
+
+
+def run_id_from(value: AttributeValue) -> str | None:
+    """A kate.run.id value as a run id: a UUID canonicalised (lowercase, hyphenated), any
+    other text as given after stripping, capped; None when absent, blank or not text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if len(text) in _UUID_TEXT_LENGTHS:
+        try:
+            return str(uuid.UUID(text))
+        except ValueError:
+            pass  # not a UUID after all: used as given, below
+    return text[:MAX_RUN_ID_CHARS]
+
+
+def trace_run_id(trace_id: str) -> str:
+    """Design §5: a 128-bit trace id read as a UUID names the run (trace_id is 32 lowercase hex)."""
+    return f"{trace_id[:8]}-{trace_id[8:12]}-{trace_id[12:16]}-{trace_id[16:20]}-{trace_id[20:]}"
+
+
+def _events(events: Iterable[SpanEvent]) -> list[dict[str, Any]]:
+    return [{"name": e.name, "time_unix_nano": e.time_unix_nano, "attributes": e.attributes} for e in events]
+
+
+def json_text(value: object) -> str:
+    """Compact JSON for a JSON column. Bytes become base64 text; non-finite floats become the
+    proto3 JSON strings "NaN"/"Infinity"/"-Infinity", since the API's JSON output refuses them."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_json_default)
+    except ValueError:  # a NaN or infinity somewhere: rare, so the walk only happens then
+        return json.dumps(_finite(value), ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(value).decode("ascii")
+    return str(value)  # never raise: an unknown type becomes its text
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
