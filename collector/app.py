@@ -1,4 +1,4 @@
-"""create_app(config): wiring only. Lifecycle order: open db → writer; torn down in reverse."""
+"""create_app(config): wiring only. Lifecycle order: open db → writer → gRPC; torn down in reverse."""
 
 from __future__ import annotations
 
@@ -11,24 +11,30 @@ from kate.collector.api.ratelimit import RateLimiter
 from kate.collector.api.routes import add_routes
 from kate.collector.completion import CompletionHub
 from kate.collector.config import Config
+from kate.collector.ingest.otlp_grpc import GrpcReceiver
 from kate.collector.ingest.sink import Sink
 from kate.collector.middleware import error_middleware
 from kate.collector.store.database import Database
+
+GRPC_KEY = web.AppKey("kate_grpc_receiver", GrpcReceiver)
 
 
 def create_app(config: Config) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=config.server.max_body_bytes)
     database = Database(config.storage.path, config.storage)
     completions = CompletionHub()
+    sink = Sink(database, completions)
     app[STATE_KEY] = AppState(
         config=config,
         database=database,
-        sink=Sink(database, completions),
+        sink=sink,
         completions=completions,
         upload_limiter=RateLimiter(config.api.upload_rate_limit_per_minute),
     )
+    app[GRPC_KEY] = GrpcReceiver(config.server, config.ingest, sink)
     add_routes(app)
     app.cleanup_ctx.append(_database_lifecycle)
+    app.cleanup_ctx.append(_grpc_lifecycle)  # after the store: it serves only while the store is open
     return app
 
 
@@ -37,3 +43,11 @@ async def _database_lifecycle(app: web.Application) -> AsyncIterator[None]:
     database.open()
     yield
     database.close()  # drains the write queue and commits before the file is closed
+
+
+async def _grpc_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    receiver = app[GRPC_KEY]
+    await receiver.start()
+    yield
+    # Running exports finish (they await their commit) before the store below closes.
+    await receiver.stop(grace_s=app[STATE_KEY].config.server.shutdown_timeout_s)

@@ -1,4 +1,4 @@
-"""`kate serve`: run the HTTP app (and the gRPC receiver when present) until SIGINT/SIGTERM.
+"""`kate serve`: run the HTTP app and the OTLP/gRPC receiver until SIGINT/SIGTERM.
 
 Prints one `kate ready http=HOST:PORT grpc=HOST:PORT db=PATH` line once both ports listen, so
 scripts and tests can start it on port 0 and learn the chosen ports.
@@ -12,7 +12,7 @@ import signal
 
 from aiohttp import web
 
-from kate.collector.app import create_app
+from kate.collector.app import GRPC_KEY, create_app
 from kate.collector.config import Config
 
 logger = logging.getLogger(__name__)
@@ -23,16 +23,20 @@ async def serve(config: Config) -> None:
     app = create_app(config)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=config.server.shutdown_timeout_s,
                            access_log=None)
-    await runner.setup()  # runs cleanup_ctx start-up: opens the store
     try:
+        await runner.setup()  # runs cleanup_ctx start-up: opens the store, then starts gRPC
         site = web.TCPSite(runner, config.server.host, config.server.port, reuse_address=True)
         await site.start()
         http_host, http_port = _bound_address(site)
-        print(f"kate ready http={http_host}:{http_port} db={config.storage.path}", flush=True)
+        grpc = app[GRPC_KEY]
+        print(f"kate ready http={http_host}:{http_port} grpc={grpc.host}:{grpc.port} db={config.storage.path}",
+              flush=True)
         await stop.wait()
         logger.info("shutting down: finishing requests and committing pending writes")
     finally:
-        await runner.cleanup()  # stops listening, drains handlers, then closes the store
+        # Stops listening, drains handlers, stops gRPC, then closes the store; after a failed
+        # start-up it undoes only what had started.
+        await runner.cleanup()
     logger.info("stopped")
 
 

@@ -1,0 +1,125 @@
+"""The OTLP/gRPC receiver: TraceService/Export on a grpc.aio server in the collector's loop.
+
+Owns the gRPC framing of OTLP: message cap, status codes and the RetryInfo trailers. Must not
+decode spans or write: the shared pipeline (otlp_export) and the sink do that. gzip is
+inflated by grpcio itself, under the same message cap.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import NoReturn
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from kate.collector.config import IngestConfig, ServerConfig
+from kate.collector.errors import KateError, Overloaded
+from kate.collector.ingest.otlp_codec import PROTOBUF, parse_request
+from kate.collector.ingest.otlp_export import export_traces
+from kate.collector.ingest.sink import Sink
+
+logger = logging.getLogger(__name__)
+Metadata = tuple[tuple[str, bytes], ...]
+
+# Go clients read RetryInfo from the status details, the Python exporter from its own trailer
+# (otlp-duckdb-facts A2), so a retryable answer carries both.
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+RETRY_INFO_KEY = "google.rpc.retryinfo-bin"
+
+
+class TraceServicer:
+    """Export: parse, decode, map and store; the servicer is the loop boundary of gRPC calls."""
+
+    def __init__(self, sink: Sink, ingest: IngestConfig) -> None:
+        self._sink = sink
+        self._max_text_bytes = ingest.max_text_bytes
+
+    async def Export(  # noqa: N802 - the name is the RPC's
+        self, request: bytes, context: grpc.aio.ServicerContext
+    ) -> ExportTraceServiceResponse:
+        """request is the serialized ExportTraceServiceRequest (see _rpc_handler)."""
+        try:
+            message = parse_request(request, PROTOBUF)
+            return await export_traces(message, self._sink, max_text_bytes=self._max_text_bytes)
+        except KateError as exc:
+            error = exc
+        except Exception:  # the request boundary: logged, and answered as retryable
+            logger.exception("OTLP/gRPC export failed")
+            error = Overloaded("the collector failed to store the spans; retry later")
+        await _abort(context, error)
+
+
+def _rpc_handler(servicer: TraceServicer) -> grpc.GenericRpcHandler:
+    """TraceService/Export taking raw bytes: grpcio would answer a corrupt message UNKNOWN, but
+    OTLP wants bad data as INVALID_ARGUMENT, so the servicer parses it (as otlp_http does)."""
+    service = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
+    export = grpc.unary_unary_rpc_method_handler(
+        servicer.Export, request_deserializer=None, response_serializer=ExportTraceServiceResponse.SerializeToString
+    )
+    return grpc.method_handlers_generic_handler(service, {"Export": export})
+
+
+async def _abort(context: grpc.aio.ServicerContext, error: KateError) -> NoReturn:
+    """End the call with error's status (OTLP: transient → UNAVAILABLE, bad data → INVALID_ARGUMENT)."""
+    code = error.to_grpc_code()
+    await context.abort(code, error.message, trailing_metadata=error_trailers(error, code))
+    raise AssertionError("unreachable: context.abort raises")  # for the type checker
+
+
+def error_trailers(error: KateError, code: grpc.StatusCode) -> Metadata:
+    """RetryInfo trailers for a retryable error (both spellings); none for the others."""
+    retry_after_s = getattr(error, "retry_after_s", None)
+    if not error.retryable or retry_after_s is None:
+        return ()
+    retry_info = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=int(retry_after_s)))
+    detail = any_pb2.Any()
+    detail.Pack(retry_info)
+    status = status_pb2.Status(code=code.value[0], message=error.message, details=[detail])
+    return ((STATUS_DETAILS_KEY, status.SerializeToString()), (RETRY_INFO_KEY, retry_info.SerializeToString()))
+
+
+class GrpcReceiver:
+    """The grpc.aio server's lifecycle: start() after the store opened, stop() before it closes."""
+
+    def __init__(self, server: ServerConfig, ingest: IngestConfig, sink: Sink) -> None:
+        self._config = server
+        self._servicer = TraceServicer(sink, ingest)
+        self._server: grpc.aio.Server | None = None
+        self.port: int | None = None  # the bound port, once started
+
+    @property
+    def host(self) -> str:
+        return self._config.grpc_host
+
+    async def start(self) -> None:
+        """Listen on grpc_host:grpc_port (0 picks a free port). Raises OSError if it cannot bind."""
+        server = grpc.aio.server(options=self._options())
+        server.add_generic_rpc_handlers((_rpc_handler(self._servicer),))
+        address = _address(self._config.grpc_host, self._config.grpc_port)
+        try:
+            self.port = server.add_insecure_port(address)
+        except RuntimeError as exc:
+            raise OSError(f"cannot listen for OTLP/gRPC on {address}: {exc}") from exc
+        await server.start()
+        self._server = server
+        logger.info("OTLP/gRPC listening on %s", _address(self._config.grpc_host, self.port))
+
+    async def stop(self, grace_s: float) -> None:
+        """Refuse new calls, let running ones finish for grace_s, then cancel. Safe to call twice."""
+        server, self._server = self._server, None
+        if server is not None:
+            await server.stop(grace_s)
+
+    def _options(self) -> list[tuple[str, int]]:
+        return [
+            ("grpc.max_receive_message_length", self._config.grpc_max_message_bytes),
+            ("grpc.so_reuseport", 0),  # a port already taken must fail, not be shared silently
+        ]
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
