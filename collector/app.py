@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from kate.collector.api.access import AUTHENTICATOR_KEY, access_middleware
 from kate.collector.api.context import STATE_KEY, AppState
 from kate.collector.api.ratelimit import RateLimiter
 from kate.collector.api.routes import add_routes
+from kate.collector.auth import Authenticator
 from kate.collector.completion import CompletionHub
 from kate.collector.config import Config
 from kate.collector.ingest.otlp_grpc import GrpcReceiver
@@ -20,7 +22,9 @@ GRPC_KEY = web.AppKey("kate_grpc_receiver", GrpcReceiver)
 
 
 def create_app(config: Config) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=config.server.max_body_bytes)
+    # error_middleware is outermost so that access errors (401/403) render like every other error.
+    app = web.Application(middlewares=[error_middleware, access_middleware], client_max_size=config.server.max_body_bytes)
+    app[AUTHENTICATOR_KEY] = Authenticator(config.auth)
     database = Database(config.storage.path, config.storage)
     completions = CompletionHub()
     sink = Sink(database, completions)

@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("--db", help="open this DuckDB file directly (read-only; only when no collector holds it)")
     sql.add_argument("--max-rows", type=int, default=None, help="row cap (default: sql.max_rows)")
     sql.set_defaults(run=_run_sql)
+    keygen = commands.add_parser("keygen", help="print a new API key and its config entry")
+    keygen.add_argument("--name", default="my-agent", help="label of the key in config")
+    keygen.add_argument("--agent", action="append", default=[], help="limit the key to this agent (repeatable)")
+    keygen.set_defaults(run=_run_keygen)
     return parser
 
 
@@ -78,6 +82,19 @@ def _run_serve(args: argparse.Namespace, config: Config) -> int:
     except OSError as exc:  # e.g. the port is taken
         print(f"kate: cannot start: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _run_keygen(args: argparse.Namespace, config: Config) -> int:
+    from kate.collector.auth import hash_key, new_key
+
+    key = new_key()
+    print(f"key (give it to the agent, store it nowhere else): {key}")
+    print("config.yaml entry under auth.keys:")
+    print(f"  - name: {args.name}")
+    print(f"    sha256: {hash_key(key)}")
+    if args.agent:
+        print(f"    agents: [{', '.join(args.agent)}]")
     return 0
 
 

@@ -7,6 +7,7 @@ and wrong types are ConfigError naming the dotted path.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import types
 import typing
 from collections.abc import Mapping
@@ -15,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from kate.collector.evaluation.settings import EvaluationConfig, check_evaluation
+from kate.collector.jobs.settings import HostedAgentConfig, JobsConfig, check_jobs
 
 MIB = 1024 * 1024
 
@@ -68,6 +72,19 @@ class SqlConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiKeyConfig:
+    name: str
+    sha256: str  # hex SHA-256 of the key (`kate keygen` prints both)
+    agents: tuple[str, ...] = ()  # empty: every agent
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    keys: tuple[ApiKeyConfig, ...] = ()
+    allow_anonymous: bool = False  # permit a non-loopback bind with no keys
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     level: str = "INFO"
 
@@ -79,6 +96,10 @@ class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     sql: SqlConfig = field(default_factory=SqlConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    jobs: JobsConfig = field(default_factory=JobsConfig)
+    hosted_agents: tuple[HostedAgentConfig, ...] = ()
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 
@@ -111,9 +132,23 @@ def load_config(
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(tree, dotted, value)
-    config = _build(Config, tree, "")
+    config = _with_secrets(_build(Config, tree, ""), environ or {})
     _check(config)
     return config
+
+
+def _with_secrets(config: Config, environ: Mapping[str, str]) -> Config:
+    """Fill env_only fields from the variables the file names; read here, once, at start-up."""
+    judge = config.evaluation.llm_judge
+    if not judge.enabled or not judge.api_key_env:
+        return config
+    key = environ.get(judge.api_key_env, "").strip()
+    if not key:
+        raise ConfigError(f"evaluation.llm_judge.api_key_env names {judge.api_key_env}, which is not set "
+                          "(set it, or api_key_env: \"\" for a server that needs no key)")
+    judge = dataclasses.replace(judge, api_key=key)
+    evaluation = dataclasses.replace(config.evaluation, llm_judge=judge)
+    return dataclasses.replace(config, evaluation=evaluation)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -142,10 +177,15 @@ def _build(cls: type[Any], data: Any, prefix: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix or 'config'} must be a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
+    fields = dataclasses.fields(cls)
+    known = {f.name for f in fields if not f.metadata.get("env_only")}
     for key in data:
         if key not in known:
             raise ConfigError(f"unknown configuration key {prefix}{key}")
+    for f in fields:
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if required and f.name not in data:
+            raise ConfigError(f"{prefix}{f.name} is required")
     values = {}
     for name in known & data.keys():
         values[name] = _coerce(hints[name], data[name], f"{prefix}{name}")
@@ -153,6 +193,8 @@ def _build(cls: type[Any], data: Any, prefix: str) -> Any:
 
 
 def _coerce(hint: Any, value: Any, dotted: str) -> Any:
+    if hint is Any:  # free-form values handed to user code (evaluation.custom[i].options)
+        return value
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, f"{dotted}.")
     origin = typing.get_origin(hint)
@@ -232,5 +274,33 @@ def _check(config: Config) -> None:
             raise ConfigError(f"{dotted} must be a port number 0..65535, got {port}")
     if not 0 < config.api.default_page_size <= config.api.max_page_size:
         raise ConfigError("api.default_page_size must be between 1 and api.max_page_size")
+    _check_auth(config)
+    problems = check_evaluation(config.evaluation) + check_jobs(config.jobs, config.hosted_agents)
+    if problems:
+        raise ConfigError(problems[0])
     if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"logging.level must be DEBUG, INFO, WARNING or ERROR, got {config.logging.level!r}")
+
+
+def _check_auth(config: Config) -> None:
+    names = [key.name for key in config.auth.keys]
+    for index, key in enumerate(config.auth.keys):
+        if len(key.sha256) != 64 or not all(c in "0123456789abcdefABCDEF" for c in key.sha256):
+            raise ConfigError(f"auth.keys[{index}].sha256 must be 64 hex characters (see `kate keygen`)")
+        if names.count(key.name) > 1:
+            raise ConfigError(f"auth.keys[{index}].name {key.name!r} is used twice")
+    exposed = [h for h in (config.server.host, config.server.grpc_host) if not is_loopback(h)]
+    if exposed and not config.auth.keys and not config.auth.allow_anonymous:
+        raise ConfigError(
+            f"refusing to listen on {exposed[0]} without API keys: add auth.keys, "
+            "or set auth.allow_anonymous: true to accept anonymous traffic from the network"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve anywhere

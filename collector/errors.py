@@ -79,6 +79,9 @@ class Unauthorized(KateError):
     status = 401
     code = "unauthorized"
 
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="kate"'}
+
 
 class Forbidden(KateError):
     status = 403

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import aiohttp
 import duckdb
+import pytest
 
+from kate.collector.store.migrate import migration_files
 from tests.conftest import StartCollector
 from tests.support.http import Api
 
@@ -55,17 +57,26 @@ async def test_acknowledged_writes_survive_sigkill(start_collector: StartCollect
     assert counts == [50] * 5
 
 
-def test_schema_version_is_recorded_and_a_newer_file_is_refused(start_collector: StartCollector, tmp_path: Path) -> None:
+def test_an_old_file_is_upgraded_in_place_and_a_newer_one_refused(
+    start_collector: StartCollector, tmp_path: Path
+) -> None:
     db_path = tmp_path / "kate.duckdb"
+    (first_version, first_name, first_sql), *_ = migration_files()
+    with duckdb.connect(str(db_path)) as connection:  # a file written by the first release
+        connection.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+                           "applied_at TIMESTAMP NOT NULL)")
+        connection.execute(first_sql)
+        connection.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [first_version, first_name])
+        connection.execute("INSERT INTO runs (run_id, agent_id, status, trigger, source, created_at) "
+                           "VALUES ('0190a8a0-0000-7000-8000-000000000001', 'old', 'running', 'manual', 'api', now()::TIMESTAMP)")
+
     start_collector(db_path).stop()
     with duckdb.connect(str(db_path)) as connection:
-        versions = connection.execute("SELECT version, name FROM schema_version").fetchall()
+        versions = connection.execute("SELECT version, name FROM schema_version ORDER BY version").fetchall()
+        runs = connection.execute("SELECT agent_id FROM runs").fetchall()
         connection.execute("INSERT INTO schema_version VALUES (999, '999_future.sql', now()::TIMESTAMP)")
 
-    assert versions == [(1, "001_tables.sql")]
-    try:
+    assert versions == [(version, name) for version, name, _ in migration_files()]
+    assert runs == [("old",)]
+    with pytest.raises(RuntimeError, match="newer than this Kate"):
         start_collector(db_path)
-    except RuntimeError as exc:
-        assert "newer than this Kate" in str(exc)
-    else:
-        raise AssertionError("a file from a newer Kate must be refused")

@@ -1,0 +1,86 @@
+"""API keys: hashed in config, required everywhere but the probes, limited per agent."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from kate.collector.auth import Authenticator, hash_key
+from kate.collector.config import ApiKeyConfig, AuthConfig, ConfigError, load_config
+from kate.collector.errors import Forbidden, Unauthorized
+from tests.conftest import StartCollector
+from tests.support.http import Api
+
+ADMIN_KEY, WRITER_KEY = "kate_admin_test_key", "kate_writer_test_key"
+KEYS = {"auth": {"keys": [
+    {"name": "admin", "sha256": hash_key(ADMIN_KEY)},
+    {"name": "writer", "sha256": hash_key(WRITER_KEY), "agents": ["writer"]},
+]}}
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def test_keys_are_required_and_limited_to_their_agents(start_collector: StartCollector) -> None:
+    server = start_collector(config=KEYS)
+    async with aiohttp.ClientSession() as session:
+        api = Api(server.base_url, session)
+        anonymous = await api.call("GET", "/agents/writer/runs")
+        wrong = await api.call("GET", "/agents/writer/runs", headers=bearer("kate_nope"))
+        created = await api.call("POST", "/agents/writer/runs", {"trigger": "manual"}, headers=bearer(WRITER_KEY))
+        by_header = await api.call("GET", "/agents/writer/runs", headers={"X-API-Key": WRITER_KEY})
+        other_agent = await api.call("GET", "/agents/reader/runs", headers=bearer(WRITER_KEY))
+        other_write = await api.call("POST", "/agents/reader/runs", {"trigger": "manual"}, headers=bearer(WRITER_KEY))
+        scoped_sql = await api.call("POST", "/sql", {"sql": "SELECT count(*) FROM runs"}, headers=bearer(WRITER_KEY))
+        admin_sql = await api.call("POST", "/sql", {"sql": "SELECT count(*) FROM runs"}, headers=bearer(ADMIN_KEY))
+        health = await api.call("GET", "/healthz")
+        openapi = await api.call("GET", "/openapi.json")
+
+    assert (anonymous.status, anonymous.body["error"]["code"]) == (401, "unauthorized")
+    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+    assert wrong.status == 401
+    assert created.status == 201 and by_header.status == 200
+    assert [run["id"] for run in by_header.body["runs"]] == [created.body["id"]]
+    for denied in (other_agent, other_write, scoped_sql):
+        assert (denied.status, denied.body["error"]["code"]) == (403, "forbidden")
+    assert admin_sql.body["rows"] == [[1]]
+    assert health.status == 200 and openapi.status == 200
+    assert WRITER_KEY not in server.log() and ADMIN_KEY not in server.log()
+
+
+def test_authenticator_matches_hashes_in_constant_time_loop() -> None:
+    auth = Authenticator(AuthConfig(keys=(ApiKeyConfig("a", hash_key("k1")), ApiKeyConfig("b", hash_key("k2"), ("x",)))))
+    assert auth.authenticate("k1").unrestricted
+    assert auth.authenticate("k2").allows("x") and not auth.authenticate("k2").allows("y")
+    with pytest.raises(Unauthorized):
+        auth.authenticate("k3")
+    with pytest.raises(Forbidden):
+        auth.authenticate("k2").require_agent("y")
+    assert Authenticator(AuthConfig()).authenticate(None).unrestricted
+
+
+def test_refuses_a_public_bind_without_keys_unless_allowed(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="without API keys"):
+        load_config(overrides={"server.host": "0.0.0.0"})
+    allowed = tmp_path / "open.yaml"
+    allowed.write_text("auth:\n  allow_anonymous: true\n")
+    assert load_config(allowed, overrides={"server.host": "0.0.0.0"}).auth.allow_anonymous
+    with pytest.raises(ConfigError, match=r"auth.keys\[0\].sha256"):
+        load_config(overrides={"auth.keys": [{"name": "a", "sha256": "abc"}]})
+
+    refused = subprocess.run([sys.executable, "-m", "kate.collector", "serve", "--host", "0.0.0.0", "--port", "0"],
+                             capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert refused.returncode == 2 and "without API keys" in refused.stderr
+
+
+def test_keygen_prints_a_key_and_its_hash(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "kate.collector", "keygen", "--name", "ci", "--agent", "writer"],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    key = done.stdout.split("store it nowhere else): ")[1].split()[0]
+    assert f"sha256: {hash_key(key)}" in done.stdout
+    assert "agents: [writer]" in done.stdout
