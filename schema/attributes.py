@@ -1,0 +1,139 @@
+"""Reading span attributes: one pass that groups flattened keys, typed look-ups, count coercion.
+
+Owns how raw attribute values are read (attribute-mapping.md §3, §5, §6). Pure: never raises
+on any value, never performs I/O, never renders text (that is messages.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from kate.schema.record import AttributeValue
+
+# Flattened families (§5): `<prefix><index>.<suffix>`, classified by the text up to the second
+# dot. One C-level startswith over a tuple rejects every other key (the hot path, §6).
+FLAT_PREFIXES: frozenset[str] = frozenset(
+    {
+        "gen_ai.prompt.",
+        "gen_ai.completion.",
+        "llm.input_messages.",
+        "llm.output_messages.",
+        "embedding.embeddings.",
+        "retrieval.documents.",
+    }
+)
+_SCANNED_PREFIXES = (*sorted(FLAT_PREFIXES), "embedding.")
+_VECTOR_SUFFIX = ".embedding.vector"
+_MAX_INDEX_DIGITS = 9
+_SMALL_INDEXES = {str(i): i for i in range(256)}  # skips isdecimal() + int() for usual indexes
+# Token counts land in BIGINT columns; larger values are corrupt, not counts.
+MAX_COUNT = 2**63 - 1
+_MAX_COUNT_CHARS = 32
+_DATA_URL_PROBE = 128
+BYTES_TYPES = (bytes, bytearray, memoryview)  # a tuple: `bytes | ...` would build a Union per call
+
+Entries = dict[str, str]  # suffix after a prefix or index → the full attribute key
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeIndex:
+    """A span's attributes plus the flattened families found in them, computed once."""
+
+    attrs: Mapping[str, AttributeValue]
+    groups: dict[str, Entries] = field(default_factory=dict)
+    vector_keys: tuple[str, ...] = ()
+    has_embedding_key: bool = False
+
+    @classmethod
+    def build(cls, attrs: Mapping[str, AttributeValue]) -> AttributeIndex:
+        groups: dict[str, Entries] = {}
+        has_embedding_key = False
+        for key in attrs:
+            if type(key) is not str or not key.startswith(_SCANNED_PREFIXES):
+                continue
+            has_embedding_key = has_embedding_key or key.startswith("embedding.")
+            second_dot = key.find(".", key.find(".") + 1)
+            prefix = key[: second_dot + 1]
+            if second_dot > 0 and prefix in FLAT_PREFIXES:
+                groups.setdefault(prefix, {})[key[second_dot + 1 :]] = key
+        vectors = groups.get("embedding.embeddings.", {})
+        vector_keys = tuple(key for suffix, key in vectors.items() if suffix.endswith(_VECTOR_SUFFIX))
+        return cls(attrs, groups, vector_keys, has_embedding_key)
+
+    def group(self, prefix: str) -> Entries:
+        return self.groups.get(prefix, {})
+
+
+def indexed(entries: Entries) -> list[Entries]:
+    """Split `{index}.{rest}` entries by index, in numeric order (10 after 9; gaps allowed)."""
+    by_index: dict[int, Entries] = {}
+    for suffix, key in entries.items():
+        index, _, rest = suffix.partition(".")
+        number = _SMALL_INDEXES.get(index)
+        if number is None and index.isdecimal() and len(index) <= _MAX_INDEX_DIGITS:
+            number = int(index)
+        if rest and number is not None:
+            by_index.setdefault(number, {})[rest] = key
+    return [by_index[i] for i in sorted(by_index)]
+
+
+def nested(entries: Entries, prefix: str) -> Entries:
+    """The entries under `prefix`, with the prefix removed from their suffixes."""
+    return {s[len(prefix) :]: key for s, key in entries.items() if s.startswith(prefix)}
+
+
+def is_blank(text: str) -> bool:
+    return not text or text.isspace()
+
+
+def first_text(attrs: Mapping[str, AttributeValue], keys: Iterable[str]) -> tuple[str, str] | None:
+    """The first (key, value) among keys whose value is a non-blank string (§3: first wins)."""
+    for key in keys:
+        value = attrs.get(key)
+        if isinstance(value, str) and not is_blank(value):
+            return key, value
+    return None
+
+
+def first_count(attrs: Mapping[str, AttributeValue], keys: Iterable[str]) -> tuple[str, int] | None:
+    """The first (key, count) among keys whose value coerces to a token count."""
+    for key in keys:
+        value = attrs.get(key)
+        count = None if value is None else coerce_count(value)
+        if count is not None:
+            return key, count
+    return None
+
+
+def coerce_count(value: object) -> int | None:
+    """A non-negative int from an OTLP int, double or numeric string (§3); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value <= MAX_COUNT else None
+    if isinstance(value, float):
+        return int(value) if 0.0 <= value <= MAX_COUNT else None  # NaN compares False
+    if isinstance(value, str) and len(value) <= _MAX_COUNT_CHARS:
+        return _count_from_text(value)
+    return None
+
+
+def _count_from_text(text: str) -> int | None:
+    stripped = text.strip()
+    try:  # int() keeps 64-bit precision (OTLP/JSON sends int64 as strings); float() the rest
+        return coerce_count(int(stripped) if stripped.isdecimal() else float(stripped))
+    except ValueError:
+        return None
+
+
+def is_data_url(value: str) -> bool:
+    """A `data:...;base64,` URL: an inlined image or file, never text (§6)."""
+    return value.startswith("data:") and ";base64," in value[:_DATA_URL_PROBE]
+
+
+def is_blob(value: object) -> bool:
+    """Values dropped from stored attributes: raw bytes and base64 data URLs (§6)."""
+    if isinstance(value, str):
+        return is_data_url(value)
+    return isinstance(value, BYTES_TYPES)

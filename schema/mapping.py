@@ -1,0 +1,221 @@
+"""map_span: one span's name, attributes, times, status and events become the record's fields.
+
+Owns attribute-mapping.md §3-§6 as one pure, total function: no I/O, no logging, and no
+exception for any attribute shape. Must not import duckdb, aiohttp, grpc or kate.collector.
+
+remaining_attributes is the span's attributes minus what the mapping consumed and minus blobs:
+- removed: the key(s) whose values became input_text / output_text (for flattened message
+  families, the role, content, text, image and tool-call name/arguments keys that were
+  rendered; `input.mime_type` / `output.mime_type` with their value), the model key that won
+  and the token-count keys that were read;
+- dropped: embedding vectors (`embedding.embeddings.{i}.embedding.vector`), `output.value` of
+  EMBEDDING spans (the vector response, §6), bytes values and base64 data URLs;
+- kept: everything else, including keys that only selected span_kind, node_name or the
+  status message (`openinference.span.kind`, `gen_ai.operation.name`, `gen_ai.tool.name`,
+  `error.type`...: small, and the conventions' own vocabulary to filter by), sources that lost
+  to a higher one (`input.value` beside `llm.input_messages`, `gen_ai.request.model` beside
+  `gen_ai.response.model`), unrendered message fields (ids, finish reasons) and `kate.*`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from kate.schema.attributes import AttributeIndex, first_text, is_blank, is_blob
+from kate.schema.content import Content, find_input, find_output
+from kate.schema.messages import load_json
+from kate.schema.record import AttributeValue, MappedFields, SpanEvent, SpanInput, SpanKind, StatusCode
+from kate.schema.text import DEFAULT_MAX_TEXT_BYTES, cap_text
+from kate.schema.usage import read_usage
+
+__all__ = ["DEFAULT_MAX_TEXT_BYTES", "map_span"]
+
+_DECLARED_KINDS = frozenset(kind.value for kind in SpanKind) - {SpanKind.UNKNOWN.value}
+_KIND_TABLES: tuple[tuple[str, Mapping[str, SpanKind]], ...] = (
+    (
+        "traceloop.span.kind",
+        {"workflow": SpanKind.CHAIN, "task": SpanKind.CHAIN, "agent": SpanKind.AGENT, "tool": SpanKind.TOOL},
+    ),
+    (
+        "gen_ai.operation.name",
+        {
+            "chat": SpanKind.LLM,
+            "text_completion": SpanKind.LLM,
+            "completion": SpanKind.LLM,
+            "generate_content": SpanKind.LLM,
+            "generate": SpanKind.LLM,
+            "embeddings": SpanKind.EMBEDDING,
+            "execute_tool": SpanKind.TOOL,
+            "invoke_agent": SpanKind.AGENT,
+            "create_agent": SpanKind.AGENT,
+            "invoke_workflow": SpanKind.CHAIN,
+            "retrieval": SpanKind.RETRIEVER,
+        },
+    ),
+    (
+        "llm.request.type",
+        {
+            "chat": SpanKind.LLM,
+            "completion": SpanKind.LLM,
+            "embedding": SpanKind.EMBEDDING,
+            "rerank": SpanKind.RERANKER,
+        },
+    ),
+)
+_MAX_KIND_CHARS = 64
+_TOOL_KEYS = ("gen_ai.tool.name", "gen_ai.tool.call.id", "tool.name")
+_MODEL_HINT_KEYS = ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name", "llm.request.model")
+_MODEL_KEYS = (
+    "langfuse.observation.model.name",
+    "gen_ai.response.model",
+    "llm.model_name",
+    "gen_ai.request.model",
+    "llm.response.model",
+    "llm.request.model",
+    "embedding.model_name",
+)
+_NODE_KEYS: Mapping[SpanKind, tuple[str, ...]] = {
+    SpanKind.TOOL: ("traceloop.entity.name", "gen_ai.tool.name", "tool.name"),
+    SpanKind.AGENT: ("traceloop.entity.name", "gen_ai.agent.name", "agent.name"),
+}
+_ENTITY_NAME_KEYS = ("traceloop.entity.name",)
+
+
+def map_span(span: SpanInput, *, max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES) -> MappedFields:
+    """Derive the record fields of one span; total over every attribute shape (§3-§6)."""
+    index = AttributeIndex.build(span.attributes)
+    kind = _span_kind(index, span.name)
+    model_key, model = _model(index.attrs)
+    usage = read_usage(index.attrs)
+    found_input = find_input(index, span.events)
+    found_output = None if kind is SpanKind.EMBEDDING else find_output(index, span.events)
+    input_text, input_cut = _capped(found_input.text if found_input else None, max_text_bytes)
+    output_text, output_cut = _capped(found_output.text if found_output else None, max_text_bytes)
+    status_message, status_cut = _capped(_status_message(span), max_text_bytes)
+    consumed = {*usage.consumed, *_consumed(found_input), *_consumed(found_output)}
+    if model_key is not None:
+        consumed.add(model_key)
+    return MappedFields(
+        node_name=_storable(_node_name(index.attrs, kind, span.name)),
+        span_kind=kind.value,
+        input_text=input_text,
+        output_text=output_text,
+        model=_storable(model) if model is not None else None,
+        latency_ms=_latency_ms(span.start_time_unix_nano, span.end_time_unix_nano),
+        token_count=usage.token_count,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        status_message=status_message,
+        remaining_attributes=_remaining(index, consumed, kind),
+        truncated=input_cut or output_cut or status_cut,
+    )
+
+
+def _span_kind(index: AttributeIndex, span_name: str) -> SpanKind:
+    """§4: declared kinds in convention order, then attribute heuristics, else UNKNOWN."""
+    declared = _short_text(index.attrs.get("openinference.span.kind")).upper()
+    if declared in _DECLARED_KINDS:
+        return SpanKind(declared)
+    for key, table in _KIND_TABLES:
+        kind = table.get(_short_text(index.attrs.get(key)).lower())
+        if kind is not None:
+            return kind
+    return _inferred_kind(index, span_name)
+
+
+def _inferred_kind(index: AttributeIndex, span_name: str) -> SpanKind:
+    if first_text(index.attrs, _TOOL_KEYS):
+        return SpanKind.TOOL
+    if index.has_embedding_key:
+        return SpanKind.EMBEDDING
+    if index.group("retrieval.documents."):
+        return SpanKind.RETRIEVER
+    if first_text(index.attrs, _MODEL_HINT_KEYS):
+        return SpanKind.EMBEDDING if "embed" in str(span_name).lower() else SpanKind.LLM
+    # §4.6: never guess CHAIN; plain HTTP/DB spans must stay distinguishable.
+    return SpanKind.UNKNOWN
+
+
+def _latency_ms(start_time_unix_nano: int, end_time_unix_nano: int) -> float | None:
+    """Duration from the span's own times; ints first, since nanos exceed 2^53 (§6)."""
+    times = (start_time_unix_nano, end_time_unix_nano)
+    if not all(isinstance(t, int) and not isinstance(t, bool) and t > 0 for t in times):
+        return None
+    if end_time_unix_nano < start_time_unix_nano:
+        return None
+    return (end_time_unix_nano - start_time_unix_nano) / 1_000_000
+
+
+def _node_name(attrs: Mapping[str, AttributeValue], kind: SpanKind, span_name: str) -> str:
+    # §3: agent/workflow names copied onto descendants never name a non-agent span.
+    found = first_text(attrs, _NODE_KEYS.get(kind, _ENTITY_NAME_KEYS))
+    if found is not None:
+        return found[1]
+    return span_name if isinstance(span_name, str) else ""
+
+
+def _model(attrs: Mapping[str, AttributeValue]) -> tuple[str | None, str | None]:
+    """(key consumed, model): the response model beats the request model (§3)."""
+    found = first_text(attrs, _MODEL_KEYS)
+    if found is not None:
+        return found
+    parameters = attrs.get("llm.invocation_parameters")
+    parsed = load_json(parameters) if isinstance(parameters, str) else parameters
+    if not isinstance(parsed, dict):
+        return None, None
+    found = first_text(parsed, ("model", "model_name"))
+    return None, found[1] if found else None  # the parameters stay: they hold more than the model
+
+
+def _status_message(span: SpanInput) -> str | None:
+    """The status message; for ERROR spans falling back to the exception event, then error.type."""
+    message = (
+        span.status_message
+        if isinstance(span.status_message, str) and not is_blank(span.status_message)
+        else None
+    )
+    if message is not None or span.status_code != StatusCode.ERROR:
+        return message
+    found = _exception_message(span.events) or first_text(span.attributes, ("error.type",))
+    return found[1] if found else None
+
+
+def _exception_message(events: Sequence[SpanEvent]) -> tuple[str, str] | None:
+    for event in events:
+        found = first_text(event.attributes, ("exception.message",)) if event.name == "exception" else None
+        if found is not None:
+            return found
+    return None
+
+
+def _remaining(index: AttributeIndex, consumed: set[str], kind: SpanKind) -> dict[str, AttributeValue]:
+    dropped = consumed.union(index.vector_keys)
+    if kind is SpanKind.EMBEDDING:
+        dropped.add("output.value")  # §6: OpenInference puts the whole vector list there
+    return {key: value for key, value in index.attrs.items() if key not in dropped and not is_blob(value)}
+
+
+def _consumed(content: Content | None) -> Iterable[str]:
+    return content.consumed if content is not None else ()
+
+
+def _capped(text: str | None, max_text_bytes: int) -> tuple[str | None, bool]:
+    if text is None:
+        return None, False
+    capped, cut = cap_text(text, max_text_bytes)
+    return _storable(capped), cut
+
+
+def _storable(text: str) -> str:
+    """Text that encodes as UTF-8: lone surrogates (from JSON `\\ud800` escapes) become U+FFFD."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def _short_text(value: object) -> str:
+    return value.strip() if isinstance(value, str) and len(value) <= _MAX_KIND_CHARS else ""
