@@ -123,19 +123,23 @@ def _events(events: Iterable[SpanEvent]) -> list[dict[str, Any]]:
     return [{"name": e.name, "time_unix_nano": e.time_unix_nano, "attributes": e.attributes} for e in events]
 
 
-def json_text(value: object) -> str:
-    """Compact JSON for a JSON column. Bytes become base64 text; non-finite floats become the
-    proto3 JSON strings "NaN"/"Infinity"/"-Infinity", since the API's JSON output refuses them."""
-    try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_json_default)
-    except ValueError:  # a NaN or infinity somewhere: rare, so the walk only happens then
-        return json.dumps(_finite(value), ensure_ascii=False, separators=(",", ":"), default=_json_default)
-
-
 def _json_default(value: object) -> object:
     if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(value).decode("ascii")
     return str(value)  # never raise: an unknown type becomes its text
+
+
+# One encoder, built once: json.dumps with options would build a new one for every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_json_default)
+
+
+def json_text(value: object) -> str:
+    """Compact JSON for a JSON column. Bytes become base64 text; non-finite floats become the
+    proto3 JSON strings "NaN"/"Infinity"/"-Infinity", since the API's JSON output refuses them."""
+    try:
+        return _ENCODER.encode(value)
+    except ValueError:  # a NaN or infinity somewhere: rare, so the walk only happens then
+        return _ENCODER.encode(_finite(value))
 
 
 def _finite(value: object) -> object:
