@@ -1,0 +1,1 @@
+"""Automatic evaluation of completed runs: evaluators, the cooldown policy and the scheduler."""
