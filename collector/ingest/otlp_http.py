@@ -52,7 +52,8 @@ async def _read_body(request: web.Request, max_bytes: int) -> bytes:
         async for chunk in request.content.iter_any():
             size += len(chunk)
             if size > max_bytes:
-                raise PayloadTooLarge(f"request body exceeds the limit of {max_bytes} bytes after decompression")
+                msg = f"request body exceeds the limit of {max_bytes} bytes (counted after decompression)"
+                raise PayloadTooLarge(msg)
             chunks.append(chunk)
     except web.RequestPayloadError as exc:  # aiohttp could not inflate (or finish reading) the body
         raise BadRequest(f"request body is not valid {encoding or 'data'}: {' '.join(str(exc).split())}") from exc
