@@ -1,1 +1,71 @@
-"""kate.exporter."""
+"""kate.exporter: what a Python agent imports to send its traces to a Kate collector.
+
+Never imports kate.collector: agents install only the base package (opentelemetry-sdk, aiohttp).
+
+    import kate.exporter as kate
+
+    kate.configure(endpoint="http://127.0.0.1:4318", agent_id="my-agent")
+
+    @kate.trace(kind="AGENT")
+    def answer(question: str) -> str: ...
+
+    with kate.run(trigger="manual"):
+        answer("What is Kate?")
+
+    async with kate.Client("http://127.0.0.1:4318") as client:
+        runs = await client.runs.list(agent_id="my-agent")
+
+Errors: KateError ← TransportError, ValidationError, AuthenticationError, NotFound, Conflict,
+RateLimited, ServerError (see kate.exporter._errors for the status and code of each).
+"""
+
+from __future__ import annotations
+
+from kate.exporter._client import Client, Runs
+from kate.exporter._context import RunContext, RunSpanProcessor, SyncRunContext, current_run_id
+from kate.exporter._decorator import trace
+from kate.exporter._errors import (
+    AuthenticationError,
+    Conflict,
+    KateError,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
+from kate.exporter._models import Enqueued, Run, RunPage, Span, SpanPage, Uploaded
+from kate.exporter._setup import configure, run
+from kate.exporter._span_exporter import KateSpanExporter
+from kate.exporter._sync_client import SyncClient, SyncRuns
+from kate.exporter._transport import DEFAULT_ENDPOINT
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "AuthenticationError",
+    "Client",
+    "Conflict",
+    "Enqueued",
+    "KateError",
+    "KateSpanExporter",
+    "NotFound",
+    "RateLimited",
+    "Run",
+    "RunContext",
+    "RunPage",
+    "RunSpanProcessor",
+    "Runs",
+    "ServerError",
+    "Span",
+    "SpanPage",
+    "SyncClient",
+    "SyncRunContext",
+    "SyncRuns",
+    "TransportError",
+    "Uploaded",
+    "ValidationError",
+    "configure",
+    "current_run_id",
+    "run",
+    "trace",
+]

@@ -1,0 +1,236 @@
+"""The `trace` decorator: one span per call of a function, coroutine, generator or async generator.
+
+Spans carry OpenInference attributes. The span's context is attached only while the wrapped code
+runs, so a suspended generator never leaks its span into its caller's code.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import AsyncGenerator, Callable, Generator
+from typing import Any, TypeVar, cast, overload
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace as otel_trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, Status, StatusCode
+
+from kate.exporter._payload import Arguments, Stream, output_attributes
+from kate.schema.record import SpanKind
+
+__all__ = ["trace"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+SPAN_KIND_KEY = "openinference.span.kind"
+_TRACER = otel_trace.get_tracer("kate.exporter")  # a proxy: follows the global provider once set
+_OK = Status(StatusCode.OK)
+
+
+@overload
+def trace(func: F, /) -> F: ...
+
+
+@overload
+def trace(*, name: str | None = None, kind: str | SpanKind = SpanKind.CHAIN) -> Callable[[F], F]: ...
+
+
+def trace(
+    func: F | None = None, /, *, name: str | None = None, kind: str | SpanKind = SpanKind.CHAIN
+) -> F | Callable[[F], F]:
+    """Trace each call of a function as a span: `@trace` or `@trace(name=..., kind="TOOL")`.
+
+    Works on functions, coroutine functions, generator and async generator functions; for
+    generators the span covers the whole iteration and the output is what was yielded. The
+    arguments become `input.value` (a lone string as text/plain, else a JSON object), the
+    result `output.value`, both capped; an exception is recorded, sets the ERROR status, and
+    is re-raised. Spans nest through `await`, `asyncio.gather`, `asyncio.to_thread` and
+    threads or executors given a copied context (`contextvars.copy_context().run`); like any
+    contextvar, a plain `ThreadPoolExecutor.submit` starts without it.
+
+    Args:
+        func: The function, when used as a bare `@trace`.
+        name: The span (node) name; defaults to the function's `__name__`.
+        kind: The OpenInference span kind (`CHAIN`, `LLM`, `TOOL`, `AGENT`, ...).
+
+    Returns:
+        The wrapped function, or a decorator when called with keyword arguments only.
+
+    Raises:
+        ValueError: `kind` is not an OpenInference span kind.
+    """
+    span_kind = _kind(kind)
+
+    def decorate(fn: F) -> F:
+        spec = _Spec(fn, name or str(getattr(fn, "__name__", "call")), span_kind)
+        if inspect.isasyncgenfunction(fn):
+            wrapper: Callable[..., Any] = _async_generator(fn, spec)
+        elif inspect.isgeneratorfunction(fn):
+            wrapper = _generator(fn, spec)
+        elif inspect.iscoroutinefunction(fn):
+            wrapper = _coroutine(fn, spec)
+        else:
+            wrapper = _function(fn, spec)
+        return cast(F, functools.wraps(fn)(wrapper))
+
+    return decorate(func) if func is not None else decorate
+
+
+def _kind(kind: str | SpanKind) -> str:
+    value = kind.value if isinstance(kind, SpanKind) else str(kind).upper()
+    if value not in SpanKind.__members__:
+        raise ValueError(f"kind must be an OpenInference span kind ({', '.join(SpanKind.__members__)}), got {kind!r}")
+    return value
+
+
+class _Spec:
+    """What every call of one decorated function shares: its name, kind and argument names."""
+
+    __slots__ = ("_arguments", "_kind", "_name")
+
+    def __init__(self, fn: Callable[..., Any], name: str, kind: str) -> None:
+        self._name, self._kind, self._arguments = name, kind, Arguments(fn)
+
+    def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Span:
+        attributes = self._arguments.attributes(args, kwargs)  # at start: samplers see them too
+        attributes[SPAN_KIND_KEY] = self._kind
+        return _TRACER.start_span(self._name, attributes=attributes)
+
+
+def _succeed(span: Span, result: Any) -> None:
+    if span.is_recording():
+        span.set_attributes(output_attributes(result))
+        span.set_status(_OK)
+
+
+def _fail(span: Span, error: Exception) -> None:
+    if span.is_recording():
+        span.record_exception(error)
+        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+
+
+def _close_stream(span: Span, stream: Stream, finished: bool) -> None:
+    if span.is_recording():
+        span.set_attributes(stream.attributes())
+        if finished:
+            span.set_status(_OK)
+    span.end()
+
+
+def _function(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        span = spec.start(args, kwargs)
+        token = otel_context.attach(otel_trace.set_span_in_context(span))
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as error:
+            _fail(span, error)
+            raise
+        else:
+            _succeed(span, result)
+            return result
+        finally:
+            otel_context.detach(token)
+            span.end()
+
+    return wrapper
+
+
+def _coroutine(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        span = spec.start(args, kwargs)
+        token = otel_context.attach(otel_trace.set_span_in_context(span))
+        try:
+            result = await fn(*args, **kwargs)
+        except Exception as error:
+            _fail(span, error)
+            raise
+        else:
+            _succeed(span, result)
+            return result
+        finally:
+            otel_context.detach(token)
+            span.end()
+
+    return wrapper
+
+
+def _generator(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+        span, stream, finished = spec.start(args, kwargs), Stream(), False
+        try:
+            result = yield from _steps(fn(*args, **kwargs), otel_trace.set_span_in_context(span), stream)
+            finished = True
+            return result
+        except Exception as error:
+            _fail(span, error)
+            raise
+        finally:
+            _close_stream(span, stream, finished)
+
+    return wrapper
+
+
+def _steps(inner: Generator[Any, Any, Any], context: Context, stream: Stream) -> Generator[Any, Any, Any]:
+    """Run `inner` with `context` attached during each step only; forward send, throw and close."""
+    step: Callable[[Any], Any] = inner.send
+    value: Any = None
+    while True:
+        token = otel_context.attach(context)
+        try:
+            item = step(value)
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            otel_context.detach(token)
+        stream.add(item)
+        try:
+            value, step = (yield item), inner.send
+        except GeneratorExit:
+            token = otel_context.attach(context)
+            try:
+                inner.close()
+            finally:
+                otel_context.detach(token)
+            raise
+        except Exception as thrown:  # gen.throw() by the consumer: deliver it inside
+            value, step = thrown, inner.throw
+
+
+def _async_generator(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
+    async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+        span, stream, finished = spec.start(args, kwargs), Stream(), False
+        inner, context = fn(*args, **kwargs), otel_trace.set_span_in_context(span)
+        step: Callable[[Any], Any] = inner.asend
+        value: Any = None
+        try:
+            while (item := await _async_step(step, value, context)) is not _DONE:
+                stream.add(item)
+                try:
+                    value, step = (yield item), inner.asend
+                except GeneratorExit:
+                    await inner.aclose()
+                    raise
+                except Exception as thrown:  # agen.athrow() by the consumer: deliver it inside
+                    value, step = thrown, inner.athrow
+            finished = True
+        except Exception as error:
+            _fail(span, error)
+            raise
+        finally:
+            _close_stream(span, stream, finished)
+
+    return wrapper
+
+
+_DONE = object()
+
+
+async def _async_step(step: Callable[[Any], Any], value: Any, context: Context) -> Any:
+    token = otel_context.attach(context)
+    try:
+        return await step(value)
+    except StopAsyncIteration:
+        return _DONE
+    finally:
+        otel_context.detach(token)

@@ -1,0 +1,206 @@
+"""KateSpanExporter, run contexts and @trace end to end against the real collector on loopback."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+from opentelemetry import trace as otel_trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Status, StatusCode
+
+import kate.exporter
+from kate.exporter import Client, KateSpanExporter, Span, SyncClient, trace
+from tests.conftest import StartCollector
+from tests.support.server import CollectorProcess
+
+InstallExporter = Callable[..., KateSpanExporter]  # the `install_exporter` fixture of conftest.py
+
+
+def by_name(spans: object) -> dict[str, Span]:
+    return {span.node_name: span for span in spans}  # type: ignore[attr-defined]
+
+
+async def test_a_traced_agent_inside_a_run_uploads_its_span_tree(
+    collector: CollectorProcess, agent_id: str, install_exporter: InstallExporter
+) -> None:
+    install_exporter(collector.base_url, agent_id)
+
+    @trace(kind="TOOL")
+    def search(query: str) -> list[str]:
+        return [f"doc about {query}"]
+
+    @trace(kind="RETRIEVER")
+    def documents(count: int) -> Iterator[str]:
+        for index in range(count):
+            yield f"doc{index};"
+
+    @trace(name="stream_tokens", kind="LLM")
+    async def tokens(count: int) -> AsyncIterator[str]:
+        for index in range(count):
+            yield f"t{index} "
+
+    @trace(kind="LLM")
+    async def call_model(prompt: str) -> str:
+        span = otel_trace.get_current_span()
+        span.set_attributes({"llm.model_name": "gpt-test", "llm.token_count.total": 42})
+        return f"answer to {prompt}"
+
+    @trace(kind="AGENT")
+    async def agent(question: str) -> str:
+        found = [*search(question), "".join(documents(2)), "".join([t async for t in tokens(3)])]
+        return await call_model(" ".join(found))
+
+    async with Client(collector.base_url) as client:
+        async with client.run(agent_id=agent_id, trigger="manual") as run:
+            answer = await agent("kate")
+        final = await client.runs.get(agent_id=agent_id, run_id=run.id)
+        page = await client.runs.spans(agent_id=agent_id, run_id=run.id)
+
+    spans = by_name(page)
+    assert (final.status, final.span_count, final.total_tokens) == ("completed", 5, 42)
+    assert set(spans) == {"agent", "search", "documents", "stream_tokens", "call_model"}
+    root = spans["agent"]
+    assert root.parent_span_id is None and root.span_kind == "AGENT"
+    assert {s.parent_span_id for name, s in spans.items() if name != "agent"} == {root.span_id}
+    assert {s.trace_id for s in spans.values()} == {root.trace_id}
+    assert {name: s.span_kind for name, s in spans.items()} == {
+        "agent": "AGENT",
+        "search": "TOOL",
+        "documents": "RETRIEVER",
+        "stream_tokens": "LLM",
+        "call_model": "LLM",
+    }
+    assert (root.input_text, root.output_text) == ("kate", answer)
+    assert (spans["search"].input_text, spans["search"].output_text) == ("kate", '["doc about kate"]')
+    assert spans["documents"].output_text == "doc0;doc1;"
+    assert spans["stream_tokens"].output_text == "t0 t1 t2 "
+    assert (spans["call_model"].model, spans["call_model"].token_count) == ("gpt-test", 42)
+    assert all(s.status == "OK" and s.run_id == run.id for s in spans.values())
+    assert all((s.attributes or {})["kate.run.id"] == run.id for s in spans.values())
+    assert root.latency_ms is not None and root.start_time_unix_nano is not None
+
+
+def test_a_failing_run_records_the_error_span_and_still_completes(
+    collector: CollectorProcess, agent_id: str, install_exporter: InstallExporter
+) -> None:
+    install_exporter(collector.base_url, agent_id)
+
+    @trace(kind="CHAIN")
+    def plan(goal: str) -> str:
+        raise ValueError(f"no plan for {goal}")
+
+    with pytest.raises(ValueError, match="no plan for launch"):  # noqa: SIM117 - the run must see the raise
+        with kate.exporter.run(agent_id, trigger="test", endpoint=collector.base_url) as run:
+            plan("launch")
+
+    with SyncClient(collector.base_url) as client:
+        final = client.runs.get(agent_id=agent_id, run_id=run.id)
+        spans = by_name(client.runs.spans(agent_id=agent_id, run_id=run.id))
+    assert final.status == "completed"  # until the API can mark a run failed
+    assert (spans["plan"].status, spans["plan"].status_message) == ("ERROR", "ValueError: no plan for launch")
+    assert (spans["run"].status, spans["run"].status_message) == ("ERROR", "ValueError: no plan for launch")
+    assert "ValueError" in str((spans["run"].attributes or {})["exception.stacktrace"])
+
+
+def test_spans_outside_a_run_create_a_run_from_their_trace_id_and_complete_it(
+    collector: CollectorProcess, agent_id: str, install_exporter: InstallExporter
+) -> None:
+    install_exporter(collector.base_url, agent_id)
+
+    @trace(kind="TOOL")
+    def lookup(key: str) -> str:
+        return key.upper()
+
+    @trace(kind="AGENT")
+    def agent() -> int:
+        lookup("a")
+        lookup("b")
+        return otel_trace.get_current_span().get_span_context().trace_id
+
+    trace_id = agent()
+    assert otel_trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
+
+    run_id = str(uuid.UUID(int=trace_id))
+    with SyncClient(collector.base_url) as client:
+        run = client.runs.get(agent_id=agent_id, run_id=run_id)
+        names = sorted(s.node_name for s in client.runs.spans(agent_id=agent_id, run_id=run_id))
+    assert (run.trigger, run.status, run.source, run.span_count) == ("automatic", "completed", "api", 3)
+    assert names == ["agent", "lookup", "lookup"]
+
+
+def finished_spans(children: int) -> list[ReadableSpan]:
+    """`children` ended spans, then their root: one trace, as a batch processor would hand them over."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("root") as root:
+        for index in range(children):
+            child = tracer.start_span(f"step{index}", attributes={"gen_ai.tool.name": f"tool{index}"})
+            child.set_status(Status(StatusCode.OK))
+            child.end()
+        root.set_attribute("input.value", "start")
+    return list(memory.get_finished_spans())
+
+
+def test_the_exporter_waits_out_429_and_loses_no_span(
+    start_collector: StartCollector, agent_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    limited = start_collector(config={"api": {"upload_rate_limit_per_minute": 60}})  # Retry-After: 1 s
+    spans = finished_spans(65)
+    exporter = KateSpanExporter(limited.base_url, agent_id, timeout=10.0)
+    caplog.set_level(logging.DEBUG, logger="kate.exporter")
+
+    results = [exporter.export([span]) for span in spans[:62]]  # one upload each: past the limit
+    results.append(exporter.export(spans[62:]))  # the rest, root last
+    exporter.shutdown()
+
+    assert set(results) == {SpanExportResult.SUCCESS}
+    assert any("rate_limited" in r.getMessage() for r in caplog.records if "retrying" in r.getMessage())
+    run_id = str(uuid.UUID(int=spans[0].context.trace_id))
+    with SyncClient(limited.base_url) as client:
+        stored = list(client.runs.iter_spans(agent_id=agent_id, run_id=run_id))
+        run = client.runs.get(agent_id=agent_id, run_id=run_id)
+    assert sorted(s.span_id for s in stored) == sorted(format(s.context.span_id, "016x") for s in spans)
+    assert run.status == "completed"
+    assert {s.span_kind for s in stored if s.node_name != "root"} == {"TOOL"}
+
+
+def test_a_retry_after_beyond_the_deadline_fails_fast_never_raises_and_logs_once(
+    start_collector: StartCollector, agent_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    limited = start_collector(config={"api": {"upload_rate_limit_per_minute": 2}})  # Retry-After: up to 30 s
+    spans = finished_spans(5)
+    exporter = KateSpanExporter(limited.base_url, agent_id, timeout=1.0)
+    caplog.set_level(logging.WARNING, logger="kate.exporter")
+
+    assert [exporter.export([span]) for span in spans[:2]] == [SpanExportResult.SUCCESS] * 2
+    started = time.monotonic()
+    refused = [exporter.export([span]) for span in spans[2:]]
+    elapsed_s = time.monotonic() - started
+    exporter.shutdown()
+
+    assert refused == [SpanExportResult.FAILURE] * 4
+    assert elapsed_s < 2.0  # a wait past the deadline is never started
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "rate_limited" in warnings[0]
+
+
+def test_an_unreachable_collector_fails_the_export_within_its_timeout(agent_id: str) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        exporter = KateSpanExporter(f"http://127.0.0.1:{probe.getsockname()[1]}", agent_id, timeout=0.5)
+        started = time.monotonic()
+        result = exporter.export(finished_spans(1))
+    assert result is SpanExportResult.FAILURE
+    assert time.monotonic() - started < 1.5
+    exporter.shutdown()
+    exporter.shutdown()  # safe twice
+    assert exporter.export(finished_spans(1)) is SpanExportResult.FAILURE
