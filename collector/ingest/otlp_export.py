@@ -6,7 +6,7 @@ not know the transport: HTTP and gRPC framing, status codes and trailers live in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
@@ -23,14 +23,24 @@ _MAX_MESSAGE_CHARS = 2000
 
 
 async def export_traces(
-    request: ExportTraceServiceRequest, sink: Sink, *, max_text_bytes: int
+    request: ExportTraceServiceRequest,
+    sink: Sink,
+    *,
+    max_text_bytes: int,
+    require_agent: Callable[[str], None] | None = None,
 ) -> ExportTraceServiceResponse:
     """Store every valid span of request; return after commit (ack after commit, design §1).
 
-    Raises Overloaded (retryable) when the store cannot take the spans now.
+    require_agent is called once per agent id of the spans before anything is stored (API keys
+    limited to some agents, design §9) and raises to refuse the whole request. Raises
+    Overloaded (retryable) when the store cannot take the spans now.
     """
     decoded = decode_spans(request)
-    await sink.consume_otlp(to_records(decoded.spans, max_text_bytes=max_text_bytes))
+    records = to_records(decoded.spans, max_text_bytes=max_text_bytes)
+    if require_agent is not None:
+        for agent_id in sorted({record.agent_id for record in records}):
+            require_agent(agent_id)
+    await sink.consume_otlp(records)
     if not decoded.rejected:
         return ExportTraceServiceResponse()  # OTLP: full success leaves partial_success unset
     message = rejection_message(decoded.rejected)

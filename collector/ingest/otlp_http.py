@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from kate.collector.api.access import principal
 from kate.collector.api.context import STATE_KEY
 from kate.collector.errors import BadRequest, KateError, Overloaded, PayloadTooLarge, UnsupportedMediaType
 from kate.collector.ingest.otlp_codec import decompress, encode_response, encode_status, media_type, parse_request
@@ -26,7 +27,12 @@ async def receive_traces(request: web.Request) -> web.Response:
     kind = media_type(request.headers.get("Content-Type", ""))  # 415 before reading the body
     body = await _read_body(request, state.config.server.max_body_bytes)
     export_request = parse_request(body, kind)
-    response = await export_traces(export_request, state.sink, max_text_bytes=state.config.ingest.max_text_bytes)
+    response = await export_traces(
+        export_request,
+        state.sink,
+        max_text_bytes=state.config.ingest.max_text_bytes,
+        require_agent=principal(request).require_agent,  # agent ids come from the body here
+    )
     return _protobuf_response(response, kind)
 
 

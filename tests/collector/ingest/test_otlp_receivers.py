@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.trace import Span, Status, StatusCode, Tracer, set_span_in_context
 from otlp_bodies import request_json, sdk_request
 
+from kate.collector.auth import hash_key
 from tests.support.otlp_client import (
     JSON,
     PROTOBUF,
@@ -218,3 +219,27 @@ def test_openapi_documents_the_otlp_routes(collector: CollectorProcess) -> None:
     assert traces["operationId"] == "receive_traces"
     assert {PROTOBUF, JSON} <= set(traces["requestBody"]["content"])
     assert {"200", "400", "413", "415", "503"} <= set(traces["responses"])
+
+
+async def test_api_keys_limit_which_agents_a_sender_may_write(
+    start_collector: Callable[..., CollectorProcess],
+) -> None:
+    writer_key, admin_key = "kate_otlp_writer_key", "kate_otlp_admin_key"
+    keys = [{"name": "writer", "sha256": hash_key(writer_key), "agents": ["writer"]},
+            {"name": "admin", "sha256": hash_key(admin_key)}]
+    server = start_collector(config={"auth": {"keys": keys}})
+    bodies = {agent: sdk_request(emit_agent_trace, {"kate.agent.id": agent}).SerializeToString()
+              for agent in ("writer", "reader")}
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {writer_key}"}) as session:
+        allowed = await post_otlp(session, server.base_url, bodies["writer"])
+        refused = await post_otlp(session, server.base_url, bodies["reader"])
+    async with aiohttp.ClientSession() as session:
+        anonymous = await post_otlp(session, server.base_url, bodies["writer"])
+        async with session.post(f"{server.base_url}/sql", headers={"Authorization": f"Bearer {admin_key}"},
+                                json={"sql": "SELECT agent_id, count(*) FROM spans GROUP BY ALL"}) as response:
+            stored = (await response.json())["rows"]
+    assert allowed.status == 200
+    assert refused.status == 403 and refused.status_message().code == grpc.StatusCode.PERMISSION_DENIED.value[0]
+    assert "reader" in refused.status_message().message
+    assert anonymous.status == 401 and anonymous.status_message().code == grpc.StatusCode.UNAUTHENTICATED.value[0]
+    assert stored == [["writer", 3]]  # the refused request stored nothing
