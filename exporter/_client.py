@@ -179,6 +179,18 @@ class Runs:
         """
         return await self._transport.send(op.complete_run(agent_id, run_id))
 
+    async def fail(self, *, agent_id: str, run_id: str, error: str | None = None) -> Run:
+        """Mark a queued or running run failed, with the error text (POST .../runs/{run_id}/fail).
+
+        Returns:
+            The Run with status `failed` and `error` set.
+
+        Raises:
+            NotFound: No such run for this agent.
+            Conflict: `run_not_running`, the run already ended.
+        """
+        return await self._transport.send(op.fail_run(agent_id, run_id, error))
+
     async def spans(
         self,
         *,

@@ -84,17 +84,21 @@ def flush_spans(timeout_millis: int = 30000) -> bool:
 
 
 def failure_span(error: BaseException, start_ns: int) -> dict[str, Any]:
-    """The ERROR span that records why a run context failed (until the API can fail a run)."""
+    """The ERROR span that records where and why a run context failed (the run says failed too)."""
     stack = "".join(traceback.format_exception(error))[-_MAX_STACK_CHARS:]
     return {
         "node_name": "run",
         "span_kind": "CHAIN",
         "status": "ERROR",
-        "status_message": cap(f"{type(error).__name__}: {error}"),
+        "status_message": failure_text(error),
         "start_time": rfc3339(start_ns),
         "end_time": rfc3339(time.time_ns()),
         "attributes": {"exception.type": type(error).__qualname__, "exception.stacktrace": stack},
     }
+
+
+def failure_text(error: BaseException) -> str:
+    return cap(f"{type(error).__name__}: {error}")
 
 
 class RunContext:
@@ -118,9 +122,11 @@ class RunContext:
         if self._token is not None:
             _CURRENT_RUN.reset(self._token)
         await asyncio.to_thread(flush_spans)  # the SDK's flush blocks: keep it off the event loop
-        if error is not None:
-            await self._record_failure(error)
-        await self._runs.complete(agent_id=self._agent_id, run_id=str(self._run_id))
+        if error is None:
+            await self._runs.complete(agent_id=self._agent_id, run_id=str(self._run_id))
+            return
+        await self._record_failure(error)
+        await self._runs.fail(agent_id=self._agent_id, run_id=str(self._run_id), error=failure_text(error))
 
     async def _record_failure(self, error: BaseException) -> None:
         try:
@@ -162,9 +168,11 @@ class SyncRunContext:
             _CURRENT_RUN.reset(self._token)
         flush_spans()
         try:
-            if error is not None:
+            if error is None:
+                self._runs.complete(agent_id=self._agent_id, run_id=str(self._run_id))
+            else:
                 self._record_failure(error)
-            self._runs.complete(agent_id=self._agent_id, run_id=str(self._run_id))
+                self._runs.fail(agent_id=self._agent_id, run_id=str(self._run_id), error=failure_text(error))
         finally:
             if self._close is not None:
                 self._close()

@@ -74,6 +74,11 @@ def complete_run(agent_id: str, run_id: str) -> Call[Run]:
     return Call("POST", _runs_path(agent_id, run_id, "complete"), Run.from_json, body={})
 
 
+def fail_run(agent_id: str, run_id: str, error: str | None = None) -> Call[Run]:
+    body = {} if error is None else {"error": error}
+    return Call("POST", _runs_path(agent_id, run_id, "fail"), Run.from_json, body=body)
+
+
 def list_run_spans(
     agent_id: str, run_id: str, *, limit: int | None = None, cursor: str | None = None, span_kind: str | None = None
 ) -> Call[SpanPage]:

@@ -114,6 +114,9 @@ def upload_entry(span: ReadableSpan, max_text_bytes: int = DEFAULT_MAX_TEXT_BYTE
         "end_time": rfc3339(span.end_time),
         "status": status_code.value,
         "attributes": attributes,
+        "resource": _json_safe(span.resource.attributes or {}),
+        "scope_name": span.instrumentation_scope.name if span.instrumentation_scope else None,
+        "events": [_event(event) for event in span.events] or None,
     }
     for name in _OPTIONAL_FIELDS:
         entry[name] = getattr(mapped, name)
@@ -131,6 +134,10 @@ def _span_input(span: ReadableSpan, attributes: dict[str, AttributeValue], statu
         status_message=span.status.description or "",
         events=events,
     )
+
+
+def _event(event: Any) -> dict[str, Any]:
+    return {"name": event.name, "time": rfc3339(event.timestamp), "attributes": _json_safe(event.attributes or {})}
 
 
 def _json_safe(attributes: Mapping[str, Any]) -> dict[str, AttributeValue]:

@@ -111,6 +111,10 @@ class SyncRuns:
         """Complete a running run; Conflict `run_not_running` otherwise."""
         return self._transport.send(op.complete_run(agent_id, run_id))
 
+    def fail(self, *, agent_id: str, run_id: str, error: str | None = None) -> Run:
+        """Fail a queued or running run with the error text; Conflict `run_not_running` otherwise."""
+        return self._transport.send(op.fail_run(agent_id, run_id, error))
+
     def spans(
         self,
         *,

@@ -19,7 +19,8 @@ from typing import Any
 from kate.collector.errors import PayloadTooLarge, ValidationError
 from kate.collector.timefmt import parse_rfc3339_ns
 from kate.schema.mapping import map_span
-from kate.schema.record import MappedFields, SpanInput, SpanKind, SpanRecord, StatusCode
+from kate.collector.ingest.otlp_records import json_text
+from kate.schema.record import MappedFields, SpanEvent, SpanInput, SpanKind, SpanRecord, StatusCode
 from kate.schema.text import cap_text
 
 _HEX16 = re.compile(r"^[0-9a-fA-F]{16}$")
@@ -83,6 +84,9 @@ def _parse_span(span: Any, path: str, target: UploadTarget, default_start_ns: in
     kind = field.choice("span_kind", _KINDS, upper=True)
     status = field.choice("status", _STATUSES, upper=True)
     attributes = field.object("attributes")
+    resource = field.object("resource")
+    scope_name = field.text("scope_name")
+    events = _events(span.get("events"), f"{path}.events", problems)
     latency_ms = field.number("latency_ms")
     start_ns, end_ns = field.time_ns("start_time"), field.time_ns("end_time")
     trace_id = field.hex_id("trace_id", _HEX32, "32 hex characters")
@@ -106,11 +110,46 @@ def _parse_span(span: Any, path: str, target: UploadTarget, default_start_ns: in
             end_time_unix_nano=end_ns or 0,
             status_code=StatusCode(status or "UNSET"),
             status_message=values["status_message"] or "",
+            events=events,
         ),
         max_text_bytes=target.max_text_bytes,
     )
+    origin = _Origin(json_text(resource or {}), scope_name, json_text([_event_json(e) for e in events]))
     return _record(target, mapped, values, tokens, ids=(trace_id, span_id, parent_span_id),
-                   kind=kind, status=status, latency_ms=latency_ms, times=(start_ns, end_ns))
+                   kind=kind, status=status, latency_ms=latency_ms, times=(start_ns, end_ns), origin=origin)
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    """Where a span came from, stored as given: resource and events as JSON text."""
+
+    resource: str
+    scope_name: str | None
+    events: str
+
+
+def _event_json(event: SpanEvent) -> dict[str, Any]:
+    return {"name": event.name, "time_unix_nano": event.time_unix_nano, "attributes": event.attributes}
+
+
+def _events(value: Any, path: str, problems: _Problems) -> tuple[SpanEvent, ...]:
+    """Span events: [{"name": str, "time": RFC 3339, "attributes": {...}}]; time and attributes optional."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        problems.add(path, f"must be a list of event objects, got {_describe(value)}")
+        return ()
+    events = []
+    for index, event in enumerate(value):
+        if not isinstance(event, dict):
+            problems.add(f"{path}[{index}]", "must be an object")
+            continue
+        reader = _FieldReader(event, f"{path}[{index}]", problems)
+        name = reader.text("name", required=True)
+        time_ns = reader.time_ns("time")
+        attributes = reader.object("attributes")
+        events.append(SpanEvent(name or "", time_ns or 0, attributes or {}))
+    return tuple(events)
 
 
 def _record(
@@ -124,6 +163,7 @@ def _record(
     status: str | None,
     latency_ms: float | None,
     times: tuple[int, int | None],
+    origin: _Origin,
 ) -> SpanRecord:
     trace_id, span_id, parent_span_id = ids
     texts = {name: _capped(values[name], target.max_text_bytes) for name in ("input_text", "output_text")}
@@ -147,10 +187,10 @@ def _record(
         status_message=_first(values["status_message"], mapped.status_message),
         start_time_unix_nano=times[0],
         end_time_unix_nano=times[1],
-        attributes=json.dumps(mapped.remaining_attributes, ensure_ascii=False, default=str),
-        resource="{}",
-        scope_name=None,
-        events="[]",
+        attributes=json_text(mapped.remaining_attributes),
+        resource=origin.resource,
+        scope_name=origin.scope_name,
+        events=origin.events,
         truncated=truncated,
     )
 

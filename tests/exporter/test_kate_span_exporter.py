@@ -87,7 +87,7 @@ async def test_a_traced_agent_inside_a_run_uploads_its_span_tree(
     assert root.latency_ms is not None and root.start_time_unix_nano is not None
 
 
-def test_a_failing_run_records_the_error_span_and_still_completes(
+def test_a_failing_run_records_the_error_span_and_is_marked_failed(
     collector: CollectorProcess, agent_id: str, install_exporter: InstallExporter
 ) -> None:
     install_exporter(collector.base_url, agent_id)
@@ -103,7 +103,7 @@ def test_a_failing_run_records_the_error_span_and_still_completes(
     with SyncClient(collector.base_url) as client:
         final = client.runs.get(agent_id=agent_id, run_id=run.id)
         spans = by_name(client.runs.spans(agent_id=agent_id, run_id=run.id))
-    assert final.status == "completed"  # until the API can mark a run failed
+    assert (final.status, final.error) == ("failed", "ValueError: no plan for launch")
     assert (spans["plan"].status, spans["plan"].status_message) == ("ERROR", "ValueError: no plan for launch")
     assert (spans["run"].status, spans["run"].status_message) == ("ERROR", "ValueError: no plan for launch")
     assert "ValueError" in str((spans["run"].attributes or {})["exception.stacktrace"])

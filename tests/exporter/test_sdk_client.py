@@ -189,3 +189,18 @@ async def test_concurrent_requests_share_one_client(collector: CollectorProcess,
         runs = await asyncio.gather(*(client.runs.create(agent_id=agent_id, trigger="test") for _ in range(10)))
         page = await client.runs.list(agent_id=agent_id, limit=100)
     assert sorted(run.id for run in page) == sorted(run.id for run in runs)
+
+
+async def test_async_run_context_marks_the_run_failed_on_an_exception(collector: CollectorProcess, agent_id: str) -> None:
+    async with Client(collector.base_url) as client:
+        with pytest.raises(RuntimeError, match="tool crashed"):
+            async with client.run(agent_id=agent_id, trigger="test") as run:
+                raise RuntimeError("tool crashed")
+        final = await client.runs.get(agent_id=agent_id, run_id=run.id)
+        again = client.runs.fail(agent_id=agent_id, run_id=run.id, error="twice")
+        with pytest.raises(Conflict) as conflict:
+            await again
+
+    assert (final.status, final.error) == ("failed", "RuntimeError: tool crashed")
+    assert final.completed_at is not None
+    assert conflict.value.code == "run_not_running"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -193,3 +194,28 @@ async def test_upload_rate_limit_is_per_run_with_retry_headers(start_collector: 
     assert 1 <= int(limited.headers["Retry-After"]) <= 20
     assert other_run.status == 201  # the limit is per run
     assert total == 3
+
+
+async def test_upload_keeps_resource_scope_and_events(api: Api, agent_id: str) -> None:
+    run = await api.create_run(agent_id)
+    span = {"node_name": "chat", "resource": {"service.name": "writer", "deployment.environment": "prod"},
+            "scope_name": "my.instrumentation",
+            "events": [{"name": "gen_ai.user.message", "time": "2026-03-30T10:00:00Z",
+                        "attributes": {"content": "Plan the launch"}},
+                       {"name": "gen_ai.choice", "attributes": {"message": {"content": "Here is the plan"}}}]}
+    bad = {"node_name": "x", "events": [{"time": "never"}, 3]}
+
+    stored_answer = await api.call("POST", spans_path(agent_id, run["id"]), {"spans": [span]})
+    bad_answer = await api.call("POST", spans_path(agent_id, run["id"]), {"spans": [bad]})
+    row = await api.call("POST", "/sql", {"sql": "SELECT resource, scope_name, events, input_text FROM spans "
+                                                 "WHERE run_id = ?", "params": [run["id"]]})
+
+    assert stored_answer.status == 201
+    resource, scope_name, events, input_text = row.body["rows"][0]
+    assert json.loads(resource) == span["resource"]
+    assert scope_name == "my.instrumentation"
+    assert [(e["name"], e["time_unix_nano"]) for e in json.loads(events)] == [
+        ("gen_ai.user.message", 1774864800000000000), ("gen_ai.choice", 0)]
+    assert input_text == "user: Plan the launch"  # the mapping reads content from events too
+    fields = {d["field"] for d in bad_answer.body["error"]["details"]}
+    assert fields == {"spans[0].events[0].name", "spans[0].events[0].time", "spans[0].events[1]"}
