@@ -35,7 +35,7 @@ def create_app(config: Config) -> web.Application:
         completions=completions,
         upload_limiter=RateLimiter(config.api.upload_rate_limit_per_minute),
     )
-    app[GRPC_KEY] = GrpcReceiver(config.server, config.ingest, sink)
+    app[GRPC_KEY] = GrpcReceiver(config.server, config.ingest, sink, app[AUTHENTICATOR_KEY])
     add_routes(app)
     app.cleanup_ctx.append(_database_lifecycle)
     app.cleanup_ctx.append(_grpc_lifecycle)  # after the store: it serves only while the store is open

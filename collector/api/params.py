@@ -28,13 +28,19 @@ def agent_id(request: web.Request) -> str:
     return value
 
 
+MAX_RUN_ID_CHARS = 128
+
+
 def run_id(request: web.Request) -> str:
-    """The {run_id} path segment, canonical; a non-UUID cannot name a run, hence 404."""
+    """The {run_id} path segment: a UUID in canonical form, or as given for the non-UUID ids an
+    OTLP sender may set with `kate.run.id` (design §5); anything else cannot name a run: 404."""
     raw = request.match_info["run_id"]
     canonical = canonical_uuid(raw)
-    if canonical is None:
-        raise NotFound(f"run {raw[:64]} not found: run ids are UUIDs")
-    return canonical
+    if canonical is not None:
+        return canonical
+    if len(raw) > MAX_RUN_ID_CHARS or not raw.isprintable():
+        raise NotFound(f"run {raw[:64]!r} not found")
+    return raw
 
 
 def canonical_uuid(text: str) -> str | None:

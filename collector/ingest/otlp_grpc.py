@@ -16,6 +16,7 @@ from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from kate.collector.auth import Authenticator, credential_from_headers
 from kate.collector.config import IngestConfig, ServerConfig
 from kate.collector.errors import KateError, Overloaded
 from kate.collector.ingest.otlp_codec import PROTOBUF, parse_request
@@ -34,23 +35,36 @@ RETRY_INFO_KEY = "google.rpc.retryinfo-bin"
 class TraceServicer:
     """Export: parse, decode, map and store; the servicer is the loop boundary of gRPC calls."""
 
-    def __init__(self, sink: Sink, ingest: IngestConfig) -> None:
+    def __init__(self, sink: Sink, ingest: IngestConfig, authenticator: Authenticator) -> None:
         self._sink = sink
         self._max_text_bytes = ingest.max_text_bytes
+        self._authenticator = authenticator
 
     async def Export(  # noqa: N802 - the name is the RPC's
         self, request: bytes, context: grpc.aio.ServicerContext
     ) -> ExportTraceServiceResponse:
         """request is the serialized ExportTraceServiceRequest (see _rpc_handler)."""
         try:
+            caller = self._authenticator.authenticate(_credential(context))
             message = parse_request(request, PROTOBUF)
-            return await export_traces(message, self._sink, max_text_bytes=self._max_text_bytes)
+            return await export_traces(
+                message, self._sink, max_text_bytes=self._max_text_bytes, require_agent=caller.require_agent
+            )
         except KateError as exc:
             error = exc
         except Exception:  # the request boundary: logged, and answered as retryable
             logger.exception("OTLP/gRPC export failed")
             error = Overloaded("the collector failed to store the spans; retry later")
         await _abort(context, error)
+
+
+def _credential(context: grpc.aio.ServicerContext) -> str | None:
+    """The API key from the `authorization` (Bearer, what OTLP exporters send) or `x-api-key` metadata."""
+    metadata = {key.lower(): value for key, value in (context.invocation_metadata() or ())}
+    authorization, api_key = metadata.get("authorization"), metadata.get("x-api-key")
+    return credential_from_headers(
+        authorization if isinstance(authorization, str) else None, api_key if isinstance(api_key, str) else None
+    )
 
 
 def _rpc_handler(servicer: TraceServicer) -> grpc.GenericRpcHandler:
@@ -85,9 +99,9 @@ def error_trailers(error: KateError, code: grpc.StatusCode) -> Metadata:
 class GrpcReceiver:
     """The grpc.aio server's lifecycle: start() after the store opened, stop() before it closes."""
 
-    def __init__(self, server: ServerConfig, ingest: IngestConfig, sink: Sink) -> None:
+    def __init__(self, server: ServerConfig, ingest: IngestConfig, sink: Sink, authenticator: Authenticator) -> None:
         self._config = server
-        self._servicer = TraceServicer(sink, ingest)
+        self._servicer = TraceServicer(sink, ingest, authenticator)
         self._server: grpc.aio.Server | None = None
         self.port: int | None = None  # the bound port, once started
 

@@ -180,11 +180,13 @@ class WriterThread:
 _row: Callable[[SpanRecord], tuple[Any, ...]] = operator.attrgetter(*SPAN_COLUMNS)
 
 
-def _client_or_internal(exc: Exception) -> BaseException:
+def _client_or_internal(exc: Exception) -> KateError:
+    """A KateError stands (the op refused the write); anything else is a storage failure that a
+    retry may get past (disk full, I/O error): logged, and answered 503 rather than 500."""
     if isinstance(exc, KateError):
         return exc
-    logger.exception("write op failed", exc_info=exc)
-    return exc
+    logger.error("write failed in the store", exc_info=exc)
+    return Overloaded(f"the store could not commit the write ({type(exc).__name__}); retry later")
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

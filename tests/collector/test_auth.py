@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -24,6 +26,13 @@ KEYS = {"auth": {"keys": [
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def sql_rows(base_url: str, sql: str, *, headers: dict[str, str]) -> list[list[object]]:
+    request = urllib.request.Request(f"{base_url}/sql", data=json.dumps({"sql": sql}).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", **headers})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return list(json.load(response)["rows"])
 
 
 async def test_keys_are_required_and_limited_to_their_agents(start_collector: StartCollector) -> None:
@@ -84,3 +93,42 @@ def test_keygen_prints_a_key_and_its_hash(tmp_path: Path) -> None:
     key = done.stdout.split("store it nowhere else): ")[1].split()[0]
     assert f"sha256: {hash_key(key)}" in done.stdout
     assert "agents: [writer]" in done.stdout
+
+
+def test_grpc_export_needs_a_key_in_metadata_limited_to_its_agents(start_collector: StartCollector) -> None:
+    import grpc
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+        ExportTraceServiceResponse,
+    )
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+    from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
+
+    server = start_collector(config=KEYS)
+
+    def request_for(agent: str, span_id: bytes) -> ExportTraceServiceRequest:
+        resource = Resource(attributes=[KeyValue(key="kate.agent.id", value=AnyValue(string_value=agent))])
+        span = ProtoSpan(trace_id=b"\x01" * 16, span_id=span_id, name="step",
+                         start_time_unix_nano=1_000, end_time_unix_nano=2_000)
+        return ExportTraceServiceRequest(resource_spans=[ResourceSpans(resource=resource, scope_spans=[ScopeSpans(spans=[span])])])
+
+    def export(request: ExportTraceServiceRequest, key: str | None) -> grpc.StatusCode:
+        with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+            call = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                                       request_serializer=ExportTraceServiceRequest.SerializeToString,
+                                       response_deserializer=ExportTraceServiceResponse.FromString)
+            metadata = [("authorization", f"Bearer {key}")] if key else []
+            try:
+                call(request, metadata=metadata, timeout=10)
+            except grpc.RpcError as error:
+                return error.code()
+            return grpc.StatusCode.OK
+
+    assert export(request_for("writer", b"\x02" * 8), None) == grpc.StatusCode.UNAUTHENTICATED
+    assert export(request_for("writer", b"\x02" * 8), "kate_wrong") == grpc.StatusCode.UNAUTHENTICATED
+    assert export(request_for("reader", b"\x03" * 8), WRITER_KEY) == grpc.StatusCode.PERMISSION_DENIED
+    assert export(request_for("writer", b"\x04" * 8), WRITER_KEY) == grpc.StatusCode.OK
+    assert sql_rows(server.base_url, "SELECT agent_id, span_id FROM spans", headers=bearer(ADMIN_KEY)) == [
+        ["writer", "0404040404040404"]]

@@ -243,3 +243,17 @@ async def test_api_keys_limit_which_agents_a_sender_may_write(
     assert "reader" in refused.status_message().message
     assert anonymous.status == 401 and anonymous.status_message().code == grpc.StatusCode.UNAUTHENTICATED.value[0]
     assert stored == [["writer", 3]]  # the refused request stored nothing
+
+
+def test_a_non_uuid_run_id_from_otlp_is_reachable_through_the_api(collector: CollectorProcess, agent_id: str) -> None:
+    provider = TracerProvider(resource=Resource.create({"kate.agent.id": agent_id}))
+    provider.add_span_processor(SimpleSpanProcessor(HttpExporter(endpoint=f"{collector.base_url}/v1/traces")))
+    with provider.get_tracer("test").start_as_current_span("step", attributes={"kate.run.id": "nightly batch #7"}):
+        pass
+    provider.shutdown()
+
+    run = get_run(collector.base_url, agent_id, "nightly%20batch%20%237")
+    spans = run_spans(collector.base_url, agent_id, "nightly%20batch%20%237")
+
+    assert (run["id"], run["source"], run["status"]) == ("nightly batch #7", "otlp", "completed")
+    assert [span["node_name"] for span in spans] == ["step"]
