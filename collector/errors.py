@@ -15,6 +15,7 @@ envelope; the gRPC servicer maps them with to_grpc_code(). Nothing here does I/O
     ├── QueryTimeout (408 query_timeout)
     ├── Conflict (409 conflict)
     │   ├── RunNotRunning (409 run_not_running)
+    │   ├── RunNotFinished (409 run_not_finished)   evaluate a run that is still queued or running
     │   └── DuplicateRun (409 run_exists)
     ├── PayloadTooLarge (413 payload_too_large)
     ├── UnsupportedMediaType (415 unsupported_media_type)
@@ -114,6 +115,10 @@ class Conflict(KateError):
 
 class RunNotRunning(Conflict):
     code = "run_not_running"
+
+
+class RunNotFinished(Conflict):
+    code = "run_not_finished"
 
 
 class DuplicateRun(Conflict):

@@ -16,8 +16,30 @@ SELECT
     user_input,
     output,
     error,
-    job_id
+    job_id,
+    -- the latest evaluation's per-evaluator scores (score null: that evaluator failed; reason says why)
+    coalesce((
+        SELECT list({'evaluator': e.evaluator, 'score': e.score, 'weight': e.weight, 'reason': e.reason}
+                    ORDER BY e.evaluator)
+        FROM evaluations e
+        WHERE e.run_id = runs.run_id AND e.evaluation_id = runs.evaluation_id
+    ), [])                                              AS scores
 FROM runs;
+
+CREATE OR REPLACE VIEW api_jobs AS
+SELECT
+    job_id,
+    run_id,
+    agent_id,
+    status,
+    attempts,
+    error,
+    strftime(created_at, '%Y-%m-%dT%H:%M:%S.%gZ')       AS created_at,
+    strftime(started_at, '%Y-%m-%dT%H:%M:%S.%gZ')       AS started_at,
+    strftime(finished_at, '%Y-%m-%dT%H:%M:%S.%gZ')      AS finished_at,
+    strftime(lease_until, '%Y-%m-%dT%H:%M:%S.%gZ')      AS lease_until,
+    strftime(available_at, '%Y-%m-%dT%H:%M:%S.%gZ')     AS next_attempt_at
+FROM jobs;
 
 CREATE OR REPLACE VIEW api_spans AS
 SELECT
@@ -110,3 +132,19 @@ SELECT
     avg(CASE WHEN status_code = 'ERROR' THEN 1.0 ELSE 0.0 END) AS error_rate
 FROM spans
 GROUP BY ALL;
+
+-- Analysis: every evaluator score of each run's latest evaluation, with the run's agent.
+CREATE OR REPLACE VIEW evaluation_scores AS
+SELECT
+    e.run_id,
+    r.agent_id,
+    r.status                                                 AS run_status,
+    e.evaluator,
+    e.score,
+    e.weight,
+    e.reason,
+    e.details,
+    r.overall_score,
+    e.created_at
+FROM evaluations e
+JOIN runs r ON r.run_id = e.run_id AND r.evaluation_id = e.evaluation_id;

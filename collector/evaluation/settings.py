@@ -125,7 +125,7 @@ def _check_custom(custom: tuple[CustomEvaluatorConfig, ...]) -> list[str]:
         module, _, attribute = entry.factory.partition(":")
         if not module or not attribute:
             problems.append(f"evaluation.custom[{index}].factory must be 'package.module:attribute'")
-        if names.count(entry.name) > 1 or entry.name in BUILTIN_NAMES:
+        if entry.name in names[:index] or entry.name in BUILTIN_NAMES:
             problems.append(f"evaluation.custom[{index}].name {entry.name!r} is used twice")
     return problems
 

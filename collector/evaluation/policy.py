@@ -1,0 +1,31 @@
+"""The cooldown rule of automatic evaluation (design §7): one evaluation per agent per cooldown.
+
+A completed run is evaluated automatically only when the agent's last evaluation was admitted
+at least cooldown_s ago (per-agent overrides in config). The clock lives in the store
+(runs.evaluation_requested_at), so a restart does not reset it; this module only decides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class CooldownPolicy:
+    default_s: float = 60.0
+    by_agent: Mapping[str, float] = field(default_factory=dict)
+
+    def cooldown_s(self, agent_id: str) -> float:
+        return self.by_agent.get(agent_id, self.default_s)
+
+    def allows(self, agent_id: str, last_requested_at: dt.datetime | None, now: dt.datetime) -> bool:
+        """True when the agent has no evaluation yet, or its last one is at least cooldown_s old.
+
+        A clock that went backwards (last in the future) counts as inside the cooldown.
+        """
+        cooldown_s = self.cooldown_s(agent_id)
+        if last_requested_at is None or cooldown_s <= 0:
+            return True
+        return (now - last_requested_at).total_seconds() >= cooldown_s

@@ -1,0 +1,168 @@
+"""Evaluation in the background: admission on completion, bounded concurrency, a clean stop.
+
+Subscribed to the CompletionHub; never blocks whoever completed the run, and no evaluator's
+failure or hang escapes its own result. Owns the asyncio tasks only: the state (pending,
+cooldown clock, scores) lives in the store, so evaluations admitted before a stop or crash
+are resumed at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+
+from kate.collector.errors import NotFound, Overloaded
+from kate.collector.evaluation.checks import builtin_evaluators
+from kate.collector.evaluation.evaluator import (
+    EvaluationFailed,
+    EvaluationSubject,
+    EvaluatorResult,
+    WeightedEvaluator,
+    checked_score,
+    load_evaluator,
+    overall_score,
+)
+from kate.collector.evaluation.judge import LlmJudge
+from kate.collector.evaluation.policy import CooldownPolicy
+from kate.collector.evaluation.settings import EvaluationConfig
+from kate.collector.store.database import Database
+from kate.collector.store.evaluations import (
+    EvaluationStatus,
+    Outcome,
+    Ticket,
+    admit_evaluation,
+    force_evaluation,
+    list_pending,
+    load_subject,
+    record_evaluation,
+)
+from kate.collector.store.runs import utc_now
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+_MAX_REASON_CHARS = 500
+_WRITE_RETRIES_S = (0.2, 1.0, 3.0)  # a full write queue is retried; then the run stays pending
+
+
+def build_evaluators(settings: EvaluationConfig) -> list[WeightedEvaluator]:
+    """The enabled evaluators: built-ins, the LLM judge, then custom ones (imported now, so a
+    broken import path stops the start-up with EvaluatorNotLoadable)."""
+    evaluators = builtin_evaluators(settings.builtin)
+    if settings.llm_judge.enabled:
+        evaluators.append(WeightedEvaluator("llm_judge", LlmJudge(settings.llm_judge), settings.llm_judge.weight))
+    for custom in settings.custom:
+        evaluator = load_evaluator(custom.name, custom.factory, custom.options)
+        evaluators.append(WeightedEvaluator(custom.name, evaluator, custom.weight))
+    return evaluators
+
+
+class EvaluationScheduler:
+    def __init__(self, database: Database, settings: EvaluationConfig, evaluators: Sequence[WeightedEvaluator]) -> None:
+        self._database = database
+        self._settings = settings
+        self._evaluators = tuple(evaluators)
+        self._policy = CooldownPolicy(settings.cooldown_s, dict(settings.cooldown_s_by_agent))
+        self._slots = asyncio.Semaphore(settings.max_concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running = False
+
+    async def start(self) -> None:
+        """Accept work, and resume evaluations admitted before the last stop."""
+        self._running = True
+        if not self._evaluators:
+            logger.warning("evaluation: no evaluator is enabled; every evaluation will fail")
+        for ticket in await self._database.read(list_pending):
+            self._spawn(self._evaluate(ticket))
+
+    async def stop(self) -> None:
+        """Cancel running evaluations (they stay pending and resume at the next start); close
+        evaluators' clients. Safe to call twice."""
+        self._running = False
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for weighted in self._evaluators:
+            close = getattr(weighted.evaluator, "aclose", None)
+            if close is not None:
+                await close()
+
+    def on_run_completed(self, agent_id: str, run_id: str) -> None:
+        """CompletionHub listener: admit in the background; returns at once."""
+        if self._running and self._settings.enabled:
+            self._spawn(self._admit_and_evaluate(agent_id, run_id))
+
+    async def force(self, agent_id: str, run_id: str) -> None:
+        """Admit an evaluation regardless of cooldown and start it; raises NotFound/RunNotFinished."""
+        if not self._running:
+            raise Overloaded("evaluation is not running (starting up or shutting down)")
+        ticket = await self._database.write(lambda txn: force_evaluation(txn, agent_id, run_id, utc_now()))
+        self._spawn(self._evaluate(ticket))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(_guarded(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _admit_and_evaluate(self, agent_id: str, run_id: str) -> None:
+        ticket = await _retrying(lambda: self._database.write(
+            lambda txn: admit_evaluation(txn, agent_id, run_id, self._policy, utc_now())))
+        if ticket is not None:
+            await self._evaluate(ticket)
+
+    async def _evaluate(self, ticket: Ticket) -> None:
+        async with self._slots:
+            try:
+                subject = await self._database.read(lambda c: load_subject(c, ticket.run_id, self._settings.max_spans))
+            except NotFound:
+                logger.warning("evaluation: run %s disappeared before it was evaluated", ticket.run_id)
+                return
+            results = await asyncio.gather(*(self._run_one(weighted, subject) for weighted in self._evaluators))
+            outcome = _outcome(ticket, results)
+            await _retrying(lambda: self._database.write(lambda txn: record_evaluation(txn, outcome, utc_now())))
+        logger.info("run %s of agent %s evaluated: %s, overall %s", ticket.run_id, ticket.agent_id,
+                    outcome.status.value, outcome.overall_score)
+
+    async def _run_one(self, weighted: WeightedEvaluator, subject: EvaluationSubject) -> EvaluatorResult:
+        timeout_s = self._settings.evaluator_timeout_s
+        try:
+            score = await asyncio.wait_for(weighted.evaluator.evaluate(subject), timeout_s)
+            value = checked_score(score.score)
+            return EvaluatorResult(weighted.name, weighted.weight, value, _clip(score.reason), dict(score.details))
+        except EvaluationFailed as exc:
+            reason = str(exc) or "the evaluator failed without a reason"
+        except TimeoutError:
+            reason = f"did not finish within {timeout_s:g} s"
+        except Exception as exc:  # evaluator boundary: a bug in one evaluator fails only its own score
+            logger.exception("evaluator %s failed on run %s", weighted.name, subject.run.run_id)
+            reason = f"{type(exc).__name__}: {exc}"
+        return EvaluatorResult(weighted.name, weighted.weight, None, _clip(reason))
+
+
+def _outcome(ticket: Ticket, results: Sequence[EvaluatorResult]) -> Outcome:
+    """done when at least one evaluator scored (overall over those that did), else failed."""
+    scored = any(result.score is not None for result in results)
+    status = EvaluationStatus.DONE if scored else EvaluationStatus.FAILED
+    return Outcome(ticket, tuple(results), overall_score(results), status)
+
+
+async def _guarded(work: Coroutine[Any, Any, None]) -> None:
+    try:
+        await work
+    except Exception:  # task boundary: the run stays pending and is resumed at the next start
+        logger.exception("evaluation task failed")
+
+
+async def _retrying(write: Callable[[], Awaitable[T]]) -> T:
+    for delay_s in _WRITE_RETRIES_S:
+        try:
+            return await write()
+        except Overloaded:
+            await asyncio.sleep(delay_s)
+    return await write()
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_REASON_CHARS else text[: _MAX_REASON_CHARS - 1] + "…"

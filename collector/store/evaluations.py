@@ -1,0 +1,135 @@
+"""Evaluations in DuckDB: admission (cooldown → pending or skipped), results, and their reads.
+
+Write ops run in the single writer, so checking an agent's cooldown clock and claiming it are
+one atomic step. A run points at its latest evaluation (runs.evaluation_id); results of an
+evaluation that a newer one superseded are dropped, never mixed. No HTTP, no evaluator code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+from dataclasses import dataclass
+
+import duckdb
+
+from kate.collector.errors import NotFound, RunNotFinished
+from kate.collector.evaluation.evaluator import EvaluationSubject, EvaluatorResult, RunFacts, SpanFacts
+from kate.collector.evaluation.policy import CooldownPolicy
+from kate.collector.store.ids import uuid7
+from kate.collector.store.runs import RunStatus, find_run_status
+from kate.collector.store.writer import WriteTxn
+
+
+class EvaluationStatus(str, enum.Enum):
+    PENDING = "pending"
+    DONE = "done"
+    SKIPPED_COOLDOWN = "skipped_cooldown"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """An admitted evaluation: the run is pending under this evaluation_id."""
+
+    agent_id: str
+    run_id: str
+    evaluation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    ticket: Ticket
+    results: tuple[EvaluatorResult, ...]
+    overall_score: float | None
+    status: EvaluationStatus  # DONE or FAILED
+
+
+def admit_evaluation(txn: WriteTxn, agent_id: str, run_id: str, policy: CooldownPolicy, now: dt.datetime) -> Ticket | None:
+    """A just-completed run: pending (a Ticket) when the agent's cooldown allows, else the run
+    says skipped_cooldown and None is returned. Skips do not reset the cooldown clock."""
+    ((last,),) = txn.execute("SELECT max(evaluation_requested_at) FROM runs WHERE agent_id = ?", [agent_id])
+    if not policy.allows(agent_id, last, now):
+        txn.execute(
+            "UPDATE runs SET evaluation_status = ? WHERE run_id = ? AND agent_id = ?",
+            [EvaluationStatus.SKIPPED_COOLDOWN.value, run_id, agent_id],
+        )
+        return None
+    return _open_evaluation(txn, agent_id, run_id, now)
+
+
+def force_evaluation(txn: WriteTxn, agent_id: str, run_id: str, now: dt.datetime) -> Ticket:
+    """POST .../evaluate: pending regardless of cooldown; NotFound, or RunNotFinished (409)
+    unless the run is completed or failed. It counts as the agent's latest evaluation."""
+    status = find_run_status(txn, agent_id, run_id)
+    if status is None:
+        raise NotFound(f"run {run_id} of agent {agent_id} not found")
+    if status not in (RunStatus.COMPLETED.value, RunStatus.FAILED.value):
+        raise RunNotFinished(f"run {run_id} is {status}; only a completed or failed run can be evaluated")
+    return _open_evaluation(txn, agent_id, run_id, now)
+
+
+def _open_evaluation(txn: WriteTxn, agent_id: str, run_id: str, now: dt.datetime) -> Ticket:
+    ticket = Ticket(agent_id, run_id, uuid7())
+    txn.execute(
+        "UPDATE runs SET evaluation_status = ?, evaluation_id = ?, evaluation_requested_at = ?, overall_score = NULL"
+        " WHERE run_id = ? AND agent_id = ?",
+        [EvaluationStatus.PENDING.value, ticket.evaluation_id, now, run_id, agent_id],
+    )
+    return ticket
+
+
+def record_evaluation(txn: WriteTxn, outcome: Outcome, now: dt.datetime) -> bool:
+    """Store every evaluator's row and the run's overall score and status. False, writing
+    nothing, when a newer evaluation of the run superseded this one."""
+    ticket = outcome.ticket
+    rows = txn.execute("SELECT evaluation_id FROM runs WHERE run_id = ?", [ticket.run_id])
+    if not rows or rows[0][0] != ticket.evaluation_id:
+        return False
+    for result in outcome.results:
+        txn.execute(
+            "INSERT INTO evaluations (run_id, evaluator, score, details, created_at, evaluation_id, agent_id, weight, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [ticket.run_id, result.evaluator, result.score, json.dumps(dict(result.details), default=str), now,
+             ticket.evaluation_id, ticket.agent_id, result.weight, result.reason],
+        )
+    txn.execute(
+        "UPDATE runs SET overall_score = ?, evaluation_status = ? WHERE run_id = ?",
+        [outcome.overall_score, outcome.status.value, ticket.run_id],
+    )
+    return True
+
+
+def list_pending(cursor: duckdb.DuckDBPyConnection) -> list[Ticket]:
+    """Admitted evaluations that never finished (the collector stopped first), oldest first."""
+    rows = cursor.execute(
+        "SELECT agent_id, run_id, evaluation_id FROM runs WHERE evaluation_status = ? AND evaluation_id IS NOT NULL"
+        " ORDER BY evaluation_requested_at",
+        [EvaluationStatus.PENDING.value],
+    ).fetchall()
+    return [Ticket(*row) for row in rows]
+
+
+_RUN_FACTS = (
+    "SELECT run_id, agent_id, status, source, trigger, user_input, output, error, created_at, started_at,"
+    " completed_at FROM runs WHERE run_id = ?"
+)
+_SPAN_FACTS = (
+    "SELECT node_name, span_kind, status_code, status_message, parent_span_id, input_text, output_text, model,"
+    " latency_ms, token_count, input_tokens, output_tokens, start_time_unix_nano, end_time_unix_nano"
+    " FROM spans WHERE run_id = ? ORDER BY coalesce(start_time_unix_nano, 0), span_id LIMIT ?"
+)
+
+
+def load_subject(cursor: duckdb.DuckDBPyConnection, run_id: str, max_spans: int) -> EvaluationSubject:
+    """The run and its first max_spans spans in start order; NotFound when the run is gone."""
+    rows = cursor.execute(_RUN_FACTS, [run_id]).fetchall()
+    if not rows:
+        raise NotFound(f"run {run_id} not found")
+    spans = cursor.execute(_SPAN_FACTS, [run_id, max_spans + 1]).fetchall()
+    return EvaluationSubject(
+        run=RunFacts(*rows[0]),
+        spans=tuple(SpanFacts(*row) for row in spans[:max_spans]),
+        spans_truncated=len(spans) > max_spans,
+    )
