@@ -46,7 +46,7 @@ def check_jobs(jobs: JobsConfig, agents: tuple[HostedAgentConfig, ...]) -> list[
     ids = [agent.agent_id for agent in agents]
     for index, agent in enumerate(agents):
         problems += _check_agent(f"hosted_agents[{index}]", agent)
-        if ids.count(agent.agent_id) > 1:
+        if agent.agent_id in ids[:index]:
             problems.append(f"hosted_agents[{index}].agent_id {agent.agent_id!r} is declared twice")
     return problems
 

@@ -1,0 +1,75 @@
+"""Agents the test collectors host (`tests.support.hosted_agents:<name>`).
+
+They run in the agent process the worker starts, which finds this module through the
+PYTHONPATH the tests pass to the collector. Each shows one behaviour the worker must handle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+from opentelemetry import trace
+
+tracer = trace.get_tracer("tests.support.hosted_agents")
+
+
+def echo(user_input: str) -> str:
+    """Sync agent with one LLM span that reports tokens."""
+    with tracer.start_as_current_span("draft", attributes={
+        "openinference.span.kind": "LLM", "llm.model_name": "fake-model", "input.value": user_input,
+        "llm.token_count.prompt": 7, "llm.token_count.completion": 5, "llm.token_count.total": 12,
+    }) as span:
+        answer = f"echo: {user_input}"
+        span.set_attribute("output.value", answer)
+    return answer
+
+
+async def echo_async(user_input: str) -> str:
+    """Async agent with one TOOL span."""
+    with tracer.start_as_current_span("lookup", attributes={"openinference.span.kind": "TOOL", "tool.name": "lookup"}):
+        await asyncio.sleep(0)
+    return f"async echo: {user_input}"
+
+
+def gated(user_input: str) -> str:
+    """Waits (at most 20 s) until the file named by user_input exists: the test holds it running."""
+    gate = Path(user_input)
+    deadline = time.monotonic() + 20
+    with tracer.start_as_current_span("wait_for_gate", attributes={"openinference.span.kind": "CHAIN"}):
+        while not gate.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"gate {gate} never opened")
+            time.sleep(0.02)
+    return "the gate opened"
+
+
+def raises(user_input: str) -> str:
+    raise ValueError(f"boom: {user_input}")
+
+
+def hangs(user_input: str) -> str:
+    print("hanging now", flush=True)
+    time.sleep(3600)
+    return "never"
+
+
+def kills_itself(user_input: str) -> str:
+    os.kill(os.getpid(), signal.SIGKILL)
+    return "never"
+
+
+def slow_once(user_input: str) -> str:
+    """Appends `start PID` and, after sleep_s, `done PID` to the log file named in the JSON input."""
+    task = json.loads(user_input)
+    log = Path(task["log"])
+    with log.open("a", encoding="utf-8") as file:
+        file.write(f"start {os.getpid()}\n")
+    time.sleep(float(task["sleep_s"]))
+    with log.open("a", encoding="utf-8") as file:
+        file.write(f"done {os.getpid()}\n")
+    return "slow and done"
