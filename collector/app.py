@@ -1,4 +1,5 @@
-"""create_app(config): wiring only. Lifecycle order: open db → writer → gRPC; torn down in reverse."""
+"""create_app(config): wiring only. Lifecycle order: open db → writer → evaluation → gRPC → job
+worker; torn down in reverse."""
 
 from __future__ import annotations
 
@@ -13,8 +14,12 @@ from kate.collector.api.routes import add_routes
 from kate.collector.auth import Authenticator
 from kate.collector.completion import CompletionHub
 from kate.collector.config import Config
+from kate.collector.evaluation.scheduler import EvaluationScheduler, build_evaluators
 from kate.collector.ingest.otlp_grpc import GrpcReceiver
 from kate.collector.ingest.sink import Sink
+from kate.collector.jobs.hosted import HostedAgents
+from kate.collector.jobs.spans import SpanForwarder
+from kate.collector.jobs.worker import JobWorker
 from kate.collector.middleware import error_middleware
 from kate.collector.store.database import Database
 
@@ -28,17 +33,27 @@ def create_app(config: Config) -> web.Application:
     database = Database(config.storage.path, config.storage)
     completions = CompletionHub()
     sink = Sink(database, completions)
+    evaluations = EvaluationScheduler(database, config.evaluation, build_evaluators(config.evaluation))
+    completions.subscribe(evaluations.on_run_completed)
+    hosted = HostedAgents(config.hosted_agents)
+    forwarder = SpanForwarder(sink, config.ingest.max_text_bytes)
     app[STATE_KEY] = AppState(
         config=config,
         database=database,
         sink=sink,
         completions=completions,
         upload_limiter=RateLimiter(config.api.upload_rate_limit_per_minute),
+        evaluations=evaluations,
+        hosted=hosted,
+        jobs=JobWorker(database, hosted, config.jobs, completions=completions, spans=forwarder,
+                       max_text_bytes=config.ingest.max_text_bytes),
     )
     app[GRPC_KEY] = GrpcReceiver(config.server, config.ingest, sink, app[AUTHENTICATOR_KEY])
     add_routes(app)
     app.cleanup_ctx.append(_database_lifecycle)
+    app.cleanup_ctx.append(_evaluation_lifecycle)  # before gRPC: root spans' completions find it running
     app.cleanup_ctx.append(_grpc_lifecycle)  # after the store: it serves only while the store is open
+    app.cleanup_ctx.append(_jobs_lifecycle)  # last: stopped first, while its agents' writes still land
     return app
 
 
@@ -55,3 +70,17 @@ async def _grpc_lifecycle(app: web.Application) -> AsyncIterator[None]:
     yield
     # Running exports finish (they await their commit) before the store below closes.
     await receiver.stop(grace_s=app[STATE_KEY].config.server.shutdown_timeout_s)
+
+
+async def _evaluation_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    scheduler = app[STATE_KEY].evaluations
+    await scheduler.start()  # resumes evaluations a previous stop left pending
+    yield
+    await scheduler.stop()
+
+
+async def _jobs_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    worker = app[STATE_KEY].jobs
+    await worker.start()
+    yield
+    await worker.stop()  # running agents get jobs.shutdown_grace_s, then their jobs are released

@@ -76,7 +76,7 @@ def _run_serve(args: argparse.Namespace, config: Config) -> int:
 
     try:
         asyncio.run(serve(config))
-    except (KateError, SchemaTooNew) as exc:
+    except (KateError, SchemaTooNew, ConfigError) as exc:  # ConfigError: a custom evaluator fails to load
         print(f"kate: cannot start: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # e.g. the port is taken

@@ -23,6 +23,8 @@ ERROR_CASES: dict[tuple[str, str], list[tuple[str, Any, int]]] = {
     ("POST", f"{RUN}/complete"): [(f"/agents/a/runs/{uuid.uuid4()}/complete", None, 404)],
     ("POST", f"{RUN}/fail"): [(f"/agents/a/runs/{uuid.uuid4()}/fail", {"error": 3}, 422),
                               (f"/agents/a/runs/{uuid.uuid4()}/fail", None, 404)],
+    ("POST", f"{RUN}/evaluate"): [(f"/agents/a/runs/{uuid.uuid4()}/evaluate", None, 404)],
+    ("GET", "/jobs/{job_id}"): [(f"/jobs/{uuid.uuid4()}", None, 404), ("/jobs/not-a-job", None, 404)],
     ("GET", f"{RUN}/spans"): [(f"/agents/a/runs/{uuid.uuid4()}/spans", None, 404)],
     ("POST", f"{RUN}/spans"): [(f"/agents/a/runs/{uuid.uuid4()}/spans", {"spans": []}, 404),
                                (f"/agents/a/runs/{uuid.uuid4()}/spans", b"\xff\xfe", 400)],

@@ -9,7 +9,10 @@ from aiohttp import web
 from kate.collector.api.ratelimit import RateLimiter
 from kate.collector.completion import CompletionHub
 from kate.collector.config import Config
+from kate.collector.evaluation.scheduler import EvaluationScheduler
 from kate.collector.ingest.sink import Sink
+from kate.collector.jobs.hosted import HostedAgents
+from kate.collector.jobs.worker import JobWorker
 from kate.collector.store.database import Database
 
 
@@ -20,6 +23,9 @@ class AppState:
     sink: Sink
     completions: CompletionHub
     upload_limiter: RateLimiter
+    evaluations: EvaluationScheduler
+    hosted: HostedAgents
+    jobs: JobWorker
 
 
 STATE_KEY = web.AppKey("kate_state", AppState)

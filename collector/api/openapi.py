@@ -80,6 +80,20 @@ def _paths() -> dict[str, Any]:
                      "requestBody": {"required": False, "content": {_JSON: {"schema": _ref("FailRun")}}},
                      "responses": {"200": _body("Run", "AgentRunResponse"), **_errors(404, 409, 415, 422, 503)}},
         },
+        f"{run}/evaluate": {
+            "post": {"operationId": "evaluate_run",
+                     "summary": "Evaluate a completed or failed run now, regardless of cooldown (Kate extension); "
+                                "202 with evaluation_status pending, scores follow in the background",
+                     "parameters": [_AGENT, _RUN],
+                     "responses": {"202": _body("Run", "AgentRunResponse, evaluation pending"),
+                                   **_errors(404, 409, 422, 503)}},
+        },
+        "/jobs/{job_id}": {
+            "get": {"operationId": "get_job", "summary": "A job of a Kate-hosted agent",
+                    "parameters": [_param("job_id", "path", "Job UUID (job_id of the enqueue answer)",
+                                          {"type": "string", "format": "uuid"})],
+                    "responses": {"200": _body("Job", "The job"), **_errors(404)}},
+        },
         f"{run}/spans": {
             "get": {"operationId": "list_run_spans", "summary": "Spans of a run in start order",
                     "parameters": [_AGENT, _RUN, _LIMIT, _CURSOR,
@@ -144,7 +158,18 @@ def _schemas() -> dict[str, Any]:
             "trigger": {"enum": _TRIGGERS}, "run_id": {"type": "string", "format": "uuid"}}},
         "FailRun": {"type": "object", "properties": {"error": {"type": "string"}}},
         "EnqueueRun": {"type": "object", "required": ["trigger"], "properties": {
-            "trigger": {"enum": _TRIGGERS}, "user_input": {"type": "string"}}},
+            "trigger": {"enum": _TRIGGERS}, "user_input": {"type": "string"},
+            "run_id": {"type": "string", "format": "uuid"}}},
+        "Job": {"type": "object", "required": ["job_id", "run_id", "agent_id", "status", "attempts", "created_at"],
+                "properties": {"job_id": {"type": "string", "format": "uuid"}, "run_id": {"type": "string", "format": "uuid"},
+                               "agent_id": {"type": "string"},
+                               "status": {"enum": ["queued", "running", "succeeded", "failed"]},
+                               "attempts": {"type": "integer"}, "error": nullable_str,
+                               "created_at": {"type": "string", "format": "date-time"}, "started_at": _TIME,
+                               "finished_at": _TIME, "lease_until": _TIME, "next_attempt_at": _TIME}},
+        "Score": {"type": "object", "required": ["evaluator", "score", "weight", "reason"], "properties": {
+            "evaluator": {"type": "string"}, "score": nullable_num, "weight": {"type": "number"},
+            "reason": {"type": "string"}}},
         "Enqueued": {"type": "object", "required": ["run_id", "job_id", "status"], "properties": {
             "run_id": {"type": "string"}, "job_id": {"type": "string"}, "status": {"const": "queued"}}},
         "Run": {"type": "object",
@@ -153,8 +178,10 @@ def _schemas() -> dict[str, Any]:
                                "status": {"enum": _STATUSES}, "trigger": {"enum": _TRIGGERS},
                                "overall_score": nullable_num, "created_at": {"type": "string", "format": "date-time"},
                                "completed_at": _TIME, "started_at": _TIME, "source": {"enum": ["api", "otlp", "hosted"]},
-                               "evaluation_status": nullable_str, "user_input": nullable_str, "output": nullable_str,
+                               "user_input": nullable_str, "output": nullable_str,
                                "error": nullable_str, "job_id": nullable_str,
+                               "evaluation_status": {"enum": ["pending", "done", "skipped_cooldown", "failed", None]},
+                               "scores": {"type": "array", "items": _ref("Score")},
                                "span_count": {"type": "integer"}, "total_tokens": {"type": "integer"}}},
         "RunList": {"type": "object", "required": ["runs"], "properties": {
             "runs": {"type": "array", "items": _ref("Run")}, "next_cursor": nullable_str}},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from kate.collector.api import health, openapi, runs, sql
+from kate.collector.api import evaluations, health, jobs, openapi, runs, sql
 from kate.collector.ingest import otlp_http
 from kate.collector.middleware import RENDERER_KEY, ErrorRenderer
 
@@ -17,8 +17,10 @@ ROUTES: tuple[tuple[str, str, web.RequestHandler], ...] = (  # type: ignore[type
     ("GET", _RUN, runs.get_run),
     ("POST", f"{_RUN}/complete", runs.complete_run),
     ("POST", f"{_RUN}/fail", runs.fail_run),
+    ("POST", f"{_RUN}/evaluate", evaluations.evaluate_run),
     ("GET", f"{_RUN}/spans", runs.list_run_spans),
     ("POST", f"{_RUN}/spans", runs.upload_spans),
+    ("GET", "/jobs/{job_id}", jobs.get_job),
     ("POST", "/sql", sql.run_sql),
     ("GET", "/healthz", health.healthz),
     ("GET", "/readyz", health.readyz),

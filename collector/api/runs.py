@@ -13,8 +13,9 @@ from aiohttp import web
 from kate.collector.api import params
 from kate.collector.api.context import STATE_KEY, AppState
 from kate.collector.api.serialize import json_response, read_json_object, span_json
-from kate.collector.errors import AgentNotHosted, ValidationError
+from kate.collector.errors import ValidationError
 from kate.collector.ingest.upload import UploadTarget, parse_upload
+from kate.collector.store import jobs as job_store
 from kate.collector.store import runs as run_store
 from kate.collector.store.ids import uuid7
 from kate.collector.store.runs import NewRun, RunFilter, RunSource, RunStatus, RunTrigger
@@ -133,7 +134,19 @@ async def upload_spans(request: web.Request) -> web.Response:
 
 
 async def enqueue_run(request: web.Request) -> web.Response:
+    """Kate-hosted agents: the run (queued) and its job in one transaction; the worker runs it."""
+    state = _state(request)
     agent_id = params.agent_id(request)
     body = await read_json_object(request)
-    _trigger(body.get("trigger"))
-    raise AgentNotHosted(f"agent {agent_id} is not a Kate-hosted agent; declare it under hosted_agents in config.yaml")
+    trigger = _trigger(body.get("trigger"))
+    state.hosted.get(agent_id)  # 404 agent_not_hosted
+    user_input = body.get("user_input")
+    user_input = "" if user_input is None else user_input
+    if not isinstance(user_input, str):
+        raise ValidationError.for_field("user_input", "must be a string (the text handed to the agent)")
+    run = NewRun(_requested_run_id(body.get("run_id")), agent_id, trigger, RunSource.HOSTED, RunStatus.QUEUED, user_input)
+    job_id = uuid7()
+    await state.database.write(lambda txn: job_store.enqueue_job(txn, run, job_id, run_store.utc_now()))
+    state.jobs.wake()
+    answer = {"run_id": run.run_id, "job_id": job_id, "status": RunStatus.QUEUED.value}
+    return json_response(answer, status=202, headers={"Location": f"/jobs/{job_id}"})

@@ -1,0 +1,23 @@
+"""Handler of POST /agents/{agent_id}/runs/{run_id}/evaluate: force an evaluation (design §7).
+
+Answers 202 at once with the run (evaluation_status pending); the scores arrive in the
+background. No SQL here: admission is the store's, the work the scheduler's.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from kate.collector.api import params
+from kate.collector.api.context import STATE_KEY
+from kate.collector.api.serialize import json_response
+from kate.collector.store import runs as run_store
+
+
+async def evaluate_run(request: web.Request) -> web.Response:
+    """Evaluate a completed or failed run now, regardless of the agent's cooldown."""
+    state = request.app[STATE_KEY]
+    agent_id, run_id = params.agent_id(request), params.run_id(request)
+    await state.evaluations.force(agent_id, run_id)  # 404 unknown run, 409 run_not_finished
+    run = await state.database.read(lambda c: run_store.get_run(c, agent_id, run_id))
+    return json_response(run, status=202)
