@@ -18,6 +18,9 @@ async def evaluate_run(request: web.Request) -> web.Response:
     """Evaluate a completed or failed run now, regardless of the agent's cooldown."""
     state = request.app[STATE_KEY]
     agent_id, run_id = params.agent_id(request), params.run_id(request)
-    await state.evaluations.force(agent_id, run_id)  # 404 unknown run, 409 run_not_finished
-    run = await state.database.read(lambda c: run_store.get_run(c, agent_id, run_id))
+    ticket = await state.evaluations.force(agent_id, run_id)  # 404 unknown run, 409 run_not_finished
+    try:  # read before the evaluation starts: the answer shows what was admitted (pending)
+        run = await state.database.read(lambda c: run_store.get_run(c, agent_id, run_id))
+    finally:
+        state.evaluations.begin(ticket)
     return json_response(run, status=202)

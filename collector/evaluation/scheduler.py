@@ -94,11 +94,14 @@ class EvaluationScheduler:
         if self._running and self._settings.enabled:
             self._spawn(self._admit_and_evaluate(agent_id, run_id))
 
-    async def force(self, agent_id: str, run_id: str) -> None:
-        """Admit an evaluation regardless of cooldown and start it; raises NotFound/RunNotFinished."""
+    async def force(self, agent_id: str, run_id: str) -> Ticket:
+        """Admit an evaluation regardless of cooldown (NotFound, RunNotFinished); begin() starts it."""
         if not self._running:
             raise Overloaded("evaluation is not running (starting up or shutting down)")
-        ticket = await self._database.write(lambda txn: force_evaluation(txn, agent_id, run_id, utc_now()))
+        return await self._database.write(lambda txn: force_evaluation(txn, agent_id, run_id, utc_now()))
+
+    def begin(self, ticket: Ticket) -> None:
+        """Start an admitted evaluation in the background."""
         self._spawn(self._evaluate(ticket))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:

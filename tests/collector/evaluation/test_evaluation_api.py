@@ -119,3 +119,19 @@ async def test_runs_listed_carry_their_scores(api: Api, agent_id: str) -> None:
 
     (run,) = listed.body["runs"]
     assert run["evaluation_status"] == "done" and {score["evaluator"] for score in run["scores"]} == BUILTINS
+
+
+async def test_an_otlp_root_span_completes_its_run_and_starts_an_evaluation(api: Api, agent_id: str) -> None:
+    trace_id = uuid.uuid4().hex
+    span = {"traceId": trace_id, "spanId": "00f067aa0ba902b7", "name": "agent", "kind": 1,
+            "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000001000000000",
+            "attributes": [{"key": "output.value", "value": {"stringValue": "all done"}}]}
+    resource = {"attributes": [{"key": "kate.agent.id", "value": {"stringValue": agent_id}}]}
+    exported = await api.call("POST", "/v1/traces", {"resourceSpans": [{"resource": resource,
+                                                                        "scopeSpans": [{"spans": [span]}]}]})
+
+    run = await evaluated_run(api, agent_id, str(uuid.UUID(trace_id)))  # design §5: the trace id names the run
+
+    assert exported.status == 200
+    assert (run["source"], run["status"], run["evaluation_status"]) == ("otlp", "completed", "done")
+    assert {score["evaluator"]: score["score"] for score in run["scores"]}["final_output"] == 1.0

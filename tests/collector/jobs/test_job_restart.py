@@ -90,10 +90,14 @@ async def test_a_clean_stop_gives_a_running_job_back_without_counting_the_attemp
 
     second = start_collector(db_path, config=config(), env=ENV)
     async with aiohttp.ClientSession() as session:
-        done = await finished_run(Api(second.base_url, session), "slow", enqueued["run_id"])
+        api = Api(second.base_url, session)
+        done = await finished_run(api, "slow", enqueued["run_id"])
+        job = (await api.call("GET", f"/jobs/{enqueued['job_id']}")).body
 
+    events = [line.split()[0] for line in log.read_text(encoding="utf-8").splitlines()]
     assert released == [("queued", 0, "queued")]
-    assert done["status"] == "completed" and "done" not in log.read_text(encoding="utf-8").splitlines()[0]
+    assert done["status"] == "completed" and (job["status"], job["attempts"]) == ("succeeded", 1)
+    assert events == ["start", "start", "done"]  # the first attempt was killed after the grace period
 
 
 async def _read(path: Path) -> str:
