@@ -81,36 +81,35 @@ def insert_run(txn: WriteTxn, run: NewRun) -> None:
     )
 
 
-def complete_run(txn: WriteTxn, agent_id: str, run_id: str) -> None:
-    """running → completed with completed_at now; NotFound or RunNotRunning otherwise."""
+def require_status(txn: WriteTxn, agent_id: str, run_id: str, allowed: frozenset[RunStatus], doing: str) -> None:
+    """NotFound unless this agent has the run; RunNotRunning unless its status is allowed."""
     status = find_run_status(txn, agent_id, run_id)
     if status is None:
         raise NotFound(f"run {run_id} of agent {agent_id} not found")
-    if status != RunStatus.RUNNING.value:
-        raise RunNotRunning(f"run {run_id} is {status}, not running")
-    txn.execute(
-        "UPDATE runs SET status = 'completed', completed_at = ? WHERE run_id = ?", [utc_now(), run_id]
-    )
+    if RunStatus(status) not in allowed:
+        expected = " or ".join(sorted(s.value for s in allowed))
+        raise RunNotRunning(f"run {run_id} is {status}, not {expected}; cannot {doing}")
+
+
+_RUNNING = frozenset({RunStatus.RUNNING})
+
+
+def complete_run(txn: WriteTxn, agent_id: str, run_id: str) -> None:
+    """running → completed with completed_at now; NotFound or RunNotRunning otherwise."""
+    require_status(txn, agent_id, run_id, _RUNNING, "complete it")
+    txn.execute("UPDATE runs SET status = 'completed', completed_at = ? WHERE run_id = ?", [utc_now(), run_id])
 
 
 def fail_run(txn: WriteTxn, agent_id: str, run_id: str, error: str | None) -> None:
-    """queued or running → failed with the error text; NotFound or Conflict otherwise."""
-    status = find_run_status(txn, agent_id, run_id)
-    if status is None:
-        raise NotFound(f"run {run_id} of agent {agent_id} not found")
-    if status not in (RunStatus.RUNNING.value, RunStatus.QUEUED.value):
-        raise RunNotRunning(f"run {run_id} is {status}; only a queued or running run can fail")
+    """queued or running → failed with the error text; NotFound or RunNotRunning otherwise."""
+    require_status(txn, agent_id, run_id, frozenset({RunStatus.QUEUED, RunStatus.RUNNING}), "fail it")
     txn.execute(
         "UPDATE runs SET status = 'failed', completed_at = ?, error = ? WHERE run_id = ?", [utc_now(), error, run_id]
     )
 
 
 def require_running(txn: WriteTxn, agent_id: str, run_id: str) -> None:
-    status = find_run_status(txn, agent_id, run_id)
-    if status is None:
-        raise NotFound(f"run {run_id} of agent {agent_id} not found")
-    if status != RunStatus.RUNNING.value:
-        raise RunNotRunning(f"run {run_id} is {status}, not running; spans can be uploaded only to a running run")
+    require_status(txn, agent_id, run_id, _RUNNING, "upload spans to it")
 
 
 _RUN_STATS = """
