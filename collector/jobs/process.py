@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from kate.collector.jobs.frames import RESULT, SPANS, FrameError, read_frame
@@ -80,7 +80,7 @@ async def run_attempt(spec: AttemptSpec, on_spans: SpanSink, *, timeout_s: float
 async def _send_spec(process: asyncio.subprocess.Process, spec: AttemptSpec) -> None:
     stdin = _stream(process.stdin)
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # it died at once: its exit says why
-        stdin.write(json.dumps(asdict(spec)).encode("utf-8") + b"\n")
+        stdin.write(json.dumps(dataclasses.asdict(spec)).encode("utf-8") + b"\n")
         await stdin.drain()
 
 
@@ -93,19 +93,26 @@ async def _supervise(process: asyncio.subprocess.Process, on_spans: SpanSink) ->
         if kind == SPANS:
             await on_spans(payload)
         elif kind == RESULT:
-            try:
-                result = json.loads(payload)
-            except ValueError:
-                raise FrameError("the agent process's result is not JSON") from None
+            result = _result(payload)
     await process.wait()
     return result
 
 
+def _result(payload: bytes) -> dict[str, Any]:
+    try:
+        result = json.loads(payload)
+    except ValueError:
+        result = None
+    if not isinstance(result, dict):
+        raise FrameError("the agent process's result is not a JSON object")
+    return result
+
+
 async def _end(process: asyncio.subprocess.Process, stderr_task: asyncio.Task[None], stderr: StderrTail) -> str:
-    """Kill the process group if it still runs, close its stdin, reap it; the stderr tail."""
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
+    """Kill the process group (the agent and anything it left running), close its stdin, reap
+    it; return the stderr tail."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the whole group is gone already
+        os.killpg(process.pid, signal.SIGKILL)
     if process.stdin is not None and not process.stdin.is_closing():
         process.stdin.close()
     await process.wait()

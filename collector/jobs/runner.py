@@ -114,7 +114,7 @@ def _call(spec: dict[str, Any]) -> dict[str, Any]:
     try:
         target = _resolve(spec["entrypoint"])
     except Exception as exc:  # noqa: BLE001 - a wrong entrypoint is the attempt's result; retrying cannot help
-        return {"ok": False, "error": f"cannot load {spec['entrypoint']}: {type(exc).__name__}: {exc}",
+        return {"ok": False, "error": f"cannot load {spec['entrypoint']}: {_describe(exc)}",
                 "detail": _traceback(), "retryable": False}
     tracer = trace.get_tracer("kate.collector.jobs.runner")
     attributes = {"openinference.span.kind": "AGENT", "input.value": spec["user_input"]}
@@ -124,7 +124,7 @@ def _call(spec: dict[str, Any]) -> dict[str, Any]:
         try:
             output = _as_text(_invoke(target, spec["user_input"]))
         except Exception as exc:  # noqa: BLE001 - the agent's failure is the attempt's result, not the runner's
-            error = f"{type(exc).__name__}: {exc}"
+            error = _describe(exc)
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, error))
             return {"ok": False, "error": error, "detail": _traceback(), "retryable": True}
@@ -158,6 +158,10 @@ def _as_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _traceback() -> str:

@@ -57,8 +57,8 @@ class JobWorker:
         self._wake.set()
 
     async def start(self) -> None:
-        if not self._settings.worker_enabled:
-            logger.info("job worker disabled (jobs.worker_enabled: false): enqueued jobs wait")
+        if not self._settings.worker_enabled or not self._agents:
+            logger.info("job worker not started (jobs.worker_enabled false or no hosted_agents): enqueued jobs wait")
             return
         loop = asyncio.get_running_loop()
         self._loops = [loop.create_task(self._claim_loop()), loop.create_task(self._lease_loop())]
@@ -81,8 +81,15 @@ class JobWorker:
             task.cancel()
         await asyncio.gather(*tasks, lease_loop, return_exceptions=True)
         if interrupted:
-            await self._database.write(lambda txn: job_store.release_jobs(txn, interrupted))
-            logger.info("released %d interrupted jobs; they run again at the next start", len(interrupted))
+            await self._release(interrupted)
+
+    async def _release(self, claims: list[Claim]) -> None:
+        try:
+            await self._database.write(lambda txn: job_store.release_jobs(txn, claims))
+        except Exception:  # shutdown boundary: their leases expire instead, and they are claimed again
+            logger.exception("could not release %d interrupted jobs", len(claims))
+            return
+        logger.info("released %d interrupted jobs; they run again at the next start", len(claims))
 
     async def _claim_loop(self) -> None:
         while True:

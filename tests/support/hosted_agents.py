@@ -73,3 +73,10 @@ def slow_once(user_input: str) -> str:
     with log.open("a", encoding="utf-8") as file:
         file.write(f"done {os.getpid()}\n")
     return "slow and done"
+
+
+def hogs_memory(user_input: str) -> str:
+    """Allocates until the process's memory limit stops it."""
+    blocks = []
+    while True:
+        blocks.append(bytearray(50 * 1024 * 1024))

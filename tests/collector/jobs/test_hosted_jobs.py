@@ -36,6 +36,7 @@ CONFIG = {
         hosted("raiser", "raises", max_attempts=2),
         hosted("hanger", "hangs", timeout_s=1, max_attempts=1),
         hosted("suicide", "kills_itself", max_attempts=1),
+        hosted("hog", "hogs_memory", max_attempts=1, memory_limit_mb=400),
         hosted("broken", "no_such_agent", max_attempts=3),
     ],
 }
@@ -149,6 +150,16 @@ async def test_an_agent_that_kills_its_own_process_fails_the_run_not_the_collect
 
     assert (failed["status"], failed["error"]) == ("failed", "the agent process was killed by signal SIGKILL")
     assert (await finished_run(host_api, "echo", after["run_id"]))["output"] == "echo: still here"
+
+
+async def test_an_agent_that_blows_its_memory_limit_fails_alone(host_api: Api) -> None:
+    enqueued = await enqueue(host_api, "hog")
+
+    failed = await finished_run(host_api, "hog", enqueued["run_id"])
+    health = await host_api.call("GET", "/healthz")
+
+    assert (failed["status"], failed["error"]) == ("failed", "MemoryError")
+    assert health.status == 200
 
 
 async def test_an_entrypoint_that_does_not_import_fails_without_retries(host_api: Api) -> None:
