@@ -28,6 +28,7 @@ _HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
 _KINDS = frozenset(kind.value for kind in SpanKind)
 _STATUSES = frozenset(status.value for status in StatusCode)
 _MAX_ERRORS = 50
+_MAX_NS = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,10 @@ def _parse_span(span: Any, path: str, target: UploadTarget, default_start_ns: in
     tokens = {name: field.integer(name) for name in ("token_count", "input_tokens", "output_tokens")}
     if start_ns is not None and end_ns is not None and end_ns < start_ns:
         problems.add(f"{path}.end_time", "must not be before start_time")
+    start_or_now = default_start_ns if start_ns is None else start_ns
+    if end_ns is None and latency_ms is not None and start_or_now + round(latency_ms * 1e6) > _MAX_NS:
+        # the derived end_time is stored as signed 64-bit nanoseconds (up to 2262-04-11)
+        problems.add(f"{path}.latency_ms", "is too large: the span would end after 2262-04-11")
     if len(problems.details) > before:
         return None
     start_ns = default_start_ns if start_ns is None else start_ns
