@@ -1,7 +1,8 @@
 """Read-only SQL for analysis (POST /sql and `kate sql`): one SELECT, bounded rows, no side effects.
 
-Three walls: the statement must parse as exactly one SELECT (or EXPLAIN); it runs inside a
-transaction that is always rolled back; the connection has external file access disabled.
+Three walls: the statement must parse as exactly one SELECT (or EXPLAIN) with no write hidden in
+a CTE; it runs inside a transaction that is always rolled back; the connection has external
+file access disabled.
 Time limits are the caller's (Database.read interrupts the cursor).
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +23,8 @@ import duckdb
 from kate.collector.errors import BadRequest, ValidationError
 
 _ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+_READ_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE", "BOUND_SUBQUERY_NODE"})
+_EXPLAIN_PREFIX = re.compile(r"^\s*EXPLAIN\s+(?:ANALY[SZ]E\s+)?", re.IGNORECASE)
 SqlParams = Sequence[Any] | Mapping[str, Any] | None
 
 
@@ -63,6 +68,28 @@ def check_readonly(cursor: duckdb.DuckDBPyConnection, sql: str) -> None:
     kind = statements[0].type
     if kind not in _ALLOWED:
         raise ValidationError.for_field("sql", f"must be a read-only SELECT, got {kind.name}")
+    _refuse_nested_writes(cursor, _EXPLAIN_PREFIX.sub("", sql, count=1) if kind == duckdb.StatementType.EXPLAIN else sql)
+
+
+def _refuse_nested_writes(cursor: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """A SELECT may hide a write in a CTE (`WITH x AS (DELETE ... RETURNING 1) SELECT ...`), which
+    the statement type does not show; the parse tree does. Rollback would undo it, but meanwhile it
+    holds row versions that make the writer's commits conflict."""
+    (serialized,) = cursor.execute("SELECT json_serialize_sql(?)", [sql]).fetchone() or ("{}",)
+    tree = json.loads(serialized)
+    if tree.get("error"):
+        msg = f"must be a read-only SELECT that can be checked: {tree.get('error_message', 'unknown statement')}"
+        raise ValidationError.for_field("sql", msg)
+    pending: list[Any] = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            kind = node.get("type")
+            if isinstance(kind, str) and kind.endswith("_NODE") and kind not in _READ_NODES:
+                raise ValidationError.for_field("sql", f"must be read-only, but contains a {kind.removesuffix('_QUERY_NODE')}")
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
 
 
 def jsonable(value: Any) -> Any:
