@@ -20,7 +20,7 @@ from kate.collector.ingest.sink import Sink
 from kate.collector.jobs.hosted import HostedAgents
 from kate.collector.jobs.spans import SpanForwarder
 from kate.collector.jobs.worker import JobWorker
-from kate.collector.middleware import error_middleware
+from kate.collector.middleware import BODY_TIMEOUT_KEY, body_deadline_middleware, error_middleware
 from kate.collector.store.database import Database
 
 GRPC_KEY = web.AppKey("kate_grpc_receiver", GrpcReceiver)
@@ -28,7 +28,9 @@ GRPC_KEY = web.AppKey("kate_grpc_receiver", GrpcReceiver)
 
 def create_app(config: Config) -> web.Application:
     # error_middleware is outermost so that access errors (401/403) render like every other error.
-    app = web.Application(middlewares=[error_middleware, access_middleware], client_max_size=config.server.max_body_bytes)
+    app = web.Application(middlewares=[error_middleware, access_middleware, body_deadline_middleware],
+                          client_max_size=config.server.max_body_bytes)
+    app[BODY_TIMEOUT_KEY] = config.server.body_timeout_s
     app[AUTHENTICATOR_KEY] = Authenticator(config.auth)
     database = Database(config.storage.path, config.storage)
     completions = CompletionHub()

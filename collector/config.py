@@ -36,6 +36,8 @@ class ServerConfig:
     max_body_bytes: int = 20 * MIB
     grpc_max_message_bytes: int = 20 * MIB
     shutdown_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0  # a request body not fully received by then answers 408 (slow-loris)
+    keepalive_timeout_s: float = 75.0  # an idle connection (or one stuck in its headers) is closed after this
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +256,8 @@ def _check(config: Config) -> None:
     positive = {
         "server.max_body_bytes": config.server.max_body_bytes,
         "server.grpc_max_message_bytes": config.server.grpc_max_message_bytes,
+        "server.body_timeout_s": config.server.body_timeout_s,
+        "server.keepalive_timeout_s": config.server.keepalive_timeout_s,
         "storage.read_threads": config.storage.read_threads,
         "storage.queue_max_items": config.storage.queue_max_items,
         "storage.queue_max_bytes": config.storage.queue_max_bytes,

@@ -13,6 +13,7 @@ envelope; the gRPC servicer maps them with to_grpc_code(). Nothing here does I/O
     │   └── AgentNotHosted (404 agent_not_hosted)
     ├── MethodNotAllowed (405 method_not_allowed)
     ├── QueryTimeout (408 query_timeout)
+    ├── RequestTimeout (408 request_timeout)   the body did not arrive within server.body_timeout_s
     ├── Conflict (409 conflict)
     │   ├── RunNotRunning (409 run_not_running)
     │   ├── RunNotFinished (409 run_not_finished)   evaluate a run that is still queued or running
@@ -108,6 +109,13 @@ class QueryTimeout(KateError):
     code = "query_timeout"
 
 
+class RequestTimeout(KateError):
+    """The client sent its body too slowly (slow-loris); the connection is closed after the answer."""
+
+    status = 408
+    code = "request_timeout"
+
+
 class Conflict(KateError):
     status = 409
     code = "conflict"
@@ -183,6 +191,7 @@ _GRPC_CODES: dict[int, grpc.StatusCode] = {
     401: grpc.StatusCode.UNAUTHENTICATED,
     403: grpc.StatusCode.PERMISSION_DENIED,
     404: grpc.StatusCode.NOT_FOUND,
+    408: grpc.StatusCode.DEADLINE_EXCEEDED,
     409: grpc.StatusCode.FAILED_PRECONDITION,
     413: grpc.StatusCode.RESOURCE_EXHAUSTED,
     415: grpc.StatusCode.INVALID_ARGUMENT,

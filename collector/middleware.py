@@ -8,6 +8,7 @@ RENDERER_KEY render every error in their own wire format (OTLP: google.rpc.Statu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from kate.collector.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    RequestTimeout,
     UnsupportedMediaType,
 )
 
@@ -29,6 +31,8 @@ ErrorRenderer = Callable[[web.Request, KateError], web.StreamResponse]
 
 # Routes with their own wire format for errors (OTLP answers google.rpc.Status) register here.
 RENDERER_KEY = web.AppKey("kate_error_renderers", dict)
+# Seconds a request body may take to arrive in full (server.body_timeout_s).
+BODY_TIMEOUT_KEY = web.AppKey("kate_body_timeout_s", float)
 
 
 def render_error(error: KateError) -> web.Response:
@@ -75,3 +79,49 @@ def _render(request: web.Request, error: KateError) -> web.StreamResponse:
     route = request.match_info.route.resource
     renderer = renderers.get(route.canonical if route is not None else None)
     return renderer(request, error) if renderer else render_error(error)
+
+
+class _BodyTimedOut(TimeoutError):
+    """Raised by reads of a body that passed its deadline. A TimeoutError, so that aiohttp's
+    lingering read of the unread rest, after the answer, stops quietly instead of logging it."""
+
+
+@web.middleware
+async def body_deadline_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A body still arriving after server.body_timeout_s answers 408 `request_timeout` (slow-loris).
+
+    aiohttp bounds neither the time to receive a body nor the time a handler waits for it, so a
+    client sending a byte now and then would hold a connection and a handler forever. Expiry
+    makes the pending read raise; the answer then closes the connection (the body is unread).
+    """
+    timeout_s = request.app.get(BODY_TIMEOUT_KEY)
+    if timeout_s is None or not request.body_exists or request.content.is_eof():
+        return await handler(request)
+    try:
+        return await _with_deadline(request, handler, timeout_s)
+    finally:
+        if request.content.exception() is not None and not request.content.is_eof():
+            # A body that failed (corrupt gzip, deadline): aiohttp's lingering read of the rest
+            # would re-raise that error and log it as unhandled; a TimeoutError ends it quietly.
+            request.content.set_exception(_BodyTimedOut())
+
+
+async def _with_deadline(request: web.Request, handler: Handler, timeout_s: float) -> web.StreamResponse:
+    expired = asyncio.Event()
+
+    def expire() -> None:
+        if not request.content.is_eof():
+            expired.set()
+            request.content.set_exception(_BodyTimedOut())
+
+    timer = asyncio.get_running_loop().call_later(timeout_s, expire)
+    try:
+        response = await handler(request)
+    except _BodyTimedOut:
+        msg = f"request body not received within {timeout_s:g} s (server.body_timeout_s)"
+        response = _render(request, RequestTimeout(msg))
+    finally:
+        timer.cancel()
+    if expired.is_set():
+        response.force_close()
+    return response

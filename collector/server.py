@@ -21,8 +21,10 @@ logger = logging.getLogger(__name__)
 async def serve(config: Config) -> None:
     stop = _stop_on_signals()
     app = create_app(config)
+    # keepalive_timeout also closes a connection that never completes its headers (slow-loris);
+    # aiohttp's own default is an hour.
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=config.server.shutdown_timeout_s,
-                           access_log=None)
+                           access_log=None, keepalive_timeout=config.server.keepalive_timeout_s)
     try:
         await runner.setup()  # runs cleanup_ctx start-up: opens the store, then starts gRPC
         site = web.TCPSite(runner, config.server.host, config.server.port, reuse_address=True)
