@@ -1,17 +1,17 @@
-"""What happens when a run completes, whichever path completed it (API, OTLP root span).
+"""What happens when a run completes, whichever path completed it (API, OTLP root span, worker).
 
-Today: a log line. The evaluation issue plugs its scheduler in here; callers never need to
-know what listens.
+Listeners are awaited before the caller answers, so a completed run already says whether it
+will be evaluated (pending or skipped_cooldown); long work belongs in the listener's own tasks.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 logger = logging.getLogger(__name__)
 
-CompletionListener = Callable[[str, str], None]  # (agent_id, run_id)
+CompletionListener = Callable[[str, str], Awaitable[None]]  # (agent_id, run_id)
 
 
 class CompletionHub:
@@ -23,11 +23,11 @@ class CompletionHub:
     def subscribe(self, listener: CompletionListener) -> None:
         self._listeners.append(listener)
 
-    def runs_completed(self, agent_id_by_run: Sequence[tuple[str, str]]) -> None:
+    async def runs_completed(self, agent_id_by_run: Sequence[tuple[str, str]]) -> None:
         for agent_id, run_id in agent_id_by_run:
             logger.info("run %s of agent %s completed", run_id, agent_id)
             for listener in self._listeners:
                 try:
-                    listener(agent_id, run_id)
+                    await listener(agent_id, run_id)
                 except Exception:  # listener boundary: completion itself already committed
                     logger.exception("completion listener failed for run %s", run_id)

@@ -85,7 +85,7 @@ async def complete_run(request: web.Request) -> web.Response:
     state = _state(request)
     agent_id, run_id = params.agent_id(request), params.run_id(request)
     await state.database.write(lambda txn: run_store.complete_run(txn, agent_id, run_id))
-    state.completions.runs_completed([(agent_id, run_id)])  # evaluation hook (design §7)
+    await state.completions.runs_completed([(agent_id, run_id)])  # evaluation hook (design §7)
     run = await state.database.read(lambda c: run_store.get_run(c, agent_id, run_id))
     return json_response(run)
 

@@ -89,10 +89,15 @@ class EvaluationScheduler:
             if close is not None:
                 await close()
 
-    def on_run_completed(self, agent_id: str, run_id: str) -> None:
-        """CompletionHub listener: admit in the background; returns at once."""
-        if self._running and self._settings.enabled:
-            self._spawn(self._admit_and_evaluate(agent_id, run_id))
+    async def on_run_completed(self, agent_id: str, run_id: str) -> None:
+        """CompletionHub listener: admit now (the run says pending or skipped_cooldown when the
+        completion is answered), evaluate in the background."""
+        if not (self._running and self._settings.enabled):
+            return
+        ticket = await _retrying(lambda: self._database.write(
+            lambda txn: admit_evaluation(txn, agent_id, run_id, self._policy, utc_now())))
+        if ticket is not None:
+            self.begin(ticket)
 
     async def force(self, agent_id: str, run_id: str) -> Ticket:
         """Admit an evaluation regardless of cooldown (NotFound, RunNotFinished); begin() starts it."""
@@ -108,12 +113,6 @@ class EvaluationScheduler:
         task = asyncio.get_running_loop().create_task(_guarded(work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def _admit_and_evaluate(self, agent_id: str, run_id: str) -> None:
-        ticket = await _retrying(lambda: self._database.write(
-            lambda txn: admit_evaluation(txn, agent_id, run_id, self._policy, utc_now())))
-        if ticket is not None:
-            await self._evaluate(ticket)
 
     async def _evaluate(self, ticket: Ticket) -> None:
         async with self._slots:

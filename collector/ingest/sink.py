@@ -35,7 +35,7 @@ class Sink:
         )
         if result.completed_run_ids:
             agents = {record.run_id: record.agent_id for record in records}
-            self._completions.runs_completed([(agents[run_id], run_id) for run_id in result.completed_run_ids])
+            await self._completions.runs_completed([(agents[run_id], run_id) for run_id in result.completed_run_ids])
         return result
 
 

@@ -149,7 +149,7 @@ class JobWorker:
             completed = await self._database.write(lambda txn: job_store.finish_job(txn, claim, output, now))
             logger.info("job %s succeeded on attempt %d", claim.job_id, claim.attempt)
             if completed:
-                self._completions.runs_completed([(claim.agent_id, claim.run_id)])
+                await self._completions.runs_completed([(claim.agent_id, claim.run_id)])
             return
         retry_at = self._retry_at(claim, outcome, max_attempts, now)
         error = cap_text(outcome.error or "the attempt failed", self._max_text_bytes)[0]

@@ -9,8 +9,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import aiohttp
 import pytest
 
+from tests.conftest import StartCollector
 from tests.support.http import Api
 from tests.support.waiting import evaluated_run
 
@@ -135,3 +137,17 @@ async def test_an_otlp_root_span_completes_its_run_and_starts_an_evaluation(api:
     assert exported.status == 200
     assert (run["source"], run["status"], run["evaluation_status"]) == ("otlp", "completed", "done")
     assert {score["evaluator"]: score["score"] for score in run["scores"]}["final_output"] == 1.0
+
+
+async def test_the_completion_answer_already_says_whether_the_run_will_be_evaluated(
+    start_collector: StartCollector, agent_id: str
+) -> None:
+    server = start_collector(config={"evaluation": {"cooldown_s": 3600}})
+    async with aiohttp.ClientSession() as session:
+        api = Api(server.base_url, session)
+        first, second = await api.create_run(agent_id), await api.create_run(agent_id)
+        admitted = await api.call("POST", f"/agents/{agent_id}/runs/{first['id']}/complete")
+        skipped = await api.call("POST", f"/agents/{agent_id}/runs/{second['id']}/complete")
+
+    assert admitted.body["evaluation_status"] in ("pending", "done")
+    assert skipped.body["evaluation_status"] == "skipped_cooldown"
