@@ -55,7 +55,7 @@ def _text(rng: random.Random, size: int) -> str:
     return " ".join(rng.choice(("kate", "span", "agent", "tool", "model", "token", "trace")) for _ in range(size // 5))
 
 
-def _otlp_body(agent: str, keys: list[SpanKey], rng: random.Random, text_bytes: int) -> bytes:
+def otlp_body(agent: str, keys: list[SpanKey], rng: random.Random, text_bytes: int) -> bytes:
     parent = os.urandom(8)  # never a root: runs stay running, no evaluation work in the way
     spans = [Span(trace_id=bytes.fromhex(trace), span_id=bytes.fromhex(span), parent_span_id=parent, name="step",
                   start_time_unix_nano=1_700_000_000_000_000_000, end_time_unix_nano=1_700_000_000_100_000_000,
@@ -67,14 +67,14 @@ def _otlp_body(agent: str, keys: list[SpanKey], rng: random.Random, text_bytes: 
     return request.SerializeToString()
 
 
-def _new_keys(count: int) -> list[SpanKey]:
+def new_keys(count: int) -> list[SpanKey]:
     trace = os.urandom(16).hex()
     return [(trace, os.urandom(8).hex()) for _ in range(count)]
 
 
 async def send_otlp_http(session: aiohttp.ClientSession, target: Target, agent: str, keys: list[SpanKey],
                          rng: random.Random, text_bytes: int, ledger: Ledger) -> str:
-    body = _otlp_body(agent, keys, rng, text_bytes)
+    body = otlp_body(agent, keys, rng, text_bytes)
     try:
         async with session.post(f"{target.base_url}/v1/traces", data=body,
                                 headers={"Content-Type": "application/x-protobuf"}) as response:
@@ -91,7 +91,7 @@ async def send_otlp_grpc(channel: grpc.aio.Channel, agent: str, keys: list[SpanK
                          text_bytes: int, ledger: Ledger) -> str:
     export = channel.unary_unary(EXPORT)
     try:
-        await export(_otlp_body(agent, keys, rng, text_bytes), timeout=15)
+        await export(otlp_body(agent, keys, rng, text_bytes), timeout=15)
     except grpc.aio.AioRpcError as error:
         ledger.record("grpc", error.code().name, keys, False)
         return error.code().name
@@ -137,7 +137,7 @@ async def sender(kind: str, target: Target, agent: str, ledger: Ledger, stop: as
         if kind == "upload" and run_id is None:
             return
         while not stop.is_set():
-            keys = _new_keys(spans_per_request)
+            keys = new_keys(spans_per_request)
             ledger.sent_spans += len(keys)
             if kind == "http":
                 answer = await send_otlp_http(session, target, agent, keys, rng, text_bytes, ledger)
