@@ -99,7 +99,8 @@ def _parse_span(span: Any, path: str, target: UploadTarget, default_start_ns: in
     if start_ns is not None and end_ns is not None and end_ns < start_ns:
         problems.add(f"{path}.end_time", "must not be before start_time")
     start_or_now = default_start_ns if start_ns is None else start_ns
-    if end_ns is None and latency_ms is not None and start_or_now + round(latency_ms * 1e6) > _MAX_NS:
+    latency_ns = None if latency_ms is None else latency_ms * 1e6  # may be inf for a huge finite latency_ms
+    if end_ns is None and latency_ns is not None and (latency_ns > _MAX_NS or start_or_now + round(latency_ns) > _MAX_NS):
         # the derived end_time is stored as signed 64-bit nanoseconds (up to 2262-04-11)
         problems.add(f"{path}.latency_ms", "is too large: the span would end after 2262-04-11")
     if len(problems.details) > before:

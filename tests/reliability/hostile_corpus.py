@@ -222,6 +222,8 @@ def _runs_api() -> dict[str, Hostile]:
                                            statuses=frozenset({422})),
         "upload-latency-overflow": Hostile("POST", upload, _upload({"node_name": "n", "latency_ms": 1e300}),
                                            statuses=frozenset({422})),
+        "upload-latency-infinite-ns": Hostile("POST", upload, _upload({"node_name": "n", "latency_ms": 1e308}),
+                                              statuses=frozenset({422})),  # 1e308 ms is inf ns
         "upload-negative-latency": Hostile("POST", upload, _upload({"node_name": "n", "latency_ms": -1}),
                                            statuses=frozenset({422})),
         "upload-tokens-overflow": Hostile("POST", upload, _upload({"node_name": "n", "token_count": 2**64}),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kate.collector.errors import KateError
@@ -39,6 +39,7 @@ bodies = json_values | st.fixed_dictionaries({"spans": st.lists(span_objects | j
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bodies)
+@example({"spans": [{"node_name": "n", "latency_ms": 1e308}]})  # found by schemathesis: 1e308 ms is inf ns
 def test_any_json_body_gives_records_or_a_kate_error(body: Any) -> None:
     try:
         records = parse_upload(body, TARGET)
