@@ -78,7 +78,7 @@ def _paths() -> dict[str, Any]:
             "post": {"operationId": "fail_run", "summary": "Mark a queued or running run failed (Kate extension)",
                      "parameters": [_AGENT, _RUN],
                      "requestBody": {"required": False, "content": {_JSON: {"schema": _ref("FailRun")}}},
-                     "responses": {"200": _body("Run", "AgentRunResponse"), **_errors(404, 409, 415, 422, 503)}},
+                     "responses": {"200": _body("Run", "AgentRunResponse"), **_errors(400, 404, 409, 415, 422, 503)}},
         },
         f"{run}/evaluate": {
             "post": {"operationId": "evaluate_run",
@@ -128,7 +128,10 @@ def _otlp_errors() -> dict[str, Any]:
                413: "Body above server.max_body_bytes after decompression (do not retry)",
                415: "Content-Type is not application/x-protobuf or application/json (text/plain body)",
                503: "Overloaded: retry after Retry-After"}
-    return {str(code): _otlp("google.rpc.Status", reason) for code, reason in reasons.items()}
+    answers = {str(code): _otlp("google.rpc.Status", reason) for code, reason in reasons.items()}
+    # 415: the request's type is not OTLP's, so the answer cannot be in it (the Collector's text/plain).
+    answers["415"] = {"description": reasons[415], "content": {"text/plain": {"schema": {"type": "string"}}}}
+    return answers
 
 
 def _otlp_paths() -> dict[str, Any]:
