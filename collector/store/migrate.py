@@ -60,7 +60,7 @@ def _apply_one(connection: duckdb.DuckDBPyConnection, version: int, name: str, s
             "INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [version, name]
         )
         connection.commit()
-    except BaseException:
-        connection.rollback()
+    except Exception:
+        connection.rollback()  # a failed migration leaves the file at the previous version
         raise
     logger.info("applied schema migration %s", name)
