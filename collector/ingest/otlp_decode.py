@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -19,12 +20,13 @@ _MAX_INT64 = 2**63 - 1  # the spans table stores times as BIGINT
 _ZERO_TRACE_ID = bytes(16)
 _ZERO_SPAN_ID = bytes(8)
 _SCALAR_KINDS = frozenset({"string_value", "int_value", "double_value", "bool_value", "bytes_value"})
+_STATUS_CODES = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}  # StatusCode.from_otlp, as a table
 
 
-@dataclass(frozen=True, slots=True)
-class DecodedSpan:
+class DecodedSpan(NamedTuple):
     """One valid OTLP span. Ids are lowercase hex; `resource` is shared by the spans of one
-    ResourceSpans and must not be mutated."""
+    ResourceSpans and must not be mutated. A NamedTuple: one is built per span, and a tuple
+    is built several times faster than a frozen dataclass."""
 
     trace_id: str
     span_id: str
@@ -83,14 +85,15 @@ def _decode_span(span: Span, resource: dict[str, AttributeValue], scope_name: st
     if problem:
         return problem
     status = span.status
+    events = span.events
     span_input = SpanInput(
         span.name,
         _attributes(span.attributes),
         start,
         end,  # end < start is kept: the mapping turns it into an unknown latency
-        StatusCode.from_otlp(status.code),
+        _STATUS_CODES.get(status.code, StatusCode.UNSET),
         status.message,
-        tuple([SpanEvent(e.name, e.time_unix_nano, _attributes(e.attributes)) for e in span.events]),
+        tuple([SpanEvent(e.name, e.time_unix_nano, _attributes(e.attributes)) for e in events]) if events else (),
     )
     # OTLP: an empty (or all-zero) parent_span_id marks a root span.
     parent = parent_id.hex() if parent_id and parent_id != _ZERO_SPAN_ID else None
@@ -122,12 +125,21 @@ def _time_problem(start: int, end: int) -> str | None:
 
 def _attributes(key_values: Iterable[KeyValue]) -> dict[str, AttributeValue]:
     """OTLP attributes as a dict of plain Python values; a repeated key keeps its last value."""
-    return {kv.key: _any_value(kv.value) for kv in key_values}
+    attributes: dict[str, AttributeValue] = {}
+    for kv in key_values:
+        value = kv.value
+        kind = value.WhichOneof("value")
+        # Strings are by far the most common kind: read inline, without a call (the hot path).
+        attributes[kv.key] = value.string_value if kind == "string_value" else _value_of_kind(value, kind)
+    return attributes
 
 
 def _any_value(value: AnyValue) -> AttributeValue:
-    kind = value.WhichOneof("value")
-    if kind == "string_value":  # by far the most common kind, so tested first
+    return _value_of_kind(value, value.WhichOneof("value"))
+
+
+def _value_of_kind(value: AnyValue, kind: str | None) -> AttributeValue:
+    if kind == "string_value":
         return value.string_value
     if kind in _SCALAR_KINDS:
         return getattr(value, kind)

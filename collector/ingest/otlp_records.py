@@ -11,8 +11,7 @@ import json
 import math
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kate.collector.ingest.otlp_decode import DecodedSpan
 from kate.schema.mapping import map_span
@@ -27,8 +26,7 @@ MAX_AGENT_ID_CHARS = 256  # the Runs API accepts agent ids up to this length
 _UUID_TEXT_LENGTHS = frozenset({32, 36, 38, 45})  # hex, hyphenated, {braced}, urn:uuid:
 
 
-@dataclass(frozen=True, slots=True)
-class _ResourceFields:
+class _ResourceFields(NamedTuple):
     """What every span of one ResourceSpans shares."""
 
     agent_id: str
@@ -39,43 +37,52 @@ class _ResourceFields:
 def to_records(spans: Sequence[DecodedSpan], *, max_text_bytes: int) -> list[SpanRecord]:
     """One SpanRecord per decoded span, in order. Never raises on attribute shapes."""
     shared: dict[int, _ResourceFields] = {}  # DecodedSpan.resource is one dict per ResourceSpans
+    trace_runs: dict[str, str] = {}  # trace id → its run id (a request carries few traces)
     records = []
     for decoded in spans:
         fields = shared.get(id(decoded.resource))
         if fields is None:
             fields = shared[id(decoded.resource)] = _resource_fields(decoded.resource)
-        records.append(_record(decoded, fields, max_text_bytes))
+        records.append(_record(decoded, fields, max_text_bytes, trace_runs))
     return records
 
 
-def _record(decoded: DecodedSpan, shared: _ResourceFields, max_text_bytes: int) -> SpanRecord:
+def _record(
+    decoded: DecodedSpan, shared: _ResourceFields, max_text_bytes: int, trace_runs: dict[str, str]
+) -> SpanRecord:
     span = decoded.span
     mapped = map_span(span, max_text_bytes=max_text_bytes)
-    run_id = run_id_from(span.attributes.get(RUN_KEY)) or shared.run_id or trace_run_id(decoded.trace_id)
+    own_run = span.attributes.get(RUN_KEY)
+    run_id = (run_id_from(own_run) if own_run is not None else None) or shared.run_id
+    if run_id is None:
+        run_id = trace_runs.get(decoded.trace_id)
+        if run_id is None:
+            run_id = trace_runs[decoded.trace_id] = trace_run_id(decoded.trace_id)
+    # Positional, in column order (SPAN_COLUMNS): this runs once per span.
     return SpanRecord(
-        span_id=decoded.span_id,
-        trace_id=decoded.trace_id,
-        parent_span_id=decoded.parent_span_id,
-        run_id=run_id,
-        agent_id=shared.agent_id,
-        node_name=mapped.node_name,
-        span_kind=mapped.span_kind,
-        input_text=mapped.input_text,
-        output_text=mapped.output_text,
-        model=mapped.model,
-        latency_ms=mapped.latency_ms,
-        token_count=mapped.token_count,
-        input_tokens=mapped.input_tokens,
-        output_tokens=mapped.output_tokens,
-        status_code=span.status_code.value,
-        status_message=mapped.status_message,
-        start_time_unix_nano=span.start_time_unix_nano or None,  # OTLP: 0 means unknown
-        end_time_unix_nano=span.end_time_unix_nano or None,
-        attributes=json_text(mapped.remaining_attributes),
-        resource=shared.resource_json,
-        scope_name=decoded.scope_name,
-        events=json_text(_events(span.events)) if span.events else "[]",
-        truncated=mapped.truncated,
+        decoded.span_id,
+        decoded.trace_id,
+        decoded.parent_span_id,
+        run_id,
+        shared.agent_id,
+        mapped.node_name,
+        mapped.span_kind,
+        mapped.input_text,
+        mapped.output_text,
+        mapped.model,
+        mapped.latency_ms,
+        mapped.token_count,
+        mapped.input_tokens,
+        mapped.output_tokens,
+        span.status_code.value,
+        mapped.status_message,
+        span.start_time_unix_nano or None,  # OTLP: 0 means unknown
+        span.end_time_unix_nano or None,
+        json_text(mapped.remaining_attributes),
+        shared.resource_json,
+        decoded.scope_name,
+        json_text(_events(span.events)) if span.events else "[]",
+        mapped.truncated,
     )
 
 
