@@ -7,7 +7,7 @@ on any value, never performs I/O, never renders text (that is messages.py).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from kate.schema.record import AttributeValue
 
@@ -36,46 +36,92 @@ BYTES_TYPES = (bytes, bytearray, memoryview)  # a tuple: `bytes | ...` would bui
 Entries = dict[str, str]  # suffix after a prefix or index → the full attribute key
 
 
-@dataclass(frozen=True, slots=True)
-class AttributeIndex:
+_NO_GROUPS: dict[str, Entries] = {}  # shared by every index without flattened keys; never mutated
+_NO_ENTRIES: Entries = {}
+
+# Where a key belongs: _PLAIN, or (flattened family prefix or "", suffix, starts with "embedding.").
+# The same keys come in every span, so each key's place is worked out once and remembered
+# (up to _MAX_PLACES keys, so arbitrary keys cannot grow it without bound).
+Place = tuple[str, str, bool]
+_PLAIN: Place = ("", "", False)
+_UNKNOWN: Place = ("?", "", False)  # "not looked at yet"
+_PLACES: dict[str, Place] = {}
+_MAX_PLACES = 8192
+
+
+def _place(key: str) -> Place:
+    place = _PLAIN
+    if key.startswith(_SCANNED_PREFIXES):
+        second_dot = key.find(".", key.find(".") + 1)
+        prefix = key[: second_dot + 1]
+        flattened = second_dot > 0 and prefix in FLAT_PREFIXES
+        place = (prefix if flattened else "", key[second_dot + 1 :] if flattened else "", key.startswith("embedding."))
+    if len(_PLACES) < _MAX_PLACES:
+        _PLACES[key] = place
+    return place
+
+
+class AttributeIndex(NamedTuple):
     """A span's attributes plus the flattened families found in them, computed once."""
 
     attrs: Mapping[str, AttributeValue]
-    groups: dict[str, Entries] = field(default_factory=dict)
+    groups: dict[str, Entries] = _NO_GROUPS
     vector_keys: tuple[str, ...] = ()
     has_embedding_key: bool = False
 
     @classmethod
     def build(cls, attrs: Mapping[str, AttributeValue]) -> AttributeIndex:
-        groups: dict[str, Entries] = {}
+        groups: dict[str, Entries] | None = None
         has_embedding_key = False
         for key in attrs:
-            if type(key) is not str or not key.startswith(_SCANNED_PREFIXES):
+            place = _PLACES.get(key, _UNKNOWN) if type(key) is str else _PLAIN
+            if place is _UNKNOWN:
+                place = _place(key)
+            if place is _PLAIN:
                 continue
-            has_embedding_key = has_embedding_key or key.startswith("embedding.")
-            second_dot = key.find(".", key.find(".") + 1)
-            prefix = key[: second_dot + 1]
-            if second_dot > 0 and prefix in FLAT_PREFIXES:
-                groups.setdefault(prefix, {})[key[second_dot + 1 :]] = key
-        vectors = groups.get("embedding.embeddings.", {})
+            prefix, suffix, embedding = place
+            has_embedding_key = has_embedding_key or embedding
+            if prefix:
+                if groups is None:
+                    groups = {}
+                groups.setdefault(prefix, {})[suffix] = key
+        if groups is None:
+            return cls(attrs, _NO_GROUPS, (), has_embedding_key)
+        vectors = groups.get("embedding.embeddings.", _NO_ENTRIES)
         vector_keys = tuple(key for suffix, key in vectors.items() if suffix.endswith(_VECTOR_SUFFIX))
         return cls(attrs, groups, vector_keys, has_embedding_key)
 
     def group(self, prefix: str) -> Entries:
-        return self.groups.get(prefix, {})
+        return self.groups.get(prefix, _NO_ENTRIES)
 
 
 def indexed(entries: Entries) -> list[Entries]:
     """Split `{index}.{rest}` entries by index, in numeric order (10 after 9; gaps allowed)."""
     by_index: dict[int, Entries] = {}
     for suffix, key in entries.items():
-        index, _, rest = suffix.partition(".")
-        number = _SMALL_INDEXES.get(index)
-        if number is None and index.isdecimal() and len(index) <= _MAX_INDEX_DIGITS:
-            number = int(index)
-        if rest and number is not None:
+        split = _SPLITS.get(suffix)
+        if split is None:
+            split = _split_index(suffix)
+        number, rest = split
+        if number >= 0:
             by_index.setdefault(number, {})[rest] = key
     return [by_index[i] for i in sorted(by_index)]
+
+
+# `{index}.{rest}` suffixes repeat in every span ("0.message.role"): each is split once.
+_SPLITS: dict[str, tuple[int, str]] = {}
+
+
+def _split_index(suffix: str) -> tuple[int, str]:
+    """(index, rest), or (-1, "") when suffix is not `{decimal index}.{non-empty rest}`."""
+    index, _, rest = suffix.partition(".")
+    number = _SMALL_INDEXES.get(index)
+    if number is None and index.isdecimal() and len(index) <= _MAX_INDEX_DIGITS:
+        number = int(index)
+    split = (number, rest) if rest and number is not None else (-1, "")
+    if len(_SPLITS) < _MAX_PLACES:
+        _SPLITS[suffix] = split
+    return split
 
 
 def nested(entries: Entries, prefix: str) -> Entries:

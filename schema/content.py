@@ -7,7 +7,7 @@ Pure and total; renders nothing itself (messages.py does) and never caps (mappin
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from kate.schema.attributes import AttributeIndex, indexed, is_blank, is_blob
 from kate.schema.flattened import read_family
@@ -38,8 +38,7 @@ _MESSAGE_EVENTS = {
 _EVENT_BODY_KEYS = ("gen_ai.event.content", "body")
 
 
-@dataclass(frozen=True, slots=True)
-class Content:
+class Content(NamedTuple):
     """The text a source produced and the attribute keys it used."""
 
     text: str
@@ -47,14 +46,41 @@ class Content:
 
 
 Source = Callable[[AttributeIndex, Sequence[SpanEvent]], Content | None]
+# A source produces nothing unless its gate holds, so the chains skip it without a call (most
+# spans carry one convention, and most sources find nothing): (attribute keys of which one must
+# be present, flattened family that must be present, whether the span must have events).
+Gate = tuple[tuple[str, ...], str, bool]
 
 
 def find_input(index: AttributeIndex, events: Sequence[SpanEvent]) -> Content | None:
-    return next((c for source in _INPUT_SOURCES if (c := source(index, events))), None)
+    return _first_content(_INPUT_SOURCES, index, events)
 
 
 def find_output(index: AttributeIndex, events: Sequence[SpanEvent]) -> Content | None:
-    return next((c for source in _OUTPUT_SOURCES if (c := source(index, events))), None)
+    return _first_content(_OUTPUT_SOURCES, index, events)
+
+
+def _first_content(
+    sources: tuple[tuple[Gate, Source], ...], index: AttributeIndex, events: Sequence[SpanEvent]
+) -> Content | None:
+    attrs, groups = index.attrs, index.groups
+    for (keys, group, needs_events), source in sources:
+        if needs_events:
+            if not events:
+                continue
+        elif group:
+            if group not in groups:
+                continue
+        else:
+            for key in keys:
+                if key in attrs:
+                    break
+            else:
+                continue
+        content = source(index, events)
+        if content is not None:
+            return content
+    return None
 
 
 def _content(text: str, *consumed: str) -> Content | None:
@@ -169,24 +195,35 @@ def _parsed(value: object) -> object:
     return load_json(value) if isinstance(value, str) else value
 
 
-_INPUT_SOURCES: tuple[Source, ...] = (
-    _value("langfuse.observation.input"),
-    _genai_input,
-    _family("gen_ai.prompt.", output=False),
-    _family("llm.input_messages.", output=False),
-    _input_events,
-    _embedding_texts,
-    _value("traceloop.entity.input", literal=True),
-    _value("input.value", "input.mime_type"),
-    _value("gen_ai.tool.call.arguments"),
+def _key(*keys: str) -> Gate:
+    return keys, "", False
+
+
+def _group(prefix: str) -> Gate:
+    return (), prefix, False
+
+
+_EVENTS: Gate = ((), "", True)
+
+# attribute-mapping.md §3: the first source with non-blank text wins, in this order.
+_INPUT_SOURCES: tuple[tuple[Gate, Source], ...] = (
+    (_key("langfuse.observation.input"), _value("langfuse.observation.input")),
+    (_key(SYSTEM_INSTRUCTIONS, INPUT_MESSAGES), _genai_input),
+    (_group("gen_ai.prompt."), _family("gen_ai.prompt.", output=False)),
+    (_group("llm.input_messages."), _family("llm.input_messages.", output=False)),
+    (_EVENTS, _input_events),
+    (_group("embedding.embeddings."), _embedding_texts),
+    (_key("traceloop.entity.input"), _value("traceloop.entity.input", literal=True)),
+    (_key("input.value"), _value("input.value", "input.mime_type")),
+    (_key("gen_ai.tool.call.arguments"), _value("gen_ai.tool.call.arguments")),
 )
-_OUTPUT_SOURCES: tuple[Source, ...] = (
-    _value("langfuse.observation.output"),
-    _genai_output,
-    _family("gen_ai.completion.", output=True),
-    _family("llm.output_messages.", output=True),
-    _output_events,
-    _value("traceloop.entity.output", literal=True),
-    _value("output.value", "output.mime_type"),
-    _value("gen_ai.tool.call.result"),
+_OUTPUT_SOURCES: tuple[tuple[Gate, Source], ...] = (
+    (_key("langfuse.observation.output"), _value("langfuse.observation.output")),
+    (_key(OUTPUT_MESSAGES), _genai_output),
+    (_group("gen_ai.completion."), _family("gen_ai.completion.", output=True)),
+    (_group("llm.output_messages."), _family("llm.output_messages.", output=True)),
+    (_EVENTS, _output_events),
+    (_key("traceloop.entity.output"), _value("traceloop.entity.output", literal=True)),
+    (_key("output.value"), _value("output.value", "output.mime_type")),
+    (_key("gen_ai.tool.call.result"), _value("gen_ai.tool.call.result")),
 )

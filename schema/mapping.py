@@ -19,10 +19,10 @@ remaining_attributes is the span's attributes minus what the mapping consumed an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-from kate.schema.attributes import AttributeIndex, first_text, is_blank, is_blob
-from kate.schema.content import Content, find_input, find_output
+from kate.schema.attributes import BYTES_TYPES, AttributeIndex, first_text, is_blank, is_data_url
+from kate.schema.content import find_input, find_output
 from kate.schema.messages import load_json
 from kate.schema.record import AttributeValue, MappedFields, SpanEvent, SpanInput, SpanKind, StatusCode
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES, cap_text
@@ -84,31 +84,43 @@ _ENTITY_NAME_KEYS = ("traceloop.entity.name",)
 def map_span(span: SpanInput, *, max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES) -> MappedFields:
     """Derive the record fields of one span; total over every attribute shape (§3-§6)."""
     index = AttributeIndex.build(span.attributes)
+    attrs = index.attrs
     kind = _span_kind(index, span.name)
-    model_key, model = _model(index.attrs)
-    usage = read_usage(index.attrs)
+    model_key, model = _model(attrs)
+    usage = read_usage(attrs)
     found_input = find_input(index, span.events)
     found_output = None if kind is SpanKind.EMBEDDING else find_output(index, span.events)
-    input_text, input_cut = _capped(found_input.text if found_input else None, max_text_bytes)
-    output_text, output_cut = _capped(found_output.text if found_output else None, max_text_bytes)
-    status_message, status_cut = _capped(_status_message(span), max_text_bytes)
-    consumed = {*usage.consumed, *_consumed(found_input), *_consumed(found_output)}
+    consumed = set(usage.consumed)
+    input_text, input_cut = _NO_TEXT
+    if found_input is not None:
+        input_text, input_cut = _capped(found_input.text, max_text_bytes)
+        consumed.update(found_input.consumed)
+    output_text, output_cut = _NO_TEXT
+    if found_output is not None:
+        output_text, output_cut = _capped(found_output.text, max_text_bytes)
+        consumed.update(found_output.consumed)
+    status = _status_message(span)
+    status_message, status_cut = _NO_TEXT if status is None else _capped(status, max_text_bytes)
     if model_key is not None:
         consumed.add(model_key)
+    # Positional, in MappedFields' field order: this runs once per span.
     return MappedFields(
-        node_name=_storable(_node_name(index.attrs, kind, span.name)),
-        span_kind=kind.value,
-        input_text=input_text,
-        output_text=output_text,
-        model=_storable(model) if model is not None else None,
-        latency_ms=_latency_ms(span.start_time_unix_nano, span.end_time_unix_nano),
-        token_count=usage.token_count,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        status_message=status_message,
-        remaining_attributes=_remaining(index, consumed, kind),
-        truncated=input_cut or output_cut or status_cut,
+        _storable(_node_name(attrs, kind, span.name)),
+        kind.value,
+        input_text,
+        output_text,
+        _storable(model) if model is not None else None,
+        _latency_ms(span.start_time_unix_nano, span.end_time_unix_nano),
+        usage.token_count,
+        usage.input_tokens,
+        usage.output_tokens,
+        status_message,
+        _remaining(index, consumed, kind),
+        input_cut or output_cut or status_cut,
     )
+
+
+_NO_TEXT: tuple[None, bool] = (None, False)
 
 
 def _span_kind(index: AttributeIndex, span_name: str) -> SpanKind:
@@ -138,12 +150,14 @@ def _inferred_kind(index: AttributeIndex, span_name: str) -> SpanKind:
 
 def _latency_ms(start_time_unix_nano: int, end_time_unix_nano: int) -> float | None:
     """Duration from the span's own times; ints first, since nanos exceed 2^53 (§6)."""
-    times = (start_time_unix_nano, end_time_unix_nano)
-    if not all(isinstance(t, int) and not isinstance(t, bool) and t > 0 for t in times):
+    start, end = start_time_unix_nano, end_time_unix_nano
+    if not (isinstance(start, int) and not isinstance(start, bool) and start > 0):
         return None
-    if end_time_unix_nano < start_time_unix_nano:
+    if not (isinstance(end, int) and not isinstance(end, bool) and end > 0):
         return None
-    return (end_time_unix_nano - start_time_unix_nano) / 1_000_000
+    if end < start:
+        return None
+    return (end - start) / 1_000_000
 
 
 def _node_name(attrs: Mapping[str, AttributeValue], kind: SpanKind, span_name: str) -> str:
@@ -192,16 +206,19 @@ def _remaining(index: AttributeIndex, consumed: set[str], kind: SpanKind) -> dic
     dropped = consumed.union(index.vector_keys)
     if kind is SpanKind.EMBEDDING:
         dropped.add("output.value")  # §6: OpenInference puts the whole vector list there
-    return {key: value for key, value in index.attrs.items() if key not in dropped and not is_blob(value)}
+    # is_blob, inlined (this runs for every attribute of every span): data URLs and bytes go.
+    return {
+        key: value
+        for key, value in index.attrs.items()
+        if key not in dropped
+        and not (
+            (value.startswith("data:") and is_data_url(value)) if isinstance(value, str)
+            else isinstance(value, BYTES_TYPES)
+        )
+    }
 
 
-def _consumed(content: Content | None) -> Iterable[str]:
-    return content.consumed if content is not None else ()
-
-
-def _capped(text: str | None, max_text_bytes: int) -> tuple[str | None, bool]:
-    if text is None:
-        return None, False
+def _capped(text: str, max_text_bytes: int) -> tuple[str, bool]:
     capped, cut = cap_text(text, max_text_bytes)
     return _storable(capped), cut
 

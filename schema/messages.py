@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from kate.schema.attributes import BYTES_TYPES, is_data_url
 
@@ -27,8 +27,7 @@ _MAX_URL_CHARS = 2048
 _JSON_ERRORS = (TypeError, ValueError, RecursionError)
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(NamedTuple):
     """One chat message reduced to its role and its rendered text."""
 
     role: str

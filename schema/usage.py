@@ -7,7 +7,7 @@ counts are subsets of input and output, so they are never added. Pure and total.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from kate.schema.attributes import MAX_COUNT, first_count
 from kate.schema.record import AttributeValue
@@ -17,8 +17,7 @@ INPUT_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.to
 OUTPUT_KEYS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion")
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
+class Usage(NamedTuple):
     """The counts a span reports and the attribute keys they were read from."""
 
     token_count: int | None
