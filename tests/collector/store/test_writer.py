@@ -1,0 +1,58 @@
+"""The single writer on a real DuckDB file: spans go in with a plain INSERT, and a span stored
+before (an OTLP retry) makes the group fall back to INSERT OR IGNORE without failing anyone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from kate.collector.config import StorageConfig
+from kate.collector.store.database import Database
+from kate.collector.store.spans import ingest_otlp_spans
+from kate.schema.record import SpanRecord
+
+TRACE_ID = "5b8efff798038103d269b633813fc60c"
+
+
+def record(span_id: str, *, text: str = "hello") -> SpanRecord:
+    return SpanRecord(
+        span_id, TRACE_ID, "00f067aa0ba902b7", "run-1", "agent-1", "step", "LLM", text, None, None, 1.0, None,
+        None, None, "OK", None, 1_000, 2_000, "{}", "{}", None, "[]", False,
+    )
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(tmp_path / "kate.duckdb", StorageConfig())
+    database.open()
+    yield database
+    database.close()
+
+
+async def stored(database: Database) -> list[tuple[str, str]]:
+    return await database.read(
+        lambda cursor: cursor.execute("SELECT span_id, input_text FROM spans ORDER BY span_id").fetchall()
+    )
+
+
+async def test_a_resent_span_is_stored_once_and_its_group_still_commits(database: Database) -> None:
+    await database.write(lambda txn: ingest_otlp_spans(txn, [record("0000000000000001")]))
+
+    # A retry of the stored span (other content: the first one stays) and a new one, queued together.
+    retry = database.write(lambda txn: ingest_otlp_spans(txn, [record("0000000000000001", text="resent")]))
+    fresh = database.write(lambda txn: ingest_otlp_spans(txn, [record("0000000000000002")]))
+    results = await asyncio.gather(retry, fresh)
+
+    assert [result.stored for result in results] == [1, 1]
+    assert await stored(database) == [("0000000000000001", "hello"), ("0000000000000002", "hello")]
+
+
+async def test_a_span_twice_in_one_request_is_stored_once(database: Database) -> None:
+    spans = [record("0000000000000003"), record("0000000000000003", text="again"), record("0000000000000004")]
+
+    await database.write(lambda txn: ingest_otlp_spans(txn, spans))
+
+    assert [span_id for span_id, _ in await stored(database)] == ["0000000000000003", "0000000000000004"]
