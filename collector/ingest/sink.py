@@ -6,6 +6,7 @@ them to the single writer and returns once they are committed (ack after commit)
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from kate.collector.completion import CompletionHub
@@ -35,7 +36,12 @@ class Sink:
         )
         if result.completed_run_ids:
             agents = {record.run_id: record.agent_id for record in records}
-            await self._completions.runs_completed([(agents[run_id], run_id) for run_id in result.completed_run_ids])
+            # One request often completes many runs: hand them over together, so that their
+            # admission writes share the writer's next group commit instead of taking one
+            # commit each, one after the other, before the export is answered.
+            await asyncio.gather(*(
+                self._completions.runs_completed([(agents[run_id], run_id)]) for run_id in result.completed_run_ids
+            ))
         return result
 
 

@@ -11,15 +11,7 @@ from dataclasses import dataclass
 import duckdb
 
 from kate.collector.store.pages import Page, decode_cursor, dict_rows, encode_cursor
-from kate.collector.store.runs import (
-    NewRun,
-    RunSource,
-    RunStatus,
-    RunTrigger,
-    insert_run,
-    require_running,
-    utc_now,
-)
+from kate.collector.store.runs import RunSource, RunStatus, RunTrigger, require_running, utc_now
 from kate.collector.store.writer import WriteTxn
 from kate.schema.record import SpanRecord
 
@@ -43,23 +35,43 @@ def ingest_otlp_spans(txn: WriteTxn, records: Sequence[SpanRecord]) -> IngestRes
     Spans for completed runs are still stored: an OTLP sender cannot know the run's state.
     """
     runs = {record.run_id: record.agent_id for record in records}
-    statuses = _run_states(txn, list(runs))
-    for run_id, agent_id in runs.items():
-        if run_id not in statuses:
-            insert_run(txn, NewRun(run_id, agent_id, RunTrigger.AUTOMATIC, RunSource.OTLP))
-            statuses[run_id] = (RunStatus.RUNNING.value, RunSource.OTLP.value)
     rooted = {record.run_id for record in records if record.parent_span_id is None}
-    completed = tuple(
-        run_id for run_id in sorted(rooted)
-        if statuses[run_id] == (RunStatus.RUNNING.value, RunSource.OTLP.value)
-    )
-    if completed:
-        txn.execute(
-            "UPDATE runs SET status = 'completed', completed_at = ? WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
-            [utc_now(), list(completed)],
-        )
+    now = utc_now()
+    created = _insert_new_runs(txn, runs, rooted, now)
+    known_roots = [run_id for run_id in rooted if run_id not in created]
+    completed = [run_id for run_id in rooted if run_id in created]
+    if known_roots:  # a root span of a run that an earlier request created
+        states = _run_states(txn, known_roots)
+        finishing = [run_id for run_id in known_roots if states.get(run_id) == _OTLP_RUNNING]
+        if finishing:
+            txn.execute(
+                "UPDATE runs SET status = 'completed', completed_at = ?"
+                " WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
+                [now, finishing],
+            )
+            completed += finishing
     txn.stage_spans(records)
-    return IngestResult(stored=len(records), completed_run_ids=completed)
+    return IngestResult(stored=len(records), completed_run_ids=tuple(sorted(completed)))
+
+
+_OTLP_RUNNING = (RunStatus.RUNNING.value, RunSource.OTLP.value)
+
+
+def _insert_new_runs(txn: WriteTxn, agent_by_run: dict[str, str], rooted: set[str], now: object) -> set[str]:
+    """Create the runs that do not exist yet (otlp, automatic), in one statement, as a request
+    carries many traces; a run whose root span is already here starts completed. Returns the
+    ids of the runs it created."""
+    run_ids = list(agent_by_run)
+    rows = txn.execute(
+        "INSERT INTO runs (run_id, agent_id, status, trigger, source, created_at, started_at, completed_at)"
+        " SELECT run_id, agent_id, CASE WHEN done THEN 'completed' ELSE 'running' END, ?, ?, ?, ?,"
+        " CASE WHEN done THEN ?::TIMESTAMP END"
+        " FROM (SELECT unnest(?::VARCHAR[]) AS run_id, unnest(?::VARCHAR[]) AS agent_id, unnest(?::BOOLEAN[]) AS done)"
+        " ON CONFLICT DO NOTHING RETURNING run_id",
+        [RunTrigger.AUTOMATIC.value, RunSource.OTLP.value, now, now, now,
+         run_ids, list(agent_by_run.values()), [run_id in rooted for run_id in run_ids]],
+    )
+    return {row[0] for row in rows}
 
 
 def _run_states(txn: WriteTxn, run_ids: list[str]) -> dict[str, tuple[str, str]]:
