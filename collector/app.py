@@ -1,5 +1,5 @@
-"""create_app(config): wiring only. Lifecycle order: open db → writer → evaluation → gRPC → job
-worker; torn down in reverse."""
+"""create_app(config): wiring only. Lifecycle order: open db → writer → decode workers →
+evaluation → gRPC → job worker; torn down in reverse."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from kate.collector.auth import Authenticator
 from kate.collector.completion import CompletionHub
 from kate.collector.config import Config
 from kate.collector.evaluation.scheduler import EvaluationScheduler, build_evaluators
+from kate.collector.ingest.decoding import DecodePool
 from kate.collector.ingest.otlp_grpc import GrpcReceiver
 from kate.collector.ingest.sink import Sink
 from kate.collector.jobs.hosted import HostedAgents
@@ -34,7 +35,8 @@ def create_app(config: Config) -> web.Application:
     app[AUTHENTICATOR_KEY] = Authenticator(config.auth)
     database = Database(config.storage.path, config.storage)
     completions = CompletionHub()
-    sink = Sink(database, completions)
+    decoder = DecodePool(config.ingest.decode_workers, config.ingest.max_text_bytes, config.storage)
+    sink = Sink(database, completions, decoder)
     evaluations = EvaluationScheduler(database, config.evaluation, build_evaluators(config.evaluation))
     completions.subscribe(evaluations.on_run_completed)
     hosted = HostedAgents(config.hosted_agents)
@@ -50,9 +52,10 @@ def create_app(config: Config) -> web.Application:
         jobs=JobWorker(database, hosted, config.jobs, completions=completions, spans=forwarder,
                        max_text_bytes=config.ingest.max_text_bytes),
     )
-    app[GRPC_KEY] = GrpcReceiver(config.server, config.ingest, sink, app[AUTHENTICATOR_KEY])
+    app[GRPC_KEY] = GrpcReceiver(config.server, sink, app[AUTHENTICATOR_KEY])
     add_routes(app)
     app.cleanup_ctx.append(_database_lifecycle)
+    app.cleanup_ctx.append(_decoding_lifecycle)  # before the receivers, stopped after they drained
     app.cleanup_ctx.append(_evaluation_lifecycle)  # before gRPC: root spans' completions find it running
     app.cleanup_ctx.append(_grpc_lifecycle)  # after the store: it serves only while the store is open
     app.cleanup_ctx.append(_jobs_lifecycle)  # last: stopped first, while its agents' writes still land
@@ -64,6 +67,13 @@ async def _database_lifecycle(app: web.Application) -> AsyncIterator[None]:
     database.open()
     yield
     database.close()  # drains the write queue and commits before the file is closed
+
+
+async def _decoding_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    decoder = app[STATE_KEY].sink.decoder
+    decoder.start()
+    yield
+    decoder.stop()
 
 
 async def _grpc_lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -57,6 +57,7 @@ class StorageConfig:
 class IngestConfig:
     max_text_bytes: int = 64 * 1024
     max_spans_per_upload: int = 10_000
+    decode_workers: int | None = None  # processes decoding OTLP; None: one per CPU beyond the first (1-4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +274,8 @@ def _check(config: Config) -> None:
     for dotted, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{dotted} must be positive, got {value}")
+    if config.ingest.decode_workers is not None and config.ingest.decode_workers < 0:
+        raise ConfigError(f"ingest.decode_workers must be 0 or more, got {config.ingest.decode_workers}")
     for dotted, port in (("server.port", config.server.port), ("server.grpc_port", config.server.grpc_port)):
         if not 0 <= port <= 65535:
             raise ConfigError(f"{dotted} must be a port number 0..65535, got {port}")

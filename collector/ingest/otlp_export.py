@@ -14,6 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from kate.collector.ingest.decoding import DecodedBatch
 from kate.collector.ingest.otlp_decode import Rejection, decode_spans
 from kate.collector.ingest.otlp_records import to_records
 from kate.collector.ingest.sink import Sink
@@ -29,22 +30,40 @@ async def export_traces(
     max_text_bytes: int,
     require_agent: Callable[[str], None] | None = None,
 ) -> ExportTraceServiceResponse:
-    """Store every valid span of request; return after commit (ack after commit, design §1).
+    """Store every valid span of a parsed request; return after commit (ack after commit, design §1).
 
     require_agent is called once per agent id of the spans before anything is stored (API keys
     limited to some agents, design §9) and raises to refuse the whole request. Raises
     Overloaded (retryable) when the store cannot take the spans now.
     """
     decoded = decode_spans(request)
-    records = to_records(decoded.spans, max_text_bytes=max_text_bytes)
+    batch = DecodedBatch(to_records(decoded.spans, max_text_bytes=max_text_bytes), decoded.rejected)
+    return await store_batch(batch, sink, require_agent=require_agent)
+
+
+async def export_body(
+    body: bytes, media_type: str, sink: Sink, *, require_agent: Callable[[str], None] | None = None
+) -> ExportTraceServiceResponse:
+    """export_traces for an unparsed body, decoded by the sink's decode pool (decoding.py).
+
+    Raises BadRequest when the body is not OTLP, Overloaded when the pool or the store is full.
+    """
+    return await store_batch(await sink.decoder.decode(body, media_type), sink, require_agent=require_agent)
+
+
+async def store_batch(
+    batch: DecodedBatch, sink: Sink, *, require_agent: Callable[[str], None] | None = None
+) -> ExportTraceServiceResponse:
+    """Check the agents, store the records, and answer with the rejections as partial_success."""
+    records = batch.records
     if require_agent is not None:
         for agent_id in sorted({record.agent_id for record in records}):
             require_agent(agent_id)
     await sink.consume_otlp(records)
-    if not decoded.rejected:
+    if not batch.rejected:
         return ExportTraceServiceResponse()  # OTLP: full success leaves partial_success unset
-    message = rejection_message(decoded.rejected)
-    partial = ExportTracePartialSuccess(rejected_spans=len(decoded.rejected), error_message=message)
+    message = rejection_message(batch.rejected)
+    partial = ExportTracePartialSuccess(rejected_spans=len(batch.rejected), error_message=message)
     return ExportTraceServiceResponse(partial_success=partial)
 
 

@@ -17,10 +17,10 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from kate.collector.auth import Authenticator, credential_from_headers
-from kate.collector.config import IngestConfig, ServerConfig
+from kate.collector.config import ServerConfig
 from kate.collector.errors import KateError, Overloaded
-from kate.collector.ingest.otlp_codec import PROTOBUF, parse_request
-from kate.collector.ingest.otlp_export import export_traces
+from kate.collector.ingest.otlp_codec import PROTOBUF
+from kate.collector.ingest.otlp_export import export_body
 from kate.collector.ingest.sink import Sink
 
 logger = logging.getLogger(__name__)
@@ -33,11 +33,10 @@ RETRY_INFO_KEY = "google.rpc.retryinfo-bin"
 
 
 class TraceServicer:
-    """Export: parse, decode, map and store; the servicer is the loop boundary of gRPC calls."""
+    """Export: decode (in the sink's decode pool) and store; the loop boundary of gRPC calls."""
 
-    def __init__(self, sink: Sink, ingest: IngestConfig, authenticator: Authenticator) -> None:
+    def __init__(self, sink: Sink, authenticator: Authenticator) -> None:
         self._sink = sink
-        self._max_text_bytes = ingest.max_text_bytes
         self._authenticator = authenticator
 
     async def Export(  # noqa: N802 - the name is the RPC's
@@ -46,10 +45,7 @@ class TraceServicer:
         """request is the serialized ExportTraceServiceRequest (see _rpc_handler)."""
         try:
             caller = self._authenticator.authenticate(_credential(context))
-            message = parse_request(request, PROTOBUF)
-            return await export_traces(
-                message, self._sink, max_text_bytes=self._max_text_bytes, require_agent=caller.require_agent
-            )
+            return await export_body(request, PROTOBUF, self._sink, require_agent=caller.require_agent)
         except KateError as exc:
             error = exc
         except Exception:  # the request boundary: logged, and answered as retryable
@@ -99,9 +95,9 @@ def error_trailers(error: KateError, code: grpc.StatusCode) -> Metadata:
 class GrpcReceiver:
     """The grpc.aio server's lifecycle: start() after the store opened, stop() before it closes."""
 
-    def __init__(self, server: ServerConfig, ingest: IngestConfig, sink: Sink, authenticator: Authenticator) -> None:
+    def __init__(self, server: ServerConfig, sink: Sink, authenticator: Authenticator) -> None:
         self._config = server
-        self._servicer = TraceServicer(sink, ingest, authenticator)
+        self._servicer = TraceServicer(sink, authenticator)
         self._server: grpc.aio.Server | None = None
         self.port: int | None = None  # the bound port, once started
 

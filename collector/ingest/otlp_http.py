@@ -13,8 +13,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from kate.collector.api.access import principal
 from kate.collector.api.context import STATE_KEY
 from kate.collector.errors import BadRequest, KateError, Overloaded, PayloadTooLarge, UnsupportedMediaType
-from kate.collector.ingest.otlp_codec import decompress, encode_response, encode_status, media_type, parse_request
-from kate.collector.ingest.otlp_export import export_traces
+from kate.collector.ingest.otlp_codec import decompress, encode_response, encode_status, media_type
+from kate.collector.ingest.otlp_export import export_body
 
 # aiohttp's request parser inflates these Content-Encodings itself, in bounded chunks, before
 # the handler reads (auto_decompress); _read_body counts the inflated bytes against the cap.
@@ -26,12 +26,8 @@ async def receive_traces(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     kind = media_type(request.headers.get("Content-Type", ""))  # 415 before reading the body
     body = await _read_body(request, state.config.server.max_body_bytes)
-    export_request = parse_request(body, kind)
-    response = await export_traces(
-        export_request,
-        state.sink,
-        max_text_bytes=state.config.ingest.max_text_bytes,
-        require_agent=principal(request).require_agent,  # agent ids come from the body here
+    response = await export_body(
+        body, kind, state.sink, require_agent=principal(request).require_agent  # agent ids come from the body
     )
     return _protobuf_response(response, kind)
 

@@ -1,7 +1,8 @@
 """The one seam every ingestion path ends in: records in, committed rows out.
 
 OTLP/HTTP, OTLP/gRPC and the JSON upload all call a Sink method with SpanRecords; it hands
-them to the single writer and returns once they are committed (ack after commit).
+them to the single writer and returns once they are committed (ack after commit). It also
+carries the decode pool the OTLP receivers turn request bodies into records with.
 """
 
 from __future__ import annotations
@@ -10,15 +11,18 @@ import asyncio
 from collections.abc import Sequence
 
 from kate.collector.completion import CompletionHub
+from kate.collector.ingest.decoding import DecodePool
 from kate.collector.store.database import Database
 from kate.collector.store.spans import IngestResult, ingest_otlp_spans, insert_uploaded_spans
 from kate.schema.record import SpanRecord
+from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
 
 
 class Sink:
-    def __init__(self, database: Database, completions: CompletionHub) -> None:
+    def __init__(self, database: Database, completions: CompletionHub, decoder: DecodePool | None = None) -> None:
         self._database = database
         self._completions = completions
+        self.decoder = decoder or DecodePool(0, DEFAULT_MAX_TEXT_BYTES)  # what OTLP receivers decode bodies with
 
     async def consume_upload(self, agent_id: str, run_id: str, records: Sequence[SpanRecord]) -> IngestResult:
         """Store an upload to a running run, all or nothing."""
