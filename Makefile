@@ -1,11 +1,12 @@
-# Two entry points (README): `make serve` runs the collector, `make test` runs the suite.
-# Everything installs into the project virtual environment .venv on first use.
+# Entry points (README): `make serve` runs the collector, `make test` runs the suite, `make bench`
+# runs the benchmark suite (minutes; writes bench/results/latest.md). Everything installs into
+# the project virtual environment .venv on first use.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: serve test clean
+.PHONY: serve test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,9 @@ serve: $(VENV)/.collector-installed
 
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest
+
+bench: $(VENV)/.dev-installed
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -3,6 +3,7 @@
 Issue 6 targets: the exporter under 20 µs per span on the application thread, the decorator
 under 30 µs per call. Bounded loops, prints figures only; never an assertion. Run:
     .venv/bin/python bench/bench_exporter.py
+The suite (`python -m bench`) calls span_cost_us() and decorator_cost_us().
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ class _Discard(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-def _per_call_us(body: Callable[[], object], calls: int = CALLS) -> float:
-    """The best of ROUNDS of the mean µs per call (the least disturbed by other processes)."""
+def _per_call_us(body: Callable[[], object], calls: int = CALLS, rounds: int = ROUNDS) -> float:
+    """The best of `rounds` of the mean µs per call (the least disturbed by other processes)."""
     results = []
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         start = time.perf_counter()
         for _ in range(calls):
             body()
@@ -50,22 +51,30 @@ def _provider(*, kate_pipeline: bool) -> TracerProvider:
     return provider
 
 
-def bench_span_cost() -> None:
+def span_cost_us(calls: int = CALLS, rounds: int = ROUNDS) -> tuple[float, float]:
+    """(µs per span start+end with a bare SDK, with Kate's pipeline) on the calling thread."""
     bare_provider, kate_provider = _provider(kate_pipeline=False), _provider(kate_pipeline=True)
     bare, kate = bare_provider.get_tracer("bench"), kate_provider.get_tracer("bench")
     token = _CURRENT_RUN.set("0190a1b2-0000-7000-8000-000000000000")  # inside a run: stamping is on
     try:
-        bare_us = _per_call_us(lambda: bare.start_span("step").end())
-        kate_us = _per_call_us(lambda: kate.start_span("step").end())
+        bare_us = _per_call_us(lambda: bare.start_span("step").end(), calls, rounds)
+        kate_us = _per_call_us(lambda: kate.start_span("step").end(), calls, rounds)
     finally:
         _CURRENT_RUN.reset(token)
         kate_provider.shutdown()
+    return bare_us, kate_us
+
+
+def bench_span_cost() -> None:
+    bare_us, kate_us = span_cost_us()
     print(f"span start+end, SDK without processors : {bare_us:6.2f} µs")
     print(f"span start+end, Kate pipeline          : {kate_us:6.2f} µs")
     print(f"exporter on the application thread      : {kate_us - bare_us:6.2f} µs/span  (target < 20)")
 
 
-def bench_decorator() -> None:
+def decorator_cost_us(calls: int = CALLS, rounds: int = ROUNDS) -> tuple[float, float, float]:
+    """(µs per undecorated call, per @trace call, per bare SDK span) on the calling thread."""
+
     def plain(question: str, limit: int = 3) -> dict[str, object]:
         return {"answer": question, "limit": limit}
 
@@ -73,10 +82,15 @@ def bench_decorator() -> None:
     provider = _provider(kate_pipeline=True)
     tracer = provider.get_tracer("bench")
     _TRACER._real_tracer = tracer  # type: ignore[attr-defined]  # point the proxy at this provider
-    plain_us = _per_call_us(lambda: plain("what is kate?", limit=5))
-    traced_us = _per_call_us(lambda: traced("what is kate?", limit=5))
-    bare_span_us = _per_call_us(lambda: tracer.start_span("x").end())
+    plain_us = _per_call_us(lambda: plain("what is kate?", limit=5), calls, rounds)
+    traced_us = _per_call_us(lambda: traced("what is kate?", limit=5), calls, rounds)
+    bare_span_us = _per_call_us(lambda: tracer.start_span("x").end(), calls, rounds)
     provider.shutdown()
+    return plain_us, traced_us, bare_span_us
+
+
+def bench_decorator() -> None:
+    plain_us, traced_us, bare_span_us = decorator_cost_us()
     print(f"undecorated call                        : {plain_us:6.2f} µs")
     print(f"@trace call (span + attributes)         : {traced_us:6.2f} µs/call  (target < 30)")
     print(f"  of which the SDK's own span start/end : {bare_span_us:6.2f} µs")

@@ -1,0 +1,95 @@
+"""The raw DuckDB append ceiling: the same rows Kate stores, appended straight into a file.
+
+The rows are produced once by Kate's own pipeline (parse, decode, map) from the same request
+bodies the ingestion cases send, so the ceiling and the collector write identical data. The
+fastest method measured in otlp-duckdb-facts B3 is the Appender; it is timed into Kate's own
+`spans` table (same DDL: primary key and run index, built by Kate's migrations) with one
+transaction per 2,048 rows (what four 512-span senders commit per group), default settings,
+checkpoints included as they happen. A plain variant (no key, no index) is timed for reference.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from kate.collector.ingest.otlp_codec import PROTOBUF, parse_request
+from kate.collector.ingest.otlp_decode import decode_spans
+from kate.collector.ingest.otlp_records import to_records
+from kate.collector.store.migrate import apply_migrations
+from kate.schema.record import SPAN_COLUMNS
+from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
+
+from bench.ingest import Payloads
+
+ROWS_PER_COMMIT = 2048
+_ROW = operator.attrgetter(*SPAN_COLUMNS)
+
+
+@dataclass(frozen=True)
+class CeilingResult:
+    kate_table_rows_per_s: float
+    plain_table_rows_per_s: float
+
+
+def kate_rows(payloads: Payloads, count: int) -> list[tuple[Any, ...]]:
+    """count spans rows in table column order, decoded and mapped by Kate from fresh copies of
+    the bench's request bodies (new trace ids and texts, as the senders send them)."""
+    received_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    rows: list[tuple[Any, ...]] = []
+    copy = 0
+    while len(rows) < count:
+        body = payloads.otlp[copy % len(payloads.otlp)].fresh()
+        copy += 1
+        records = to_records(decode_spans(parse_request(body, PROTOBUF)).spans, max_text_bytes=DEFAULT_MAX_TEXT_BYTES)
+        rows += [(*_ROW(record), received_at) for record in records]
+    return rows[:count]
+
+
+def measure(rows: list[tuple[Any, ...]]) -> CeilingResult:
+    with tempfile.TemporaryDirectory(prefix="kate-ceiling-") as folder:
+        kate = _append(Path(folder) / "kate.duckdb", rows, plain=False)
+        plain = _append(Path(folder) / "plain.duckdb", rows, plain=True)
+    return CeilingResult(kate, plain)
+
+
+def _append(path: Path, rows: list[tuple[Any, ...]], *, plain: bool) -> float:
+    connection = duckdb.connect(str(path))
+    try:
+        if plain:
+            connection.execute(_plain_ddl())
+        else:
+            apply_migrations(connection)  # Kate's own DDL: primary key and the run index
+        started = time.perf_counter()
+        for start in range(0, len(rows), ROWS_PER_COMMIT):
+            connection.begin()
+            appender = connection.appender("spans")
+            appender.append_rows(rows[start : start + ROWS_PER_COMMIT])
+            appender.flush()
+            connection.commit()
+        return len(rows) / (time.perf_counter() - started)
+    finally:
+        connection.close()
+        for leftover in (path, Path(f"{path}.wal")):
+            if leftover.exists():
+                os.remove(leftover)
+
+
+def _plain_ddl() -> str:
+    """The spans table of 001_tables.sql without its primary key and with VARCHAR for JSON."""
+    sql = resources.files("kate.schema").joinpath("001_tables.sql").read_text(encoding="utf-8")
+    table = re.search(r"CREATE TABLE spans \(.*?\n\);", sql, re.DOTALL)
+    if table is None:
+        raise RuntimeError("001_tables.sql has no spans table")
+    ddl = re.sub(r",\s*PRIMARY KEY \(trace_id, span_id\)", "", table.group(0))
+    return ddl.replace(" JSON", " VARCHAR")
