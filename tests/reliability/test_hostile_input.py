@@ -50,6 +50,9 @@ def hostile_collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coll
                    "shutdown_timeout_s": 1},
         "api": {"upload_rate_limit_per_minute": 100_000},
         "sql": {"timeout_ms": 3000},
+        # Background evaluations of runs completed by earlier (valid) cases would write rows
+        # while a later case counts them; only what a hostile request writes is under test.
+        "evaluation": {"enabled": False},
     }
     process = start_collector_process(tmp_path_factory.mktemp("hostile") / "kate.duckdb", config=config)
     yield process
