@@ -112,21 +112,13 @@ def require_running(txn: WriteTxn, agent_id: str, run_id: str) -> None:
     require_status(txn, agent_id, run_id, _RUNNING, "upload spans to it")
 
 
-_RUN_STATS = """
-SELECT count(*) AS span_count, coalesce(sum(token_count), 0) AS total_tokens
-FROM spans WHERE run_id = ?
-"""
-
-
 def get_run(cursor: duckdb.DuckDBPyConnection, agent_id: str, run_id: str) -> dict[str, Any]:
-    """The AgentRunResponse of one run, with span_count and total_tokens; NotFound if absent."""
+    """The AgentRunResponse of one run, with span_count, total_tokens and scores; NotFound if absent."""
     rows = dict_rows(cursor.execute("SELECT * FROM api_runs WHERE id = ? AND agent_id = ?", [run_id, agent_id]))
     if not rows:
         raise NotFound(f"run {run_id} of agent {agent_id} not found")
-    run = rows[0]
-    ((span_count, total_tokens),) = cursor.execute(_RUN_STATS, [run_id]).fetchall()
-    run["span_count"], run["total_tokens"] = int(span_count), int(total_tokens)
-    return run
+    _attach_details(cursor, rows)
+    return rows[0]
 
 
 def list_runs(
@@ -150,7 +142,7 @@ def list_runs(
         next_cursor = encode_cursor((rows[-1]["_created_us"], rows[-1]["id"]))
     for row in rows:
         del row["_created_us"]
-    _attach_stats(cursor, rows)
+    _attach_details(cursor, rows)
     return Page(items=rows, next_cursor=next_cursor)
 
 
@@ -169,7 +161,8 @@ def _add_filters(filters: RunFilter, where: list[str], params: list[Any]) -> Non
         params.append(filters.until)
 
 
-def _attach_stats(cursor: duckdb.DuckDBPyConnection, runs: list[dict[str, Any]]) -> None:
+def _attach_details(cursor: duckdb.DuckDBPyConnection, runs: list[dict[str, Any]]) -> None:
+    """span_count, total_tokens and the latest evaluation's scores of these runs only."""
     if not runs:
         return
     ids = [run["id"] for run in runs]
@@ -178,6 +171,19 @@ def _attach_stats(cursor: duckdb.DuckDBPyConnection, runs: list[dict[str, Any]])
         " WHERE run_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY run_id",
         [ids],
     ).fetchall()
-    by_id = {row[0]: (int(row[1]), int(row[2])) for row in stats}
+    scores = cursor.execute(_SCORES, [ids]).fetchall()
+    stats_by_id = {row[0]: (int(row[1]), int(row[2])) for row in stats}
+    scores_by_id = {row[0]: row[1] for row in scores}
     for run in runs:
-        run["span_count"], run["total_tokens"] = by_id.get(run["id"], (0, 0))
+        run["span_count"], run["total_tokens"] = stats_by_id.get(run["id"], (0, 0))
+        run["scores"] = scores_by_id.get(run["id"], [])
+
+
+# The latest evaluation's per-evaluator scores (score null: that evaluator failed; reason says why).
+_SCORES = """
+SELECT e.run_id,
+       list({'evaluator': e.evaluator, 'score': e.score, 'weight': e.weight, 'reason': e.reason} ORDER BY e.evaluator)
+FROM evaluations e JOIN runs r ON r.run_id = e.run_id AND e.evaluation_id = r.evaluation_id
+WHERE e.run_id IN (SELECT unnest(?::VARCHAR[]))
+GROUP BY e.run_id
+"""
