@@ -19,7 +19,7 @@ from kate.collector.store import jobs as job_store
 from kate.collector.store import runs as run_store
 from kate.collector.store.ids import uuid7
 from kate.collector.store.runs import NewRun, RunFilter, RunSource, RunStatus, RunTrigger
-from kate.collector.store import spans as span_store
+from kate.collector.store import span_reads
 from kate.schema.record import SpanKind
 from kate.schema.text import cap_text
 
@@ -113,7 +113,7 @@ async def list_run_spans(request: web.Request) -> web.Response:
 
     def read(cursor: Any) -> tuple[Any, int]:
         run_store.get_run(cursor, agent_id, run_id)  # 404 for an unknown run or another agent's
-        return span_store.list_run_spans(cursor, run_id, limit=limit, after=after,
+        return span_reads.list_run_spans(cursor, run_id, limit=limit, after=after,
                               span_kind=span_kind.value if span_kind else None)
 
     page, total = await state.database.read(read)
