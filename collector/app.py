@@ -38,7 +38,7 @@ def create_app(config: Config) -> web.Application:
     decoder = DecodePool(config.ingest.decode_workers, config.ingest.max_text_bytes, config.storage)
     sink = Sink(database, completions, decoder)
     evaluations = EvaluationScheduler(database, config.evaluation, build_evaluators(config.evaluation))
-    completions.subscribe(evaluations.on_run_completed)
+    completions.subscribe(evaluations)
     hosted = HostedAgents(config.hosted_agents)
     forwarder = SpanForwarder(sink, config.ingest.max_text_bytes)
     app[STATE_KEY] = AppState(

@@ -1,21 +1,55 @@
 """What happens when a run completes, whichever path completed it (API, OTLP root span, worker).
 
-Listeners are awaited before the caller answers, so a completed run already says whether it
-will be evaluated (pending or skipped_cooldown); long work belongs in the listener's own tasks.
+Listeners take part in the very transaction that completes the runs: what they write (the
+evaluation admission: pending or skipped_cooldown) commits with the completion or not at all,
+so a completed run already says whether it will be evaluated, a crash cannot leave a completed
+run never admitted, and completing costs no second commit. Each listener returns what to do
+on the event loop once that transaction has committed (start background work there).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, Protocol
+
+from kate.collector.store.writer import WriteTxn
 
 logger = logging.getLogger(__name__)
 
-CompletionListener = Callable[[str, str], Awaitable[None]]  # (agent_id, run_id)
+AfterCommit = Callable[[], None]
+
+
+class CompletedRun(NamedTuple):
+    agent_id: str
+    run_id: str
+
+
+class CompletionListener(Protocol):
+    def in_transaction(self, txn: WriteTxn, runs: Sequence[CompletedRun]) -> AfterCommit | None:
+        """Called in the writer thread, inside the transaction that completes runs; may write.
+        Raising fails that transaction. Returns what to run on the event loop after COMMIT."""
+
+
+class FollowUps:
+    """The listeners' after-commit actions of one transaction; run() once it has committed."""
+
+    def __init__(self, actions: Sequence[AfterCommit] = ()) -> None:
+        self._actions = tuple(actions)
+
+    def run(self) -> None:
+        for action in self._actions:
+            try:
+                action()
+            except Exception:  # listener boundary: the completion itself already committed
+                logger.exception("a run-completion follow-up failed")
+
+
+NO_FOLLOW_UPS = FollowUps()
 
 
 class CompletionHub:
-    """Fan-out of run completions to listeners; a failing listener never fails the caller."""
+    """Fan-out of run completions to listeners, inside the completing transaction."""
 
     def __init__(self) -> None:
         self._listeners: list[CompletionListener] = []
@@ -23,11 +57,11 @@ class CompletionHub:
     def subscribe(self, listener: CompletionListener) -> None:
         self._listeners.append(listener)
 
-    async def runs_completed(self, agent_id_by_run: Sequence[tuple[str, str]]) -> None:
-        for agent_id, run_id in agent_id_by_run:
-            logger.info("run %s of agent %s completed", run_id, agent_id)
-            for listener in self._listeners:
-                try:
-                    await listener(agent_id, run_id)
-                except Exception:  # listener boundary: completion itself already committed
-                    logger.exception("completion listener failed for run %s", run_id)
+    def in_transaction(self, txn: WriteTxn, runs: Sequence[CompletedRun]) -> FollowUps:
+        """Let every listener write its part for runs that this transaction completes."""
+        if not runs:
+            return NO_FOLLOW_UPS
+        for run in runs:
+            logger.debug("run %s of agent %s completed", run.run_id, run.agent_id)
+        actions = [listener.in_transaction(txn, runs) for listener in self._listeners]
+        return FollowUps([action for action in actions if action is not None])

@@ -13,12 +13,14 @@ from aiohttp import web
 from kate.collector.api import params
 from kate.collector.api.context import STATE_KEY, AppState
 from kate.collector.api.serialize import json_response, read_json_object, span_json
+from kate.collector.completion import CompletedRun, FollowUps
 from kate.collector.errors import ValidationError
 from kate.collector.ingest.upload import UploadTarget, parse_upload
 from kate.collector.store import jobs as job_store
 from kate.collector.store import runs as run_store
 from kate.collector.store.ids import uuid7
 from kate.collector.store.runs import NewRun, RunFilter, RunSource, RunStatus, RunTrigger
+from kate.collector.store.writer import WriteTxn
 from kate.collector.store import span_reads
 from kate.schema.record import SpanKind
 from kate.schema.text import cap_text
@@ -84,8 +86,12 @@ async def get_run(request: web.Request) -> web.Response:
 async def complete_run(request: web.Request) -> web.Response:
     state = _state(request)
     agent_id, run_id = params.agent_id(request), params.run_id(request)
-    await state.database.write(lambda txn: run_store.complete_run(txn, agent_id, run_id))
-    await state.completions.runs_completed([(agent_id, run_id)])  # evaluation hook (design §7)
+
+    def complete(txn: WriteTxn) -> FollowUps:
+        run_store.complete_run(txn, agent_id, run_id)
+        return state.completions.in_transaction(txn, [CompletedRun(agent_id, run_id)])  # evaluation (design §7)
+
+    (await state.database.write(complete)).run()
     run = await state.database.read(lambda c: run_store.get_run(c, agent_id, run_id))
     return json_response(run)
 

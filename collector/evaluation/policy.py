@@ -2,7 +2,7 @@
 
 A completed run is evaluated automatically only when the agent's last evaluation was admitted
 at least cooldown_s ago (per-agent overrides in config). The clock lives in the store
-(runs.evaluation_requested_at), so a restart does not reset it; this module only decides.
+(table evaluation_clock), so a restart does not reset it; this module only decides.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Evaluation in the background: admission on completion, bounded concurrency, a clean stop.
 
-Subscribed to the CompletionHub; never blocks whoever completed the run, and no evaluator's
-failure or hang escapes its own result. Owns the asyncio tasks only: the state (pending,
-cooldown clock, scores) lives in the store, so evaluations admitted before a stop or crash
-are resumed at the next start.
+Subscribed to the CompletionHub: admission is written in the transaction that completes the
+run, and evaluating never blocks whoever completed it; no evaluator's failure or hang escapes
+its own result. Owns the asyncio tasks only: the state (pending, cooldown clock, scores) lives
+in the store, so evaluations admitted before a stop or crash are resumed at the next start.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
+from kate.collector.completion import AfterCommit, CompletedRun
 from kate.collector.errors import NotFound, Overloaded
 from kate.collector.evaluation.checks import builtin_evaluators
 from kate.collector.evaluation.evaluator import (
@@ -32,13 +33,14 @@ from kate.collector.store.evaluations import (
     EvaluationStatus,
     Outcome,
     Ticket,
-    admit_evaluation,
+    admit_evaluations,
     force_evaluation,
     list_pending,
     load_subject,
     record_evaluation,
 )
 from kate.collector.store.runs import utc_now
+from kate.collector.store.writer import WriteTxn
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,14 +91,21 @@ class EvaluationScheduler:
             if close is not None:
                 await close()
 
-    async def on_run_completed(self, agent_id: str, run_id: str) -> None:
-        """CompletionHub listener: admit now (the run says pending or skipped_cooldown when the
-        completion is answered), evaluate in the background."""
+    def in_transaction(self, txn: WriteTxn, runs: Sequence[CompletedRun]) -> AfterCommit | None:
+        """CompletionListener: admit the runs in the transaction that completes them (each says
+        pending or skipped_cooldown when the completion is answered); once committed, evaluate
+        the admitted ones in the background. Runs in the writer thread."""
         if not (self._running and self._settings.enabled):
+            return None
+        tickets = admit_evaluations(txn, runs, self._policy, utc_now())
+        if not tickets:
+            return None
+        return lambda: self._begin_all(tickets)
+
+    def _begin_all(self, tickets: Sequence[Ticket]) -> None:
+        if not self._running:  # stopping: they stay pending in the store, resumed at the next start
             return
-        ticket = await _retrying(lambda: self._database.write(
-            lambda txn: admit_evaluation(txn, agent_id, run_id, self._policy, utc_now())))
-        if ticket is not None:
+        for ticket in tickets:
             self.begin(ticket)
 
     async def force(self, agent_id: str, run_id: str) -> Ticket:

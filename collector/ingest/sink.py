@@ -7,13 +7,13 @@ carries the decode pool the OTLP receivers turn request bodies into records with
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
-from kate.collector.completion import CompletionHub
+from kate.collector.completion import CompletionHub, FollowUps
 from kate.collector.ingest.decoding import DecodePool
 from kate.collector.store.database import Database
 from kate.collector.store.spans import IngestResult, ingest_otlp_spans, insert_uploaded_spans
+from kate.collector.store.writer import WriteTxn
 from kate.schema.record import SpanRecord
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
 
@@ -32,20 +32,17 @@ class Sink:
         )
 
     async def consume_otlp(self, records: Sequence[SpanRecord]) -> IngestResult:
-        """Store OTLP spans, creating and completing their runs (design §5)."""
+        """Store OTLP spans, creating and completing their runs (design §5); the runs that root
+        spans complete are admitted for evaluation in the same transaction."""
         if not records:
-            return IngestResult(stored=0, completed_run_ids=())
-        result = await self._database.write(
-            lambda txn: ingest_otlp_spans(txn, records), weight_bytes=estimate_bytes(records)
-        )
-        if result.completed_run_ids:
-            agents = {record.run_id: record.agent_id for record in records}
-            # One request often completes many runs: hand them over together, so that their
-            # admission writes share the writer's next group commit instead of taking one
-            # commit each, one after the other, before the export is answered.
-            await asyncio.gather(*(
-                self._completions.runs_completed([(agents[run_id], run_id)]) for run_id in result.completed_run_ids
-            ))
+            return IngestResult(stored=0, completed_runs=())
+
+        def ingest(txn: WriteTxn) -> tuple[IngestResult, FollowUps]:
+            result = ingest_otlp_spans(txn, records)
+            return result, self._completions.in_transaction(txn, result.completed_runs)
+
+        result, follow_ups = await self._database.write(ingest, weight_bytes=estimate_bytes(records))
+        follow_ups.run()
         return result
 
 

@@ -17,7 +17,7 @@ import socket
 import uuid
 from dataclasses import dataclass
 
-from kate.collector.completion import CompletionHub
+from kate.collector.completion import NO_FOLLOW_UPS, CompletedRun, CompletionHub, FollowUps
 from kate.collector.jobs.hosted import HostedAgents
 from kate.collector.jobs.process import AttemptOutcome, AttemptSpec, run_attempt
 from kate.collector.jobs.settings import JobsConfig
@@ -26,6 +26,7 @@ from kate.collector.store import jobs as job_store
 from kate.collector.store.database import Database
 from kate.collector.store.jobs import Claim, ClaimRequest
 from kate.collector.store.runs import utc_now
+from kate.collector.store.writer import WriteTxn
 from kate.schema.text import cap_text
 
 logger = logging.getLogger(__name__)
@@ -146,10 +147,14 @@ class JobWorker:
         now = utc_now()
         if outcome.ok:
             output = cap_text(outcome.output, self._max_text_bytes)[0] if outcome.output is not None else None
-            completed = await self._database.write(lambda txn: job_store.finish_job(txn, claim, output, now))
+
+            def finish(txn: WriteTxn) -> FollowUps:
+                if not job_store.finish_job(txn, claim, output, now):
+                    return NO_FOLLOW_UPS
+                return self._completions.in_transaction(txn, [CompletedRun(claim.agent_id, claim.run_id)])
+
+            (await self._database.write(finish)).run()
             logger.info("job %s succeeded on attempt %d", claim.job_id, claim.attempt)
-            if completed:
-                await self._completions.runs_completed([(claim.agent_id, claim.run_id)])
             return
         retry_at = self._retry_at(claim, outcome, max_attempts, now)
         error = cap_text(outcome.error or "the attempt failed", self._max_text_bytes)[0]

@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
 
+from kate.collector.completion import CompletedRun
 from kate.collector.errors import NotFound, RunNotFinished
 from kate.collector.evaluation.evaluator import EvaluationSubject, EvaluatorResult, RunFacts, SpanFacts
 from kate.collector.evaluation.policy import CooldownPolicy
@@ -46,17 +48,29 @@ class Outcome:
     status: EvaluationStatus  # DONE or FAILED
 
 
-def admit_evaluation(txn: WriteTxn, agent_id: str, run_id: str, policy: CooldownPolicy, now: dt.datetime) -> Ticket | None:
-    """A just-completed run: pending (a Ticket) when the agent's cooldown allows, else the run
-    says skipped_cooldown and None is returned. Skips do not reset the cooldown clock."""
-    ((last,),) = txn.execute("SELECT max(evaluation_requested_at) FROM runs WHERE agent_id = ?", [agent_id])
-    if not policy.allows(agent_id, last, now):
+def admit_evaluations(txn: WriteTxn, runs: Sequence[CompletedRun], policy: CooldownPolicy,
+                      now: dt.datetime) -> list[Ticket]:
+    """Just-completed runs, in the transaction that completed them: each is pending (a Ticket)
+    when its agent's cooldown allows, else it says skipped_cooldown. Runs of one agent completed
+    together share its clock: with a cooldown, the first is admitted and the others are skipped.
+    Skips do not move the clock. A few statements per call, however many runs."""
+    clocks = _clocks(txn, sorted({run.agent_id for run in runs}))
+    admitted: list[CompletedRun] = []
+    skipped: list[CompletedRun] = []
+    for run in runs:
+        if policy.allows(run.agent_id, clocks.get(run.agent_id), now):
+            admitted.append(run)
+            clocks[run.agent_id] = now
+        else:
+            skipped.append(run)
+    if skipped:
         txn.execute(
-            "UPDATE runs SET evaluation_status = ? WHERE run_id = ? AND agent_id = ?",
-            [EvaluationStatus.SKIPPED_COOLDOWN.value, run_id, agent_id],
+            "UPDATE runs SET evaluation_status = ?"
+            " FROM (SELECT unnest(?::VARCHAR[]) AS run_id, unnest(?::VARCHAR[]) AS agent_id) AS s"
+            " WHERE runs.run_id = s.run_id AND runs.agent_id = s.agent_id",
+            [EvaluationStatus.SKIPPED_COOLDOWN.value, [r.run_id for r in skipped], [r.agent_id for r in skipped]],
         )
-        return None
-    return _open_evaluation(txn, agent_id, run_id, now)
+    return _open_evaluations(txn, admitted, now)
 
 
 def force_evaluation(txn: WriteTxn, agent_id: str, run_id: str, now: dt.datetime) -> Ticket:
@@ -67,17 +81,39 @@ def force_evaluation(txn: WriteTxn, agent_id: str, run_id: str, now: dt.datetime
         raise NotFound(f"run {run_id} of agent {agent_id} not found")
     if status not in (RunStatus.COMPLETED.value, RunStatus.FAILED.value):
         raise RunNotFinished(f"run {run_id} is {status}; only a completed or failed run can be evaluated")
-    return _open_evaluation(txn, agent_id, run_id, now)
-
-
-def _open_evaluation(txn: WriteTxn, agent_id: str, run_id: str, now: dt.datetime) -> Ticket:
-    ticket = Ticket(agent_id, run_id, uuid7())
-    txn.execute(
-        "UPDATE runs SET evaluation_status = ?, evaluation_id = ?, evaluation_requested_at = ?, overall_score = NULL"
-        " WHERE run_id = ? AND agent_id = ?",
-        [EvaluationStatus.PENDING.value, ticket.evaluation_id, now, run_id, agent_id],
-    )
+    (ticket,) = _open_evaluations(txn, [CompletedRun(agent_id, run_id)], now)
     return ticket
+
+
+def _clocks(txn: WriteTxn, agent_ids: list[str]) -> dict[str, dt.datetime]:
+    """When each agent's latest evaluation was admitted (absent: never)."""
+    rows = txn.execute(
+        "SELECT agent_id, last_requested_at FROM evaluation_clock WHERE agent_id IN (SELECT unnest(?::VARCHAR[]))",
+        [agent_ids],
+    )
+    return {agent_id: last for agent_id, last in rows}
+
+
+def _open_evaluations(txn: WriteTxn, runs: Sequence[CompletedRun], now: dt.datetime) -> list[Ticket]:
+    """Mark runs pending under new evaluation ids, and move their agents' clocks to now."""
+    if not runs:
+        return []
+    tickets = [Ticket(run.agent_id, run.run_id, uuid7()) for run in runs]
+    txn.execute(
+        "UPDATE runs SET evaluation_status = ?, evaluation_id = s.evaluation_id, evaluation_requested_at = ?,"
+        " overall_score = NULL"
+        " FROM (SELECT unnest(?::VARCHAR[]) AS run_id, unnest(?::VARCHAR[]) AS agent_id,"
+        " unnest(?::VARCHAR[]) AS evaluation_id) AS s"
+        " WHERE runs.run_id = s.run_id AND runs.agent_id = s.agent_id",
+        [EvaluationStatus.PENDING.value, now, [t.run_id for t in tickets], [t.agent_id for t in tickets],
+         [t.evaluation_id for t in tickets]],
+    )
+    txn.execute(
+        "INSERT INTO evaluation_clock SELECT unnest(?::VARCHAR[]), ?"
+        " ON CONFLICT (agent_id) DO UPDATE SET last_requested_at = excluded.last_requested_at",
+        [sorted({t.agent_id for t in tickets}), now],
+    )
+    return tickets
 
 
 def record_evaluation(txn: WriteTxn, outcome: Outcome, now: dt.datetime) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kate.collector.completion import CompletedRun
 from kate.collector.store.runs import RunSource, RunStatus, RunTrigger, require_running, utc_now
 from kate.collector.store.writer import WriteTxn
 from kate.schema.record import SpanRecord
@@ -17,14 +18,14 @@ from kate.schema.record import SpanRecord
 @dataclass(frozen=True, slots=True)
 class IngestResult:
     stored: int
-    completed_run_ids: tuple[str, ...]  # runs completed by this write (for evaluation)
+    completed_runs: tuple[CompletedRun, ...]  # runs completed by this write (for evaluation)
 
 
 def insert_uploaded_spans(txn: WriteTxn, agent_id: str, run_id: str, records: Sequence[SpanRecord]) -> IngestResult:
     """JSON upload: the run must exist for this agent and be running; all spans or none."""
     require_running(txn, agent_id, run_id)
     txn.stage_spans(records)
-    return IngestResult(stored=len(records), completed_run_ids=())
+    return IngestResult(stored=len(records), completed_runs=())
 
 
 def ingest_otlp_spans(txn: WriteTxn, records: Sequence[SpanRecord]) -> IngestResult:
@@ -49,7 +50,7 @@ def ingest_otlp_spans(txn: WriteTxn, records: Sequence[SpanRecord]) -> IngestRes
             )
             completed += finishing
     txn.stage_spans(records)
-    return IngestResult(stored=len(records), completed_run_ids=tuple(sorted(completed)))
+    return IngestResult(stored=len(records), completed_runs=tuple(CompletedRun(runs[run_id], run_id) for run_id in sorted(completed)))
 
 
 _OTLP_RUNNING = (RunStatus.RUNNING.value, RunSource.OTLP.value)
