@@ -19,6 +19,7 @@ OUTPUT_VALUE, OUTPUT_MIME = "output.value", "output.mime_type"
 TEXT, JSON = "text/plain", "application/json"
 _MAX_REPR_CHARS = 1000
 _STREAM_ITEM_CHARS = 64  # what a non-text streamed item is assumed to weigh
+_ALWAYS_FITS_CHARS = DEFAULT_MAX_TEXT_BYTES // 4  # UTF-8 needs at most 4 bytes a character
 
 
 class Arguments:
@@ -30,20 +31,22 @@ class Arguments:
         except (TypeError, ValueError):  # builtins without a signature
             parameters = []
         positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        self.names = tuple(p.name for p in parameters if p.kind in positional)
+        names = tuple(p.name for p in parameters if p.kind in positional)
+        self.skip = 1 if names[:1] in (("self",), ("cls",)) else 0  # the receiver is not input
+        self.names = names[self.skip :]
         self.rest = next((p.name for p in parameters if p.kind is inspect.Parameter.VAR_POSITIONAL), "args")
-        self.skip = 1 if self.names[:1] in (("self",), ("cls",)) else 0  # the receiver is not input
 
     def attributes(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, str]:
         """input.value / input.mime_type: a lone string argument as text, else a JSON object."""
-        args = args[self.skip :]
-        if len(args) == 1 and not kwargs and isinstance(args[0], str):
+        if self.skip:
+            args = args[self.skip :]
+        if not kwargs and len(args) == 1 and isinstance(args[0], str):
             return {INPUT_VALUE: cap(args[0]), INPUT_MIME: TEXT}
-        names = self.names[self.skip :]
-        bound: dict[str, Any] = dict(zip(names, args, strict=False))
-        if len(args) > len(names):
-            bound[self.rest] = list(args[len(names) :])
-        bound.update(kwargs)
+        bound: dict[str, Any] = dict(zip(self.names, args, strict=False))
+        if len(args) > len(self.names):
+            bound[self.rest] = list(args[len(self.names) :])
+        if kwargs:
+            bound.update(kwargs)
         if not bound:
             return {}
         return {INPUT_VALUE: cap(to_json(bound)), INPUT_MIME: JSON}
@@ -61,7 +64,7 @@ def output_attributes(result: Any) -> dict[str, str]:
 def to_json(value: Any) -> str:
     """Compact JSON of value; objects JSON does not know become dicts or their repr."""
     try:
-        return _ENCODER.encode(value)
+        return _encode(value)
     except (TypeError, ValueError, RecursionError):  # circular references, odd keys
         return json.dumps(_short_repr(value), ensure_ascii=False)
 
@@ -79,7 +82,21 @@ def _jsonable(value: Any) -> Any:
     return _short_repr(value)
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_jsonable)
+def _compact_encoder() -> Callable[[Any], str]:
+    """json's C encoder built once: `JSONEncoder.encode` builds a new one on every call, which is
+    most of the cost of encoding a small argument dict. Circular references are not tracked (no
+    per-call markers); they end in RecursionError, which to_json turns into the repr."""
+    encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_jsonable, check_circular=False)
+    make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if make_encoder is None:  # no C accelerator (e.g. PyPy)
+        return encoder.encode
+    encode_once = make_encoder(
+        None, _jsonable, json.encoder.encode_basestring, None, ":", ",", False, False, encoder.allow_nan
+    )
+    return lambda value: "".join(encode_once(value, 0))
+
+
+_encode = _compact_encoder()
 
 
 def _short_repr(value: Any) -> str:
@@ -91,7 +108,7 @@ def _short_repr(value: Any) -> str:
 
 
 def cap(text: str) -> str:
-    return cap_text(text)[0]
+    return text if len(text) <= _ALWAYS_FITS_CHARS else cap_text(text)[0]
 
 
 class Stream:
