@@ -18,8 +18,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from kate.exporter import RunSpanProcessor, trace
 from kate.exporter._context import _CURRENT_RUN
-from kate.exporter._decorator import _TRACER
 from kate.exporter._span_upload import group_by_run
+from kate.exporter._tracer import use_tracer
 
 CALLS = 20_000
 ROUNDS = 5
@@ -81,11 +81,14 @@ def decorator_cost_us(calls: int = CALLS, rounds: int = ROUNDS) -> tuple[float, 
     traced = trace(kind="TOOL")(plain)
     provider = _provider(kate_pipeline=True)
     tracer = provider.get_tracer("bench")
-    _TRACER._real_tracer = tracer  # type: ignore[attr-defined]  # point the proxy at this provider
-    plain_us = _per_call_us(lambda: plain("what is kate?", limit=5), calls, rounds)
-    traced_us = _per_call_us(lambda: traced("what is kate?", limit=5), calls, rounds)
-    bare_span_us = _per_call_us(lambda: tracer.start_span("x").end(), calls, rounds)
-    provider.shutdown()
+    use_tracer(tracer)  # @trace on this provider: the global one can be set only once
+    try:
+        plain_us = _per_call_us(lambda: plain("what is kate?", limit=5), calls, rounds)
+        traced_us = _per_call_us(lambda: traced("what is kate?", limit=5), calls, rounds)
+        bare_span_us = _per_call_us(lambda: tracer.start_span("x").end(), calls, rounds)
+    finally:
+        use_tracer(None)
+        provider.shutdown()
     return plain_us, traced_us, bare_span_us
 
 
@@ -101,9 +104,12 @@ def bench_export_thread() -> None:
     provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(SimpleSpanProcessor(memory))
     traced = trace(kind="LLM")(lambda prompt: "a reply of a few words " * 8)
-    _TRACER._real_tracer = provider.get_tracer("bench")  # type: ignore[attr-defined]
-    for index in range(512):
-        traced(f"prompt {index} " * 20)
+    use_tracer(provider.get_tracer("bench"))
+    try:
+        for index in range(512):
+            traced(f"prompt {index} " * 20)
+    finally:
+        use_tracer(None)
     spans = memory.get_finished_spans()
     per_batch_s = _per_call_us(lambda: json.dumps(group_by_run(spans, "agent")[0].entries), calls=20) / 1e6
     print(f"export thread: map + JSON per span      : {per_batch_s / len(spans) * 1e6:6.2f} µs  (off the app thread)")

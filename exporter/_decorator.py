@@ -17,13 +17,13 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, Status, StatusCode
 
 from kate.exporter._payload import Arguments, Stream, output_attributes
+from kate.exporter._tracer import current_tracer
 from kate.schema.record import SpanKind
 
 __all__ = ["trace"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 SPAN_KIND_KEY = "openinference.span.kind"
-_TRACER = otel_trace.get_tracer("kate.exporter")  # a proxy: follows the global provider once set
 _OK = Status(StatusCode.OK)
 
 
@@ -94,7 +94,7 @@ class _Spec:
     def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Span:
         attributes = self._arguments.attributes(args, kwargs)  # at start: samplers see them too
         attributes[SPAN_KIND_KEY] = self._kind
-        return _TRACER.start_span(self._name, attributes=attributes)
+        return current_tracer().start_span(self._name, attributes=attributes)
 
 
 def _succeed(span: Span, result: Any) -> None:
