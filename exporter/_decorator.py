@@ -25,6 +25,7 @@ __all__ = ["trace"]
 F = TypeVar("F", bound=Callable[..., Any])
 SPAN_KIND_KEY = "openinference.span.kind"
 _OK = Status(StatusCode.OK)
+_Attributes = dict[str, str]
 
 
 @overload
@@ -44,7 +45,10 @@ def trace(
     generators the span covers the whole iteration and the output is what was yielded. The
     arguments become `input.value` (a lone string as text/plain, else a JSON object), the
     result `output.value`, both capped; an exception is recorded, sets the ERROR status, and
-    is re-raised. Spans nest through `await`, `asyncio.gather`, `asyncio.to_thread` and
+    is re-raised. The input is taken when the call starts and written with the kind and the
+    output when it ends (one write: samplers see the span name only; attributes set on the
+    span inside the call under these keys are replaced); a span that is not recorded costs no
+    JSON work. Spans nest through `await`, `asyncio.gather`, `asyncio.to_thread` and
     threads or executors given a copied context (`contextvars.copy_context().run`); like any
     contextvar, a plain `ThreadPoolExecutor.submit` starts without it.
 
@@ -84,34 +88,47 @@ def _kind(kind: str | SpanKind) -> str:
 
 
 class _Spec:
-    """What every call of one decorated function shares: its name, kind and argument names."""
+    """What every call of one decorated function shares: its span name, kind and argument names."""
 
-    __slots__ = ("_arguments", "_kind", "_name")
+    __slots__ = ("_arguments", "_kind", "name")
 
     def __init__(self, fn: Callable[..., Any], name: str, kind: str) -> None:
-        self._name, self._kind, self._arguments = name, kind, Arguments(fn)
+        self.name, self._kind, self._arguments = name, kind, Arguments(fn)
 
-    def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Span:
-        attributes = self._arguments.attributes(args, kwargs)  # at start: samplers see them too
+    def attributes(self, span: Span, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Attributes | None:
+        """The kind and input of a call, taken before it runs; None when the span records nothing."""
+        if not span.is_recording():  # sampled out or no SDK provider: no JSON work at all
+            return None
+        attributes = self._arguments.attributes(args, kwargs)
         attributes[SPAN_KIND_KEY] = self._kind
-        return current_tracer().start_span(self._name, attributes=attributes)
+        return attributes
 
 
-def _succeed(span: Span, result: Any) -> None:
-    if span.is_recording():
-        span.set_attributes(output_attributes(result))
+# The attributes go into the span in one write, when the call ends: every write into an SDK
+# span pays a fixed cost (two locks, a cleaned copy of the mapping) about that of its values.
+def _succeed(span: Span, attributes: _Attributes | None, result: Any) -> None:
+    if attributes is not None and span.is_recording():
+        attributes.update(output_attributes(result))
+        span.set_attributes(attributes)
         span.set_status(_OK)
 
 
-def _fail(span: Span, error: Exception) -> None:
+def _fail(span: Span, attributes: _Attributes | None, error: Exception) -> None:
+    if attributes is not None and span.is_recording():
+        span.set_attributes(attributes)
+        _record_error(span, error)
+
+
+def _record_error(span: Span, error: Exception) -> None:
     if span.is_recording():
         span.record_exception(error)
         span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
 
 
-def _close_stream(span: Span, stream: Stream, finished: bool) -> None:
-    if span.is_recording():
-        span.set_attributes(stream.attributes())
+def _close_stream(span: Span, attributes: _Attributes | None, stream: Stream, finished: bool) -> None:
+    if attributes is not None and span.is_recording():
+        attributes.update(stream.attributes())
+        span.set_attributes(attributes)
         if finished:
             span.set_status(_OK)
     span.end()
@@ -119,15 +136,16 @@ def _close_stream(span: Span, stream: Stream, finished: bool) -> None:
 
 def _function(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        span = spec.start(args, kwargs)
+        span = current_tracer().start_span(spec.name)
+        attributes = spec.attributes(span, args, kwargs)
         token = otel_context.attach(otel_trace.set_span_in_context(span))
         try:
             result = fn(*args, **kwargs)
         except Exception as error:
-            _fail(span, error)
+            _fail(span, attributes, error)
             raise
         else:
-            _succeed(span, result)
+            _succeed(span, attributes, result)
             return result
         finally:
             otel_context.detach(token)
@@ -138,15 +156,16 @@ def _function(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
 
 def _coroutine(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        span = spec.start(args, kwargs)
+        span = current_tracer().start_span(spec.name)
+        attributes = spec.attributes(span, args, kwargs)
         token = otel_context.attach(otel_trace.set_span_in_context(span))
         try:
             result = await fn(*args, **kwargs)
         except Exception as error:
-            _fail(span, error)
+            _fail(span, attributes, error)
             raise
         else:
-            _succeed(span, result)
+            _succeed(span, attributes, result)
             return result
         finally:
             otel_context.detach(token)
@@ -157,16 +176,17 @@ def _coroutine(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
 
 def _generator(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-        span, stream, finished = spec.start(args, kwargs), Stream(), False
+        span = current_tracer().start_span(spec.name)
+        attributes, stream, finished = spec.attributes(span, args, kwargs), Stream(), False
         try:
             result = yield from _steps(fn(*args, **kwargs), otel_trace.set_span_in_context(span), stream)
             finished = True
             return result
         except Exception as error:
-            _fail(span, error)
+            _record_error(span, error)
             raise
         finally:
-            _close_stream(span, stream, finished)
+            _close_stream(span, attributes, stream, finished)
 
     return wrapper
 
@@ -199,7 +219,8 @@ def _steps(inner: Generator[Any, Any, Any], context: Context, stream: Stream) ->
 
 def _async_generator(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        span, stream, finished = spec.start(args, kwargs), Stream(), False
+        span = current_tracer().start_span(spec.name)
+        attributes, stream, finished = spec.attributes(span, args, kwargs), Stream(), False
         inner, context = fn(*args, **kwargs), otel_trace.set_span_in_context(span)
         step: Callable[[Any], Any] = inner.asend
         value: Any = None
@@ -215,10 +236,10 @@ def _async_generator(fn: Callable[..., Any], spec: _Spec) -> Callable[..., Any]:
                     value, step = thrown, inner.athrow
             finished = True
         except Exception as error:
-            _fail(span, error)
+            _record_error(span, error)
             raise
         finally:
-            _close_stream(span, stream, finished)
+            _close_stream(span, attributes, stream, finished)
 
     return wrapper
 

@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from opentelemetry import trace as otel_trace
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import StatusCode
 
 from kate.exporter import trace
+from kate.exporter._tracer import use_tracer
 
 KIND = "openinference.span.kind"
 
@@ -380,3 +382,75 @@ def test_a_none_result_sets_no_output_and_wrapping_keeps_metadata(memory_spans: 
 def test_an_unknown_kind_is_refused_at_decoration_time() -> None:
     with pytest.raises(ValueError, match="span kind"):
         trace(kind="FUNCTION")
+
+
+def test_the_input_is_taken_when_the_call_starts(memory_spans: InMemorySpanExporter) -> None:
+    @trace
+    def collect(items: list[int]) -> int:
+        items.append(99)
+        return len(items)
+
+    collect([1, 2])
+
+    (span,) = memory_spans.get_finished_spans()
+    assert json.loads(str((span.attributes or {})["input.value"])) == {"items": [1, 2]}
+
+
+def test_a_failed_call_keeps_its_input_and_kind(memory_spans: InMemorySpanExporter) -> None:
+    @trace(kind="TOOL")
+    def lookup(key: str) -> str:
+        raise LookupError(key)
+
+    with pytest.raises(LookupError):
+        lookup("missing")
+
+    (span,) = memory_spans.get_finished_spans()
+    attributes = span.attributes or {}
+    assert (attributes["input.value"], attributes[KIND]) == ("missing", "TOOL")
+    assert [event.name for event in span.events] == ["exception"]
+
+
+def test_a_failed_generator_records_the_error_once_with_input_and_partial_output(
+    memory_spans: InMemorySpanExporter,
+) -> None:
+    @trace(kind="LLM")
+    def tokens(prompt: str) -> Iterator[str]:
+        yield prompt
+        raise TimeoutError("model timed out")
+
+    with pytest.raises(TimeoutError):
+        list(tokens("hi"))
+
+    (span,) = memory_spans.get_finished_spans()
+    attributes = span.attributes or {}
+    assert (attributes["input.value"], attributes["output.value"], attributes[KIND]) == ("hi", "hi", "LLM")
+    assert [event.name for event in span.events] == ["exception"]
+    assert span.status.description == "TimeoutError: model timed out"
+
+
+def test_a_span_that_is_not_recorded_costs_no_json_work() -> None:
+    class Watched:
+        dumps = 0
+
+        def model_dump(self, mode: str) -> dict[str, str]:
+            Watched.dumps += 1
+            return {}
+
+    @trace
+    def inner(value: Watched) -> Watched:
+        return value
+
+    @trace
+    def outer(value: Watched) -> Watched:
+        assert not otel_trace.get_current_span().is_recording()
+        return inner(value)
+
+    provider = TracerProvider(sampler=ALWAYS_OFF, shutdown_on_exit=False)
+    use_tracer(provider.get_tracer("sampled out"))
+    try:
+        watched = Watched()
+        assert outer(watched) is watched
+    finally:
+        use_tracer(None)
+        provider.shutdown()
+    assert Watched.dumps == 0
