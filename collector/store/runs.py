@@ -112,52 +112,63 @@ def require_running(txn: WriteTxn, agent_id: str, run_id: str) -> None:
     require_status(txn, agent_id, run_id, _RUNNING, "upload spans to it")
 
 
+def require_run_of_agent(cursor: duckdb.DuckDBPyConnection, agent_id: str, run_id: str) -> None:
+    """NotFound unless this agent has the run: one primary-key look-up, nothing attached."""
+    _check_agent(cursor.execute("SELECT agent_id FROM runs WHERE run_id = ?", [run_id]).fetchall(), agent_id, run_id)
+
+
 def get_run(cursor: duckdb.DuckDBPyConnection, agent_id: str, run_id: str) -> dict[str, Any]:
     """The AgentRunResponse of one run, with span_count, total_tokens and scores; NotFound if absent."""
-    rows = dict_rows(cursor.execute("SELECT * FROM api_runs WHERE id = ? AND agent_id = ?", [run_id, agent_id]))
-    if not rows:
-        raise NotFound(f"run {run_id} of agent {agent_id} not found")
+    rows = dict_rows(cursor.execute("SELECT * FROM api_runs WHERE id = ?", [run_id]))
+    _check_agent([(row["agent_id"],) for row in rows], agent_id, run_id)
     _attach_details(cursor, rows)
     return rows[0]
+
+
+def _check_agent(found: list[tuple[Any, ...]], agent_id: str, run_id: str) -> None:
+    # The agent is compared here, not in SQL: DuckDB uses the primary-key index only when the
+    # key is the sole filter (with `AND agent_id = ?` it scans every run).
+    if not found or found[0][0] != agent_id:
+        raise NotFound(f"run {run_id} of agent {agent_id} not found")
 
 
 def list_runs(
     cursor: duckdb.DuckDBPyConnection, agent_id: str, filters: RunFilter, limit: int, after: str | None
 ) -> Page:
     """Runs of an agent, newest first, `limit` per page after the opaque cursor `after`."""
-    where, params = ["r.agent_id = ?"], [agent_id]
+    where, params = ["agent_id = ?"], [agent_id]
     _add_filters(filters, where, params)
     if after is not None:
         created_us, last_id = decode_cursor(after, (int, str))
-        where.append("(epoch_us(r.created_at) < ? OR (epoch_us(r.created_at) = ? AND r.run_id < ?))")
+        where.append("(epoch_us(created_at) < ? OR (epoch_us(created_at) = ? AND run_id < ?))")
         params += [created_us, created_us, last_id]
-    sql = (
-        "SELECT a.*, epoch_us(r.created_at) AS _created_us FROM runs r JOIN api_runs a ON a.id = r.run_id"
-        f" WHERE {' AND '.join(where)} ORDER BY r.created_at DESC, r.run_id DESC LIMIT ?"
-    )
-    rows = dict_rows(cursor.execute(sql, [*params, limit + 1]))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor((rows[-1]["_created_us"], rows[-1]["id"]))
-    for row in rows:
-        del row["_created_us"]
+    # The page's keys from runs first, then api_runs for those ids only: joining the view to
+    # runs before the LIMIT formatted every run of the table (10 against 3 + 4 ms at 50 k runs).
+    keys = cursor.execute(
+        f"SELECT run_id, epoch_us(created_at) FROM runs WHERE {' AND '.join(where)}"
+        " ORDER BY created_at DESC, run_id DESC LIMIT ?",
+        [*params, limit + 1],
+    ).fetchall()
+    next_cursor = encode_cursor((keys[limit - 1][1], keys[limit - 1][0])) if len(keys) > limit else None
+    ids = [run_id for run_id, _ in keys[:limit]]
+    by_id = {row["id"]: row for row in dict_rows(cursor.execute("SELECT * FROM api_runs WHERE id = ANY(?::VARCHAR[])", [ids]))}
+    rows = [by_id[run_id] for run_id in ids]
     _attach_details(cursor, rows)
     return Page(items=rows, next_cursor=next_cursor)
 
 
 def _add_filters(filters: RunFilter, where: list[str], params: list[Any]) -> None:
     if filters.status is not None:
-        where.append("r.status = ?")
+        where.append("status = ?")
         params.append(filters.status.value)
     if filters.trigger is not None:
-        where.append("r.trigger = ?")
+        where.append("trigger = ?")
         params.append(filters.trigger.value)
     if filters.since is not None:
-        where.append("r.created_at >= ?")
+        where.append("created_at >= ?")
         params.append(filters.since)
     if filters.until is not None:
-        where.append("r.created_at < ?")
+        where.append("created_at < ?")
         params.append(filters.until)
 
 

@@ -94,6 +94,24 @@ async def test_list_runs_newest_first_with_cursor_pages(api: Api, agent_id: str)
     assert all(PAGE_RUN_KEYS <= run.keys() for page in pages for run in page.body["runs"])
 
 
+async def test_list_runs_pages_keep_filters_and_agents_apart(api: Api, agent_id: str) -> None:
+    mine = [(await api.create_run(agent_id, trigger="test"))["id"] for _ in range(3)]
+    await api.create_run(agent_id)  # manual: filtered out
+    await api.create_run(f"{agent_id}-other", trigger="test")
+    await api.create_run(f"{agent_id}' OR '1'='1", trigger="test")
+
+    ids, params = [], {"trigger": "test", "limit": "2"}
+    while True:
+        page = await api.call("GET", f"/agents/{agent_id}/runs", params=params)
+        ids += [run["id"] for run in page.body["runs"]]
+        assert all((run["agent_id"], run["trigger"]) == (agent_id, "test") for run in page.body["runs"])
+        if page.body["next_cursor"] is None:
+            break
+        params = {**params, "cursor": page.body["next_cursor"]}
+
+    assert ids == list(reversed(mine))
+
+
 async def test_list_runs_filters(api: Api, agent_id: str) -> None:
     manual = await api.create_run(agent_id)
     test_run = await api.create_run(agent_id, trigger="test")
