@@ -132,6 +132,7 @@ async def upload_spans(request: web.Request) -> web.Response:
     agent_id, run_id = params.agent_id(request), params.run_id(request)
     allowance = state.upload_limiter.acquire(f"run {run_id}")
     body = await read_json_object(request)
+    state.sink.require_room(0)  # when the write queue is full: 503 before validating and mapping
     target = UploadTarget(agent_id, run_id, state.config.ingest.max_text_bytes, state.config.ingest.max_spans_per_upload)
     records = parse_upload(body, target)
     result = await state.sink.consume_upload(agent_id, run_id, records)

@@ -102,14 +102,20 @@ class DecodePool:
             self._pending -= 1
             self._pending_bytes -= len(body)
 
-    def _admit(self, size: int) -> None:
-        """Count a body in, or refuse it when the bodies waiting for a worker are too many."""
+    def require_room(self, size: int) -> None:
+        """Raise Overloaded when a body of size bytes would wait for a worker beyond the bounds."""
+        if self._executor is None or size < INLINE_MAX_BYTES:
+            return  # decoded inline: never queued
         full = self._pending >= self._max_pending or (
             self._pending > 0 and self._pending_bytes + size > self._limits.queue_max_bytes
         )
         if full:
             msg = f"decode queue is full ({self._pending} requests, {self._pending_bytes} bytes)"
             raise Overloaded(msg, retry_after_s=self._limits.retry_after_s)
+
+    def _admit(self, size: int) -> None:
+        """Count a body in, or refuse it when the bodies waiting for a worker are too many."""
+        self.require_room(size)
         self._pending += 1
         self._pending_bytes += size
 

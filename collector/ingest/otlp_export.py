@@ -46,8 +46,10 @@ async def export_body(
 ) -> ExportTraceServiceResponse:
     """export_traces for an unparsed body, decoded by the sink's decode pool (decoding.py).
 
-    Raises BadRequest when the body is not OTLP, Overloaded when the pool or the store is full.
+    Raises BadRequest when the body is not OTLP, Overloaded when the pool or the store is full:
+    checked before decoding too, so that a refusal under overload costs next to nothing.
     """
+    sink.require_room(len(body))
     return await store_batch(await sink.decoder.decode(body, media_type), sink, require_agent=require_agent)
 
 

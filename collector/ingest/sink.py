@@ -24,6 +24,14 @@ class Sink:
         self._completions = completions
         self.decoder = decoder or DecodePool(0, DEFAULT_MAX_TEXT_BYTES)  # what OTLP receivers decode bodies with
 
+    def require_room(self, body_bytes: int) -> None:
+        """Raise Overloaded (503 / UNAVAILABLE with a retry hint) when a request of body_bytes
+        would be refused by the decode pool or the write queue anyway: checked before the body
+        is read or decoded, so refusals under overload stay cheap. Not a reservation: the queues
+        still check when the work is handed over."""
+        self.decoder.require_room(body_bytes)
+        self._database.require_write_room()
+
     async def consume_upload(self, agent_id: str, run_id: str, records: Sequence[SpanRecord]) -> IngestResult:
         """Store an upload to a running run, all or nothing."""
         return await self._database.write(

@@ -66,6 +66,10 @@ class Database:
     def is_open(self) -> bool:
         return self._writer is not None and self._writer.is_alive()
 
+    def require_write_room(self) -> None:
+        """Raise Overloaded when a write queued now would be refused (see WriterThread.require_room)."""
+        self._require(self._writer).require_room()
+
     async def write(self, op: WriteOp[T], *, weight_bytes: int = 0) -> T:
         """Run op(txn) in the writer's next group transaction; return after COMMIT.
 

@@ -114,6 +114,14 @@ class WriterThread:
             self._condition.notify()
         return future
 
+    def require_room(self) -> None:
+        """Raise Overloaded when the queue is full now: a cheap check before a request is read
+        and decoded, so that refusing under overload costs next to nothing."""
+        with self._condition:
+            if self._stopping:
+                raise Overloaded("the collector is shutting down", retry_after_s=self._settings.retry_after_s)
+            self._check_room(0)
+
     def _check_room(self, weight_bytes: int) -> None:
         items_full = len(self._queue) >= self._settings.queue_max_items
         bytes_full = self._queue and self._queued_bytes + weight_bytes > self._settings.queue_max_bytes

@@ -4,12 +4,14 @@ before (an OTLP retry) makes the group fall back to INSERT OR IGNORE without fai
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from kate.collector.config import StorageConfig
+from kate.collector.errors import Overloaded
 from kate.collector.store.database import Database
 from kate.collector.store.spans import ingest_otlp_spans
 from kate.schema.record import SpanRecord
@@ -56,3 +58,43 @@ async def test_a_span_twice_in_one_request_is_stored_once(database: Database) ->
     await database.write(lambda txn: ingest_otlp_spans(txn, spans))
 
     assert [span_id for span_id, _ in await stored(database)] == ["0000000000000003", "0000000000000004"]
+
+
+async def test_a_full_queue_is_refused_by_the_cheap_check_before_any_work(tmp_path: Path) -> None:
+    """require_write_room() answers from the queue's bounds alone (the OTLP and upload paths call
+    it before decoding), and lets requests through again once the writer has caught up."""
+    database = Database(tmp_path / "kate.duckdb", StorageConfig(queue_max_items=1, retry_after_s=2))
+    database.open()
+    try:
+        database.require_write_room()  # empty queue
+        started, release = threading.Event(), threading.Event()
+
+        def hold(txn: object) -> None:
+            started.set()
+            release.wait(10)
+
+        blocked_task = asyncio.ensure_future(database.write(hold))  # holds the writer thread
+        assert await asyncio.to_thread(started.wait, 10)
+        queued_task = asyncio.ensure_future(database.write(lambda txn: None))  # fills the 1-item queue
+        await wait_until_queued(database, queued_task)
+
+        with pytest.raises(Overloaded) as refused:
+            database.require_write_room()
+        assert refused.value.retry_after_s == 2
+
+        release.set()
+        await asyncio.gather(blocked_task, queued_task)
+        database.require_write_room()
+    finally:
+        database.close()
+
+
+async def wait_until_queued(database: Database, task: asyncio.Future[None]) -> None:
+    """Until the second write is queued behind the held one (bounded: 200 x 10 ms)."""
+    for _ in range(200):
+        try:
+            database.require_write_room()
+        except Overloaded:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the write queue never filled up (task done: {task.done()})")
