@@ -45,12 +45,12 @@ def trace(
     generators the span covers the whole iteration and the output is what was yielded. The
     arguments become `input.value` (a lone string as text/plain, else a JSON object), the
     result `output.value`, both capped; an exception is recorded, sets the ERROR status, and
-    is re-raised. The input is taken when the call starts and written with the kind and the
-    output when it ends (one write: samplers see the span name only; attributes set on the
-    span inside the call under these keys are replaced); a span that is not recorded costs no
-    JSON work. Spans nest through `await`, `asyncio.gather`, `asyncio.to_thread` and
-    threads or executors given a copied context (`contextvars.copy_context().run`); like any
-    contextvar, a plain `ThreadPoolExecutor.submit` starts without it.
+    is re-raised. The input is taken when the call starts; kind, input and output are written
+    together when it ends, so samplers see the span name only, and these keys, if set on the
+    span inside the call, are replaced. A span that is not recorded costs no JSON work.
+    Spans nest through `await`, `asyncio.gather`, `asyncio.to_thread` and threads or
+    executors given a copied context (`contextvars.copy_context().run`); like any contextvar,
+    a plain `ThreadPoolExecutor.submit` starts without it.
 
     Args:
         func: The function, when used as a bare `@trace`.
