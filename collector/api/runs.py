@@ -12,7 +12,7 @@ from aiohttp import web
 
 from kate.collector.api import params
 from kate.collector.api.context import STATE_KEY, AppState
-from kate.collector.api.serialize import json_response, read_json_object, span_json
+from kate.collector.api.serialize import json_response, read_json_object, span_objects
 from kate.collector.completion import CompletedRun, FollowUps
 from kate.collector.errors import ValidationError
 from kate.collector.ingest.upload import UploadTarget, parse_upload
@@ -117,14 +117,14 @@ async def list_run_spans(request: web.Request) -> web.Response:
     limit = params.limit(request, default=state.config.api.max_page_size, maximum=state.config.api.max_page_size)
     after = params.cursor(request)
 
-    def read(cursor: Any) -> tuple[Any, int]:
-        run_store.get_run(cursor, agent_id, run_id)  # 404 for an unknown run or another agent's
+    def read(cursor: Any) -> span_reads.SpanPage:
+        run_store.require_run_of_agent(cursor, agent_id, run_id)  # 404 for an unknown run or another agent's
         return span_reads.list_run_spans(cursor, run_id, limit=limit, after=after,
-                              span_kind=span_kind.value if span_kind else None)
+                                         span_kind=span_kind.value if span_kind else None)
 
-    page, total = await state.database.read(read)
-    spans = [span_json(row) for row in page.items]
-    return json_response({"spans": spans, "total": total, "next_cursor": page.next_cursor})
+    page = await state.database.read(read)
+    spans = span_objects(page.rows.names, page.rows.values)
+    return json_response({"spans": spans, "total": page.total, "next_cursor": page.next_cursor})
 
 
 async def upload_spans(request: web.Request) -> web.Response:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -25,12 +26,16 @@ def json_response(body: Any, *, status: int = 200, headers: dict[str, str] | Non
     return web.Response(text=text, status=status, content_type="application/json", headers=headers)
 
 
-def span_json(row: dict[str, Any]) -> dict[str, Any]:
-    """A span row of api_spans with its attributes JSON text turned into an object."""
-    attributes = row.get("attributes")
-    if isinstance(attributes, str):
-        row["attributes"] = json.loads(attributes)
-    return row
+def span_objects(names: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Rows of api_spans as JSON objects in column order, the attributes JSON text as an object."""
+    attributes = names.index("attributes")
+    objects = []
+    for row in rows:
+        span = dict(zip(names, row, strict=True))
+        if isinstance(row[attributes], str):
+            span["attributes"] = json.loads(row[attributes])
+        objects.append(span)
+    return objects
 
 
 async def read_json_object(request: web.Request, *, optional: bool = False) -> dict[str, Any]:

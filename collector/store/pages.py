@@ -1,4 +1,4 @@
-"""Result shaping for reads: rows as dicts, pages, and opaque keyset cursors.
+"""Result shaping for reads: rows (as tuples with their names, or as dicts), pages, and opaque keyset cursors.
 
 A cursor is the sort key of the last row of a page, base64url-encoded JSON; clients must
 treat it as opaque. A cursor that does not decode is a BadRequest naming the `cursor` field.
@@ -21,6 +21,21 @@ from kate.collector.errors import BadRequest
 class Page:
     items: list[dict[str, Any]]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """Rows of an executed query as tuples with their column names: no dict per row until rendered."""
+
+    names: tuple[str, ...]
+    values: list[tuple[Any, ...]]
+
+    @classmethod
+    def of(cls, result: duckdb.DuckDBPyConnection) -> Rows:
+        return cls(tuple(column[0] for column in result.description or ()), result.fetchall())
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
 
 
 def dict_rows(result: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

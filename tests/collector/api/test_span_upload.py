@@ -176,6 +176,40 @@ async def test_span_listing_pages_and_filters_by_kind(api: Api, agent_id: str) -
     assert (bad.status, bad.body["error"]["details"][0]["field"]) == (400, "span_kind")
 
 
+async def test_filtered_span_pages_walk_the_run_with_cursors(api: Api, agent_id: str) -> None:
+    run = await api.create_run(agent_id)
+    kinds = ["LLM", "TOOL"] * 6
+    spans = [{"node_name": f"n{i:02}", "span_kind": kind, "start_time": f"2026-01-01T00:00:{i:02}Z"} for i, kind in enumerate(kinds)]
+    await api.call("POST", spans_path(agent_id, run["id"]), {"spans": spans})
+
+    names, pages, params = [], [], {"span_kind": "TOOL", "limit": "2"}
+    while True:
+        page = await api.call("GET", spans_path(agent_id, run["id"]), params=params)
+        pages.append(page.body)
+        names += [s["node_name"] for s in page.body["spans"]]
+        if page.body["next_cursor"] is None:
+            break
+        params = {**params, "cursor": page.body["next_cursor"]}
+
+    assert names == [f"n{i:02}" for i in range(1, 12, 2)]
+    assert [len(body["spans"]) for body in pages] == [2, 2, 2]
+    assert all(body["total"] == 12 for body in pages)  # the run's full count on every page
+
+
+async def test_span_listing_is_404_for_another_agents_run_and_for_quoted_ids(api: Api, agent_id: str) -> None:
+    run = await api.create_run(agent_id)
+    await api.call("POST", spans_path(agent_id, run["id"]), {"spans": [PAGE_SPAN]})
+
+    other_agent = await api.call("GET", spans_path(f"{agent_id}-other", run["id"]))
+    quoted = await api.call("GET", spans_path(agent_id, "x' OR '1'='1"))
+    quoted_agent = await api.call("GET", spans_path(f"{agent_id}' OR '1'='1", run["id"]))
+    own = await api.call("GET", spans_path(agent_id, run["id"]))
+
+    for answer in (other_agent, quoted, quoted_agent):
+        assert (answer.status, answer.body["error"]["code"]) == (404, "not_found")
+    assert own.body["total"] == 1
+
+
 async def test_upload_rate_limit_is_per_run_with_retry_headers(start_collector: StartCollector, agent_id: str) -> None:
     server = start_collector(config={"api": {"upload_rate_limit_per_minute": 3}})
     async with aiohttp.ClientSession() as session:
