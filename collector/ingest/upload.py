@@ -43,9 +43,11 @@ class _Problems:
     """Collects field errors; raises them together."""
 
     def __init__(self) -> None:
-        self.details: list[dict[str, str]] = []
+        self.details: list[dict[str, str]] = []  # the first _MAX_ERRORS, for the answer
+        self.count = 0  # all of them: whether a span had a problem, even past the cap
 
     def add(self, field: str, message: str) -> None:
+        self.count += 1
         if len(self.details) < _MAX_ERRORS:
             self.details.append({"field": field, "message": message})
 
@@ -79,7 +81,7 @@ def _parse_span(span: Any, path: str, target: UploadTarget, default_start_ns: in
     if not isinstance(span, dict):
         problems.add(path, "must be an object")
         return None
-    before = len(problems.details)
+    before = problems.count
     field = _FieldReader(span, path, problems)
     node_name = field.text("node_name", required=True)
     kind = field.choice("span_kind", _KINDS, upper=True)
@@ -103,7 +105,7 @@ def _parse_span(span: Any, path: str, target: UploadTarget, default_start_ns: in
     if end_ns is None and latency_ns is not None and (latency_ns > _MAX_NS or start_or_now + round(latency_ns) > _MAX_NS):
         # the derived end_time is stored as signed 64-bit nanoseconds (up to 2262-04-11)
         problems.add(f"{path}.latency_ms", "is too large: the span would end after 2262-04-11")
-    if len(problems.details) > before:
+    if problems.count > before:
         return None
     start_ns = default_start_ns if start_ns is None else start_ns
     if end_ns is None and latency_ms is not None:

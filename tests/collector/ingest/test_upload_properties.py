@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from kate.collector.errors import KateError
+from kate.collector.errors import KateError, ValidationError
 from kate.collector.ingest.upload import UploadTarget, parse_upload
 
 TARGET = UploadTarget("agent", "0190a8a0-0000-7000-8000-000000000001", max_text_bytes=256, max_spans=20)
@@ -55,3 +56,14 @@ def test_any_json_body_gives_records_or_a_kate_error(body: Any) -> None:
         for text in (record.node_name, record.input_text, record.output_text, record.attributes, record.events):
             if text is not None:
                 text.encode("utf-8")
+
+
+def test_a_span_past_the_fiftieth_problem_is_still_refused_not_built() -> None:
+    """Found by the property above: with 50 problems reported already, a later span whose
+    latency overflows was built anyway (and raised OverflowError) as its problem went uncounted."""
+    bad = [{"span_id": "x"} for _ in range(50)]
+    overflowing = {"span_id": "00f067aa0ba902b7", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+                   "latency_ms": 1e303}
+    with pytest.raises(ValidationError) as refused:
+        parse_upload({"spans": [*bad, overflowing]}, UploadTarget(TARGET.agent_id, TARGET.run_id, 256, 100))
+    assert len(refused.value.details) == 50
