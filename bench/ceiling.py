@@ -2,12 +2,13 @@
 
 The rows are produced once by Kate's own pipeline (parse, decode, map) from fresh copies of the
 request bodies the ingestion cases send, so the ceiling and the collector write identical data.
-The fastest method measured in otlp-duckdb-facts B3 is the Appender. It is timed into Kate's
-own `spans` table (same DDL: primary key and run index, from Kate's migrations), fresh file,
-checkpoints included as they happen, in two ways: transactions of 2,048 rows (what four
-512-span senders commit per group) with row-group vacuum off, and all rows in one transaction;
-the ceiling is the faster. A plain table (no key, no index) in one transaction, DuckDB's
-fastest case, is timed for reference.
+The fastest methods: the Appender (fastest in otlp-duckdb-facts B3) and an INSERT ... SELECT
+from an Arrow table (what Kate's writer does), the Arrow tables built before the clock starts.
+Each is timed into Kate's own `spans` table (same DDL: primary key and run index, from Kate's
+migrations), fresh file, checkpoints included as they happen, in two ways: transactions of
+2,048 rows (what four 512-span senders commit per group) with row-group vacuum off, and all
+rows in one transaction; the ceiling is the fastest of the four. A plain table (no key, no
+index) in one transaction with the Appender, DuckDB's fastest case, is timed for reference.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from kate.collector.ingest.otlp_codec import PROTOBUF, parse_request
 from kate.collector.ingest.otlp_decode import decode_spans
 from kate.collector.ingest.otlp_records import to_records
 from kate.collector.store.migrate import apply_migrations
-from kate.schema.record import SPAN_COLUMNS
+from kate.collector.store.span_batch import SpanBatch
+from kate.schema.record import SPAN_COLUMNS, SpanRecord
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
 
 from bench.ingest import Payloads
@@ -62,8 +64,33 @@ def measure(rows: list[tuple[Any, ...]]) -> CeilingResult:
     with tempfile.TemporaryDirectory(prefix="kate-ceiling-") as folder:
         grouped = _append(Path(folder) / "grouped.duckdb", rows, ROWS_PER_COMMIT, {"max_vacuum_tasks": 0})
         bulk = _append(Path(folder) / "bulk.duckdb", rows, len(rows), {})
+        arrow_grouped = _insert_arrow(Path(folder) / "arrow-grouped.duckdb", rows, ROWS_PER_COMMIT)
+        arrow_bulk = _insert_arrow(Path(folder) / "arrow-bulk.duckdb", rows, len(rows))
         plain = _append(Path(folder) / "plain.duckdb", rows, len(rows), {}, plain=True)
-    return CeilingResult(max(grouped, bulk), plain)
+    return CeilingResult(max(grouped, bulk, arrow_grouped, arrow_bulk), plain)
+
+
+def _insert_arrow(path: Path, rows: list[tuple[Any, ...]], per_transaction: int) -> float:
+    """INSERT ... SELECT from Arrow tables of per_transaction rows (built before timing)."""
+    received_at = rows[0][-1] if rows else None
+    tables = [SpanBatch.of([SpanRecord(*row[:-1]) for row in rows[start : start + per_transaction]]).table()
+              for start in range(0, len(rows), per_transaction)]
+    connection = duckdb.connect(str(path), config={"max_vacuum_tasks": 0})
+    try:
+        apply_migrations(connection)
+        started = time.perf_counter()
+        for table in tables:
+            connection.begin()
+            connection.register("incoming", table)
+            connection.execute("INSERT INTO spans SELECT *, ? FROM incoming", [received_at]).fetchall()
+            connection.unregister("incoming")
+            connection.commit()
+        return len(rows) / (time.perf_counter() - started)
+    finally:
+        connection.close()
+        for leftover in (path, Path(f"{path}.wal")):
+            if leftover.exists():
+                os.remove(leftover)
 
 
 def _append(path: Path, rows: list[tuple[Any, ...]], per_transaction: int, settings: dict[str, Any], *,

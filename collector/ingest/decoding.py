@@ -2,8 +2,8 @@
 
 Parsing, decoding and mapping a 512-span request is ~20 ms of pure Python: on the event loop
 it holds the GIL that the single writer needs for DuckDB, so both would share one core. A small
-pool of processes does that work instead; the loop only moves bytes and records (~1 µs a span
-to pickle and unpickle). Small bodies are decoded inline, where a round trip to a worker would
+pool of processes does that work instead, and hands back an Arrow batch (span_batch.py): the
+loop and the writer only move bytes. Small bodies are decoded inline, where a round trip to a worker would
 cost more than it saves. Bodies waiting for a worker are bounded in count and bytes like the
 write queue, and refused with Overloaded (503 / UNAVAILABLE) beyond. No store, no sink.
 """
@@ -25,7 +25,7 @@ from kate.collector.errors import Overloaded
 from kate.collector.ingest.otlp_codec import parse_request
 from kate.collector.ingest.otlp_decode import Rejection, decode_spans
 from kate.collector.ingest.otlp_records import to_records
-from kate.schema.record import SpanRecord
+from kate.collector.store.span_batch import SpanBatch
 
 logger = logging.getLogger(__name__)
 INLINE_MAX_BYTES = 64 * 1024  # below this, the IPC round trip costs more than the decode
@@ -36,14 +36,14 @@ PENDING_PER_WORKER = 8  # bodies waiting per worker: ~160 ms of work, enough to 
 
 @dataclass(frozen=True, slots=True)
 class DecodedBatch:
-    records: list[SpanRecord]
+    spans: SpanBatch
     rejected: list[Rejection]
 
 
 def decode_body(body: bytes, media_type: str, max_text_bytes: int) -> DecodedBatch:
-    """Parse (raises BadRequest), decode and map one OTLP trace body."""
+    """Parse (raises BadRequest), decode and map one OTLP trace body, into an Arrow batch."""
     decoded = decode_spans(parse_request(body, media_type))
-    return DecodedBatch(to_records(decoded.spans, max_text_bytes=max_text_bytes), decoded.rejected)
+    return DecodedBatch(SpanBatch.of(to_records(decoded.spans, max_text_bytes=max_text_bytes)), decoded.rejected)
 
 
 def default_workers() -> int:

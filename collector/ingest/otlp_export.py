@@ -18,6 +18,7 @@ from kate.collector.ingest.decoding import DecodedBatch
 from kate.collector.ingest.otlp_decode import Rejection, decode_spans
 from kate.collector.ingest.otlp_records import to_records
 from kate.collector.ingest.sink import Sink
+from kate.collector.store.span_batch import SpanBatch
 
 _MAX_REASONS = 5
 _MAX_MESSAGE_CHARS = 2000
@@ -37,7 +38,7 @@ async def export_traces(
     Overloaded (retryable) when the store cannot take the spans now.
     """
     decoded = decode_spans(request)
-    batch = DecodedBatch(to_records(decoded.spans, max_text_bytes=max_text_bytes), decoded.rejected)
+    batch = DecodedBatch(SpanBatch.of(to_records(decoded.spans, max_text_bytes=max_text_bytes)), decoded.rejected)
     return await store_batch(batch, sink, require_agent=require_agent)
 
 
@@ -57,11 +58,10 @@ async def store_batch(
     batch: DecodedBatch, sink: Sink, *, require_agent: Callable[[str], None] | None = None
 ) -> ExportTraceServiceResponse:
     """Check the agents, store the records, and answer with the rejections as partial_success."""
-    records = batch.records
     if require_agent is not None:
-        for agent_id in sorted({record.agent_id for record in records}):
+        for agent_id in sorted(batch.spans.agent_ids):
             require_agent(agent_id)
-    await sink.consume_otlp(records)
+    await sink.consume_otlp(batch.spans)
     if not batch.rejected:
         return ExportTraceServiceResponse()  # OTLP: full success leaves partial_success unset
     message = rejection_message(batch.rejected)

@@ -1,6 +1,6 @@
 """The one seam every ingestion path ends in: records in, committed rows out.
 
-OTLP/HTTP, OTLP/gRPC and the JSON upload all call a Sink method with SpanRecords; it hands
+OTLP/HTTP, OTLP/gRPC and the JSON upload all call a Sink method with spans; it hands
 them to the single writer and returns once they are committed (ack after commit). It also
 carries the decode pool the OTLP receivers turn request bodies into records with.
 """
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from kate.collector.completion import CompletionHub, FollowUps
 from kate.collector.ingest.decoding import DecodePool
 from kate.collector.store.database import Database
+from kate.collector.store.span_batch import SpanBatch
 from kate.collector.store.spans import IngestResult, ingest_otlp_spans, insert_uploaded_spans
 from kate.collector.store.writer import WriteTxn
 from kate.schema.record import SpanRecord
@@ -34,30 +35,22 @@ class Sink:
 
     async def consume_upload(self, agent_id: str, run_id: str, records: Sequence[SpanRecord]) -> IngestResult:
         """Store an upload to a running run, all or nothing."""
+        batch = SpanBatch.of(records)
         return await self._database.write(
-            lambda txn: insert_uploaded_spans(txn, agent_id, run_id, records),
-            weight_bytes=estimate_bytes(records),
+            lambda txn: insert_uploaded_spans(txn, agent_id, run_id, batch), weight_bytes=batch.weight_bytes
         )
 
-    async def consume_otlp(self, records: Sequence[SpanRecord]) -> IngestResult:
+    async def consume_otlp(self, batch: SpanBatch) -> IngestResult:
         """Store OTLP spans, creating and completing their runs (design §5); the runs that root
         spans complete are admitted for evaluation in the same transaction."""
-        if not records:
+        if not batch.count:
             return IngestResult(stored=0, completed_runs=())
 
         def ingest(txn: WriteTxn) -> tuple[IngestResult, FollowUps]:
-            result = ingest_otlp_spans(txn, records)
+            result = ingest_otlp_spans(txn, batch)
             return result, self._completions.in_transaction(txn, result.completed_runs)
 
-        result, follow_ups = await self._database.write(ingest, weight_bytes=estimate_bytes(records))
+        result, follow_ups = await self._database.write(ingest, weight_bytes=batch.weight_bytes)
         follow_ups.run()
         return result
 
-
-def estimate_bytes(records: Sequence[SpanRecord]) -> int:
-    """Approximate memory held by queued records (texts dominate), for the queue's byte bound."""
-    total = 0
-    for record in records:
-        total += 400 + len(record.input_text or "") + len(record.output_text or "")
-        total += len(record.attributes) + len(record.events) + len(record.resource)
-    return total

@@ -1,18 +1,17 @@
 """Spans in DuckDB: the write ops of both ingestion paths (reads: span_reads.py).
 
-Write ops only stage records; the writer inserts every staged record of a group in one
-columnar INSERT OR IGNORE. Run linkage rules (design §5) for OTLP live here.
+Write ops only stage span batches; the writer inserts every staged batch of a group in one
+columnar INSERT. Run linkage rules (design §5) for OTLP live here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kate.collector.completion import CompletedRun
 from kate.collector.store.runs import RunSource, RunStatus, RunTrigger, require_running, utc_now
+from kate.collector.store.span_batch import SpanBatch
 from kate.collector.store.writer import WriteTxn
-from kate.schema.record import SpanRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,20 +20,19 @@ class IngestResult:
     completed_runs: tuple[CompletedRun, ...]  # runs completed by this write (for evaluation)
 
 
-def insert_uploaded_spans(txn: WriteTxn, agent_id: str, run_id: str, records: Sequence[SpanRecord]) -> IngestResult:
+def insert_uploaded_spans(txn: WriteTxn, agent_id: str, run_id: str, batch: SpanBatch) -> IngestResult:
     """JSON upload: the run must exist for this agent and be running; all spans or none."""
     require_running(txn, agent_id, run_id)
-    txn.stage_spans(records)
-    return IngestResult(stored=len(records), completed_runs=())
+    txn.stage_spans(batch)
+    return IngestResult(stored=batch.count, completed_runs=())
 
 
-def ingest_otlp_spans(txn: WriteTxn, records: Sequence[SpanRecord]) -> IngestResult:
+def ingest_otlp_spans(txn: WriteTxn, batch: SpanBatch) -> IngestResult:
     """OTLP: create unknown runs (otlp, automatic, running); a root span completes its run.
 
     Spans for completed runs are still stored: an OTLP sender cannot know the run's state.
     """
-    runs = {record.run_id: record.agent_id for record in records}
-    rooted = {record.run_id for record in records if record.parent_span_id is None}
+    runs, rooted = batch.agent_by_run, batch.rooted_runs
     now = utc_now()
     created = _insert_new_runs(txn, runs, rooted, now)
     known_roots = [run_id for run_id in rooted if run_id not in created]
@@ -49,14 +47,15 @@ def ingest_otlp_spans(txn: WriteTxn, records: Sequence[SpanRecord]) -> IngestRes
                 [now, finishing],
             )
             completed += finishing
-    txn.stage_spans(records)
-    return IngestResult(stored=len(records), completed_runs=tuple(CompletedRun(runs[run_id], run_id) for run_id in sorted(completed)))
+    txn.stage_spans(batch)
+    completed_runs = tuple(CompletedRun(runs[run_id], run_id) for run_id in sorted(completed))
+    return IngestResult(stored=batch.count, completed_runs=completed_runs)
 
 
 _OTLP_RUNNING = (RunStatus.RUNNING.value, RunSource.OTLP.value)
 
 
-def _insert_new_runs(txn: WriteTxn, agent_by_run: dict[str, str], rooted: set[str], now: object) -> set[str]:
+def _insert_new_runs(txn: WriteTxn, agent_by_run: dict[str, str], rooted: frozenset[str], now: object) -> set[str]:
     """Create the runs that do not exist yet (otlp, automatic), in one statement, as a request
     carries many traces; a run whose root span is already here starts completed. Returns the
     ids of the runs it created."""

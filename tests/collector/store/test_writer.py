@@ -13,6 +13,7 @@ import pytest
 from kate.collector.config import StorageConfig
 from kate.collector.errors import Overloaded
 from kate.collector.store.database import Database
+from kate.collector.store.span_batch import SpanBatch
 from kate.collector.store.spans import ingest_otlp_spans
 from kate.schema.record import SpanRecord
 
@@ -41,11 +42,11 @@ async def stored(database: Database) -> list[tuple[str, str]]:
 
 
 async def test_a_resent_span_is_stored_once_and_its_group_still_commits(database: Database) -> None:
-    await database.write(lambda txn: ingest_otlp_spans(txn, [record("0000000000000001")]))
+    await database.write(lambda txn: ingest_otlp_spans(txn, SpanBatch.of([record("0000000000000001")])))
 
     # A retry of the stored span (other content: the first one stays) and a new one, queued together.
-    retry = database.write(lambda txn: ingest_otlp_spans(txn, [record("0000000000000001", text="resent")]))
-    fresh = database.write(lambda txn: ingest_otlp_spans(txn, [record("0000000000000002")]))
+    retry = database.write(lambda txn: ingest_otlp_spans(txn, SpanBatch.of([record("0000000000000001", text="resent")])))
+    fresh = database.write(lambda txn: ingest_otlp_spans(txn, SpanBatch.of([record("0000000000000002")])))
     results = await asyncio.gather(retry, fresh)
 
     assert [result.stored for result in results] == [1, 1]
@@ -55,7 +56,7 @@ async def test_a_resent_span_is_stored_once_and_its_group_still_commits(database
 async def test_a_span_twice_in_one_request_is_stored_once(database: Database) -> None:
     spans = [record("0000000000000003"), record("0000000000000003", text="again"), record("0000000000000004")]
 
-    await database.write(lambda txn: ingest_otlp_spans(txn, spans))
+    await database.write(lambda txn: ingest_otlp_spans(txn, SpanBatch.of(spans)))
 
     assert [span_id for span_id, _ in await stored(database)] == ["0000000000000003", "0000000000000004"]
 
