@@ -12,10 +12,10 @@ from aiohttp import web
 
 from kate.collector.api import params
 from kate.collector.api.context import STATE_KEY, AppState
-from kate.collector.api.serialize import json_response, read_json_object, span_objects
+from kate.collector.api.serialize import json_response, read_json_bytes, read_json_object, span_objects
 from kate.collector.completion import CompletedRun, FollowUps
 from kate.collector.errors import ValidationError
-from kate.collector.ingest.upload import UploadTarget, parse_upload
+from kate.collector.ingest.upload import UploadTarget
 from kate.collector.store import jobs as job_store
 from kate.collector.store import runs as run_store
 from kate.collector.store.ids import uuid7
@@ -131,13 +131,13 @@ async def upload_spans(request: web.Request) -> web.Response:
     state = _state(request)
     agent_id, run_id = params.agent_id(request), params.run_id(request)
     allowance = state.upload_limiter.acquire(f"run {run_id}")
-    body = await read_json_object(request)
-    state.sink.require_room(0)  # when the write queue is full: 503 before validating and mapping
+    raw = await read_json_bytes(request)
+    state.sink.require_room(len(raw))  # when the queues are full: 503 before parsing and mapping
     target = UploadTarget(agent_id, run_id, state.config.ingest.max_text_bytes, state.config.ingest.max_spans_per_upload)
-    records = parse_upload(body, target)
-    result = await state.sink.consume_upload(agent_id, run_id, records)
-    span_ids = [record.span_id for record in records]
-    return json_response({"uploaded": result.stored, "span_ids": span_ids}, status=201, headers=allowance.headers())
+    upload = await state.sink.decoder.decode_upload(raw, target)  # off the event loop when large
+    result = await state.sink.consume_upload(agent_id, run_id, upload.spans)
+    body = {"uploaded": result.stored, "span_ids": list(upload.span_ids)}
+    return json_response(body, status=201, headers=allowance.headers())
 
 
 async def enqueue_run(request: web.Request) -> web.Response:

@@ -1,11 +1,12 @@
-"""OTLP bodies to SpanRecords in worker processes, so decoding and mapping use another core.
+"""Span bodies (OTLP and JSON uploads) to span batches in worker processes, on another core.
 
 Parsing, decoding and mapping a 512-span request is ~20 ms of pure Python: on the event loop
 it holds the GIL that the single writer needs for DuckDB, so both would share one core. A small
 pool of processes does that work instead, and hands back an Arrow batch (span_batch.py): the
-loop and the writer only move bytes. Small bodies are decoded inline, where a round trip to a worker would
-cost more than it saves. Bodies waiting for a worker are bounded in count and bytes like the
-write queue, and refused with Overloaded (503 / UNAVAILABLE) beyond. No store, no sink.
+loop and the writer only move bytes. Small bodies are decoded inline, where a round trip to a
+worker would cost more than it saves. Bodies waiting for a worker are bounded in count and
+bytes like the write queue, and refused with Overloaded (503 / UNAVAILABLE) beyond. No store,
+no sink.
 """
 
 from __future__ import annotations
@@ -18,16 +19,20 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from kate.collector.config import StorageConfig
 from kate.collector.errors import Overloaded
 from kate.collector.ingest.otlp_codec import parse_request
 from kate.collector.ingest.otlp_decode import Rejection, decode_spans
 from kate.collector.ingest.otlp_records import to_records
+from kate.collector.ingest.upload import DecodedUpload, UploadTarget, decode_upload
 from kate.collector.store.span_batch import SpanBatch
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 INLINE_MAX_BYTES = 64 * 1024  # below this, the IPC round trip costs more than the decode
 _PARENT_CHECK_S = 0.5
 MAX_DEFAULT_WORKERS = 4
@@ -85,22 +90,31 @@ class DecodePool:
             executor.shutdown(wait=True, cancel_futures=True)
 
     async def decode(self, body: bytes, media_type: str) -> DecodedBatch:
-        """The records and rejections of one body. Raises BadRequest for an undecodable body."""
+        """The spans and rejections of one OTLP body. Raises BadRequest for an undecodable body."""
+        return await self._run(len(body), decode_body, body, media_type, self._max_text_bytes)
+
+    async def decode_upload(self, raw: bytes, target: UploadTarget) -> DecodedUpload:
+        """The spans of one JSON upload body; BadRequest or ValidationError as decode_upload()."""
+        return await self._run(len(raw), decode_upload, raw, target)
+
+    async def _run(self, size: int, decode: Callable[..., T], *args: Any) -> T:
+        """decode(*args) in a worker (inline for a small body or without workers). Its errors
+        (BadRequest, ValidationError) cross from the worker as they were raised."""
         executor = self._executor
-        if executor is None or len(body) < INLINE_MAX_BYTES:
-            return decode_body(body, media_type, self._max_text_bytes)
-        self._admit(len(body))
+        if executor is None or size < INLINE_MAX_BYTES:
+            return decode(*args)
+        self._admit(size)
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(executor, decode_body, body, media_type, self._max_text_bytes)
+            return await loop.run_in_executor(executor, decode, *args)
         except concurrent.futures.process.BrokenProcessPool:
             # A worker died (killed, out of memory): replace the pool, and decode this body here.
-            logger.exception("an OTLP decode worker died; restarting the pool")
+            logger.exception("a decode worker died; restarting the pool")
             self._replace(executor)
-            return decode_body(body, media_type, self._max_text_bytes)
+            return decode(*args)
         finally:
             self._pending -= 1
-            self._pending_bytes -= len(body)
+            self._pending_bytes -= size
 
     def require_room(self, size: int) -> None:
         """Raise Overloaded when a body of size bytes would wait for a worker beyond the bounds."""

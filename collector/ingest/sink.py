@@ -2,12 +2,10 @@
 
 OTLP/HTTP, OTLP/gRPC and the JSON upload all call a Sink method with spans; it hands
 them to the single writer and returns once they are committed (ack after commit). It also
-carries the decode pool the OTLP receivers turn request bodies into records with.
+carries the decode pool that turns request bodies into span batches.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from kate.collector.completion import CompletionHub, FollowUps
 from kate.collector.ingest.decoding import DecodePool
@@ -15,7 +13,6 @@ from kate.collector.store.database import Database
 from kate.collector.store.span_batch import SpanBatch
 from kate.collector.store.spans import IngestResult, ingest_otlp_spans, insert_uploaded_spans
 from kate.collector.store.writer import WriteTxn
-from kate.schema.record import SpanRecord
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
 
 
@@ -33,9 +30,8 @@ class Sink:
         self.decoder.require_room(body_bytes)
         self._database.require_write_room()
 
-    async def consume_upload(self, agent_id: str, run_id: str, records: Sequence[SpanRecord]) -> IngestResult:
+    async def consume_upload(self, agent_id: str, run_id: str, batch: SpanBatch) -> IngestResult:
         """Store an upload to a running run, all or nothing."""
-        batch = SpanBatch.of(records)
         return await self._database.write(
             lambda txn: insert_uploaded_spans(txn, agent_id, run_id, batch), weight_bytes=batch.weight_bytes
         )

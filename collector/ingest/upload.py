@@ -1,4 +1,4 @@
-"""The JSON span upload (POST .../runs/{run_id}/spans): validate the body, build SpanRecords.
+"""The JSON span upload (POST .../runs/{run_id}/spans): validate the body, build its spans.
 
 All or nothing: every problem of every span is collected into one ValidationError whose
 details name the field paths (`spans[2].latency_ms`). Explicit fields win; attributes fill
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kate.collector.errors import PayloadTooLarge, ValidationError
+from kate.collector.json_body import parse_json_object
+from kate.collector.store.span_batch import SpanBatch
 from kate.collector.timefmt import parse_rfc3339_ns
 from kate.schema.mapping import map_span
 from kate.collector.ingest.otlp_records import json_text
@@ -56,6 +58,19 @@ class _Problems:
             first = self.details[0]
             more = f" (and {len(self.details) - 1} more)" if len(self.details) > 1 else ""
             raise ValidationError(f"{first['field']}: {first['message']}{more}", details=self.details)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedUpload:
+    spans: SpanBatch
+    span_ids: tuple[str, ...]  # in request order, for the answer
+
+
+def decode_upload(raw: bytes, target: UploadTarget) -> DecodedUpload:
+    """An unparsed upload body to its span batch (in a decode worker for large bodies):
+    BadRequest for a body that is not a JSON object, ValidationError naming every bad field."""
+    records = parse_upload(parse_json_object(raw), target)
+    return DecodedUpload(SpanBatch.of(records), tuple(record.span_id for record in records))
 
 
 def parse_upload(body: Any, target: UploadTarget) -> list[SpanRecord]:
