@@ -46,8 +46,9 @@ def trace(
     arguments become `input.value` (a lone string as text/plain, else a JSON object), the
     result `output.value`, both capped; an exception is recorded, sets the ERROR status, and
     is re-raised. The input is taken when the call starts; kind, input and output are written
-    together when it ends, so samplers see the span name only, and these keys, if set on the
-    span inside the call, are replaced. A span that is not recorded costs no JSON work.
+    together when it ends, so samplers see the span name only; a key the wrapped code sets on
+    the span itself (a redacted `input.value`) keeps its value. A span that is not recorded
+    costs no JSON work.
     Spans nest through `await`, `asyncio.gather`, `asyncio.to_thread` and threads or
     executors given a copied context (`contextvars.copy_context().run`); like any contextvar,
     a plain `ThreadPoolExecutor.submit` starts without it.
@@ -106,16 +107,25 @@ class _Spec:
 
 # The attributes go into the span in one write, when the call ends: every write into an SDK
 # span pays a fixed cost (two locks, a cleaned copy of the mapping) about that of its values.
+def _write(span: Span, attributes: _Attributes) -> None:
+    """Set the decorator's attributes, except those the wrapped code set on the span itself
+    (a redacted input.value, its own span kind): the code's own values win."""
+    own = getattr(span, "attributes", None)
+    if own:
+        attributes = {key: value for key, value in attributes.items() if key not in own}
+    span.set_attributes(attributes)
+
+
 def _succeed(span: Span, attributes: _Attributes | None, result: Any) -> None:
     if attributes is not None and span.is_recording():
         attributes.update(output_attributes(result))
-        span.set_attributes(attributes)
+        _write(span, attributes)
         span.set_status(_OK)
 
 
 def _fail(span: Span, attributes: _Attributes | None, error: Exception) -> None:
     if attributes is not None and span.is_recording():
-        span.set_attributes(attributes)
+        _write(span, attributes)
         _record_error(span, error)
 
 
@@ -128,7 +138,7 @@ def _record_error(span: Span, error: Exception) -> None:
 def _close_stream(span: Span, attributes: _Attributes | None, stream: Stream, finished: bool) -> None:
     if attributes is not None and span.is_recording():
         attributes.update(stream.attributes())
-        span.set_attributes(attributes)
+        _write(span, attributes)
         if finished:
             span.set_status(_OK)
     span.end()

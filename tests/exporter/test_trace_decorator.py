@@ -454,3 +454,19 @@ def test_a_span_that_is_not_recorded_costs_no_json_work() -> None:
         use_tracer(None)
         provider.shutdown()
     assert Watched.dumps == 0
+
+
+def test_attributes_the_wrapped_code_sets_itself_win_over_the_captured_ones(memory_spans: InMemorySpanExporter) -> None:
+    @trace(kind="tool")
+    def lookup(secret: str) -> str:
+        current = otel_trace.get_current_span()
+        current.set_attribute("input.value", "[redacted]")
+        current.set_attribute("openinference.span.kind", "RETRIEVER")
+        return "found"
+
+    lookup("hunter2")
+
+    (span,) = memory_spans.get_finished_spans()
+    attributes = span.attributes or {}
+    assert (attributes["input.value"], attributes["openinference.span.kind"]) == ("[redacted]", "RETRIEVER")
+    assert attributes["output.value"] == "found"
