@@ -63,12 +63,10 @@ def admit_evaluations(txn: WriteTxn, runs: Sequence[CompletedRun], policy: Coold
             clocks[run.agent_id] = now
         else:
             skipped.append(run)
-    if skipped:
+    if skipped:  # run ids are unique across agents, and these come from the completing transaction
         txn.execute(
-            "UPDATE runs SET evaluation_status = ?"
-            " FROM (SELECT unnest(?::VARCHAR[]) AS run_id, unnest(?::VARCHAR[]) AS agent_id) AS s"
-            " WHERE runs.run_id = s.run_id AND runs.agent_id = s.agent_id",
-            [EvaluationStatus.SKIPPED_COOLDOWN.value, [r.run_id for r in skipped], [r.agent_id for r in skipped]],
+            "UPDATE runs SET evaluation_status = ? WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
+            [EvaluationStatus.SKIPPED_COOLDOWN.value, [run.run_id for run in skipped]],
         )
     return _open_evaluations(txn, admitted, now)
 
