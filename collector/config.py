@@ -57,7 +57,7 @@ class StorageConfig:
 class IngestConfig:
     max_text_bytes: int = 64 * 1024
     max_spans_per_upload: int = 10_000
-    decode_workers: int | None = None  # processes decoding OTLP; None: one per CPU beyond the first (1-4)
+    decode_workers: int | None = None  # processes decoding span bodies; None: one per CPU (1-4)
 
 
 @dataclass(frozen=True, slots=True)
