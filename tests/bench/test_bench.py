@@ -12,7 +12,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 FIGURES = (
-    "Appender into Kate's spans table (key + run index), fastest method",
+    "Kate's spans table (key + run index), fastest of Appender and Arrow INSERT",
     "OTLP/HTTP protobuf, 1 sender",
     "OTLP/HTTP protobuf, 4 senders",
     "ack p99 (OTLP/HTTP protobuf, 4 senders)",
