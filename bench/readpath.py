@@ -74,6 +74,13 @@ class ReadResult:
     peak_rss_bytes: int
 
 
+_COUNT_SPANS = """
+UPDATE runs SET span_count = s.spans, total_tokens = s.tokens
+FROM (SELECT run_id, count(*) AS spans, coalesce(sum(token_count), 0) AS tokens FROM spans GROUP BY run_id) AS s
+WHERE runs.run_id = s.run_id
+"""
+
+
 def build(db_path: Path, spans: int, text_bytes: int) -> float:
     """Create the file with Kate's schema (by starting the collector once), then fill it."""
     start_collector(db_path).stop()
@@ -84,6 +91,7 @@ def build(db_path: Path, spans: int, text_bytes: int) -> float:
         connection.execute(_BUILD_RUNS.replace("$runs", str(runs)))
         connection.execute(_BUILD_SPANS.replace("$spans", str(runs * SPANS_PER_RUN))
                            .replace("$text_repeats", str(max(1, text_bytes // 32))))
+        connection.execute(_COUNT_SPANS)  # the counters the writer keeps when spans come in
         connection.execute("CHECKPOINT")
     finally:
         connection.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ import duckdb
 
 from kate.collector.errors import DuplicateRun, NotFound, RunNotRunning
 from kate.collector.store.pages import Page, decode_cursor, dict_rows, encode_cursor
+from kate.collector.store.span_batch import RunSpanStats
 from kate.collector.store.writer import WriteTxn
 
 
@@ -108,6 +110,31 @@ def fail_run(txn: WriteTxn, agent_id: str, run_id: str, error: str | None) -> No
     )
 
 
+def add_span_stats(txn: WriteTxn, stats_by_run: Mapping[str, RunSpanStats]) -> None:
+    """Add spans just stored to their (existing) runs' span_count and total_tokens."""
+    if not stats_by_run:
+        return
+    txn.execute(
+        "UPDATE runs SET span_count = span_count + s.spans, total_tokens = total_tokens + s.tokens"
+        " FROM (SELECT unnest(?::VARCHAR[]) AS run_id, unnest(?::BIGINT[]) AS spans, unnest(?::BIGINT[]) AS tokens) AS s"
+        " WHERE runs.run_id = s.run_id",
+        [list(stats_by_run), [stats.spans for stats in stats_by_run.values()],
+         [stats.tokens for stats in stats_by_run.values()]],
+    )
+
+
+def recount_span_stats(txn: WriteTxn, run_ids: Sequence[str]) -> None:
+    """Set the runs' counters from their stored spans: after an insert that ignored spans stored
+    before (an OTLP retry), adding the batch's counts would have counted those twice."""
+    txn.execute(
+        "UPDATE runs SET span_count = c.spans, total_tokens = c.tokens"
+        " FROM (SELECT run_id, count(*) AS spans, coalesce(sum(token_count), 0) AS tokens FROM spans"
+        " WHERE run_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY run_id) AS c"
+        " WHERE runs.run_id = c.run_id",
+        [list(run_ids)],
+    )
+
+
 def require_running(txn: WriteTxn, agent_id: str, run_id: str) -> None:
     require_status(txn, agent_id, run_id, _RUNNING, "upload spans to it")
 
@@ -173,20 +200,13 @@ def _add_filters(filters: RunFilter, where: list[str], params: list[Any]) -> Non
 
 
 def _attach_details(cursor: duckdb.DuckDBPyConnection, runs: list[dict[str, Any]]) -> None:
-    """span_count, total_tokens and the latest evaluation's scores of these runs only."""
+    """The latest evaluation's scores of these runs only (span_count and total_tokens are
+    columns of runs, kept by the writer)."""
     if not runs:
         return
-    ids = [run["id"] for run in runs]
-    stats = cursor.execute(
-        "SELECT run_id, count(*), coalesce(sum(token_count), 0) FROM spans"
-        " WHERE run_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY run_id",
-        [ids],
-    ).fetchall()
-    scores = cursor.execute(_SCORES, [ids]).fetchall()
-    stats_by_id = {row[0]: (int(row[1]), int(row[2])) for row in stats}
+    scores = cursor.execute(_SCORES, [[run["id"] for run in runs]]).fetchall()
     scores_by_id = {row[0]: row[1] for row in scores}
     for run in runs:
-        run["span_count"], run["total_tokens"] = stats_by_id.get(run["id"], (0, 0))
         run["scores"] = scores_by_id.get(run["id"], [])
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pyarrow as pa
 
@@ -36,6 +37,11 @@ def _arrow_schema() -> pa.Schema:
 SPAN_SCHEMA = _arrow_schema()
 
 
+class RunSpanStats(NamedTuple):
+    spans: int
+    tokens: int  # the sum of token_count (spans without one add nothing)
+
+
 @dataclass(frozen=True, slots=True)
 class SpanBatch:
     """The spans of one request, ready for the writer; cheap to pickle (one bytes object)."""
@@ -45,11 +51,12 @@ class SpanBatch:
     weight_bytes: int  # memory the batch holds while queued (the write queue's byte bound)
     agent_by_run: dict[str, str]  # run_id -> agent_id, in order of first appearance
     rooted_runs: frozenset[str]  # runs with a root span (no parent) in this batch
+    stats_by_run: dict[str, RunSpanStats]  # what this batch adds to each run's counters
 
     @classmethod
     def of(cls, records: Sequence[SpanRecord]) -> SpanBatch:
         if not records:
-            return cls(b"", 0, 0, {}, frozenset())
+            return cls(b"", 0, 0, {}, frozenset(), {})
         columns = list(zip(*records, strict=True))
         table = pa.Table.from_arrays(
             [pa.array(column, type=field.type) for column, field in zip(columns, SPAN_SCHEMA, strict=True)],
@@ -65,6 +72,7 @@ class SpanBatch:
             weight_bytes=len(ipc) + _RECORD_OVERHEAD_BYTES * len(records),
             agent_by_run={record.run_id: record.agent_id for record in records},
             rooted_runs=frozenset(record.run_id for record in records if record.parent_span_id is None),
+            stats_by_run=_stats_by_run(records),
         )
 
     @property
@@ -76,6 +84,17 @@ class SpanBatch:
         if not self.count:
             return SPAN_SCHEMA.empty_table()
         return pa.ipc.open_stream(self.arrow_ipc).read_all()
+
+
+def _stats_by_run(records: Sequence[SpanRecord]) -> dict[str, RunSpanStats]:
+    counts: dict[str, list[int]] = {}
+    for record in records:
+        stats = counts.get(record.run_id)
+        if stats is None:
+            stats = counts[record.run_id] = [0, 0]
+        stats[0] += 1
+        stats[1] += record.token_count or 0
+    return {run_id: RunSpanStats(spans, tokens) for run_id, (spans, tokens) in counts.items()}
 
 
 def concatenated(batches: Sequence[SpanBatch]) -> pa.Table:

@@ -6,11 +6,20 @@ columnar INSERT. Run linkage rules (design §5) for OTLP live here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kate.collector.completion import CompletedRun
-from kate.collector.store.runs import RunSource, RunStatus, RunTrigger, require_running, utc_now
-from kate.collector.store.span_batch import SpanBatch
+from kate.collector.store.runs import (
+    RunSource,
+    RunStatus,
+    RunTrigger,
+    add_span_stats,
+    recount_span_stats,
+    require_running,
+    utc_now,
+)
+from kate.collector.store.span_batch import RunSpanStats, SpanBatch
 from kate.collector.store.writer import WriteTxn
 
 
@@ -23,7 +32,7 @@ class IngestResult:
 def insert_uploaded_spans(txn: WriteTxn, agent_id: str, run_id: str, batch: SpanBatch) -> IngestResult:
     """JSON upload: the run must exist for this agent and be running; all spans or none."""
     require_running(txn, agent_id, run_id)
-    txn.stage_spans(batch)
+    _stage_counted(txn, batch, batch.stats_by_run)
     return IngestResult(stored=batch.count, completed_runs=())
 
 
@@ -39,7 +48,7 @@ def ingest_otlp_spans(txn: WriteTxn, batch: SpanBatch) -> IngestResult:
     states = _run_states(txn, list(runs))
     created = [run_id for run_id in runs if run_id not in states]
     if created:
-        _insert_runs(txn, created, runs, rooted, now)
+        _insert_runs(txn, created, batch, now)  # with this batch's span counts
     completed = [run_id for run_id in created if run_id in rooted]
     # A root span of a run that an earlier request created completes it, if OTLP is driving it.
     finishing = [run_id for run_id in rooted if states.get(run_id) == _OTLP_RUNNING]
@@ -49,7 +58,7 @@ def ingest_otlp_spans(txn: WriteTxn, batch: SpanBatch) -> IngestResult:
             [now, finishing],
         )
         completed += finishing
-    txn.stage_spans(batch)
+    _stage_counted(txn, batch, {run_id: batch.stats_by_run[run_id] for run_id in runs if run_id in states})
     completed_runs = tuple(CompletedRun(runs[run_id], run_id) for run_id in sorted(completed))
     return IngestResult(stored=batch.count, completed_runs=completed_runs)
 
@@ -57,18 +66,32 @@ def ingest_otlp_spans(txn: WriteTxn, batch: SpanBatch) -> IngestResult:
 _OTLP_RUNNING = (RunStatus.RUNNING.value, RunSource.OTLP.value)
 
 
-def _insert_runs(txn: WriteTxn, run_ids: list[str], agent_by_run: dict[str, str], rooted: frozenset[str],
-                 now: object) -> None:
-    """Create runs (otlp, automatic) in one statement, as a request carries many traces; a run
-    whose root span is already here starts completed."""
+def _insert_runs(txn: WriteTxn, run_ids: list[str], batch: SpanBatch, now: object) -> None:
+    """Create runs (otlp, automatic) in one statement, as a request carries many traces, counting
+    the batch's spans; a run whose root span is already here starts completed."""
+    stats = [batch.stats_by_run[run_id] for run_id in run_ids]
     txn.execute(
-        "INSERT INTO runs (run_id, agent_id, status, trigger, source, created_at, started_at, completed_at)"
+        "INSERT INTO runs (run_id, agent_id, status, trigger, source, created_at, started_at, completed_at,"
+        " span_count, total_tokens)"
         " SELECT run_id, agent_id, CASE WHEN done THEN 'completed' ELSE 'running' END, ?, ?, ?, ?,"
-        " CASE WHEN done THEN ?::TIMESTAMP END"
-        " FROM (SELECT unnest(?::VARCHAR[]) AS run_id, unnest(?::VARCHAR[]) AS agent_id, unnest(?::BOOLEAN[]) AS done)",
+        " CASE WHEN done THEN ?::TIMESTAMP END, spans, tokens"
+        " FROM (SELECT unnest(?::VARCHAR[]) AS run_id, unnest(?::VARCHAR[]) AS agent_id, unnest(?::BOOLEAN[]) AS done,"
+        " unnest(?::BIGINT[]) AS spans, unnest(?::BIGINT[]) AS tokens)",
         [RunTrigger.AUTOMATIC.value, RunSource.OTLP.value, now, now, now,
-         run_ids, [agent_by_run[run_id] for run_id in run_ids], [run_id in rooted for run_id in run_ids]],
+         run_ids, [batch.agent_by_run[run_id] for run_id in run_ids], [run_id in batch.rooted_runs for run_id in run_ids],
+         [item.spans for item in stats], [item.tokens for item in stats]],
     )
+
+
+def _stage_counted(txn: WriteTxn, batch: SpanBatch, stats_to_add: Mapping[str, RunSpanStats]) -> None:
+    """Stage the spans and count them into their runs. When the group inserts with OR IGNORE
+    (a retry is in it), some spans may have been stored before: the runs are recounted from
+    their stored spans instead, once the spans are in."""
+    txn.stage_spans(batch)
+    if txn.deduplicating:
+        txn.after_spans_inserted(lambda: recount_span_stats(txn, list(batch.stats_by_run)))
+    else:
+        add_span_stats(txn, stats_to_add)
 
 
 def _run_states(txn: WriteTxn, run_ids: list[str]) -> dict[str, tuple[str, str]]:

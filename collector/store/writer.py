@@ -50,9 +50,12 @@ class WriteTxn:
     columnar INSERT from their Arrow tables (a repeated (trace_id, span_id) is absorbed).
     """
 
-    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, *, deduplicating: bool = False) -> None:
         self.cursor = cursor
         self.staged: list[SpanBatch] = []
+        # True when the staged spans go in with INSERT OR IGNORE: some may not be stored.
+        self.deduplicating = deduplicating
+        self.after_spans: list[Callable[[], None]] = []  # run once the staged spans are in
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement and fetch it to the end (DuckDB 2 refuses new work on a cursor
@@ -62,6 +65,10 @@ class WriteTxn:
     def stage_spans(self, batch: SpanBatch) -> None:
         if batch.count:
             self.staged.append(batch)
+
+    def after_spans_inserted(self, step: Callable[[], None]) -> None:
+        """Run step in this transaction once the group's staged spans are inserted."""
+        self.after_spans.append(step)
 
 
 WriteOp = Callable[[WriteTxn], T]
@@ -184,12 +191,14 @@ class WriterThread:
 
     def _transaction(self, group: list[_Queued[Any]], *, dedupe: bool) -> None:
         cursor = self._cursor
-        txn = WriteTxn(cursor)
+        txn = WriteTxn(cursor, deduplicating=dedupe)
         cursor.begin()
         try:
             results = [item.op(txn) for item in group]
             if txn.staged:
                 self._insert_spans(txn.staged, dedupe=dedupe)
+            for step in txn.after_spans:
+                step()
             cursor.commit()
         except BaseException:
             cursor.rollback()
