@@ -21,7 +21,10 @@ CREATE TABLE runs (
 CREATE INDEX runs_agent_created ON runs (agent_id, created_at);
 
 CREATE TABLE spans (
-    span_id              VARCHAR NOT NULL,      -- 16 lowercase hex
+    -- Stored uncompressed: DuckDB's default (DICT_FSST) for a column of unique short ids makes
+    -- fetching one run's rows 4x slower (2.6 against 0.65 ms for 100 rows at 5 M spans). Files
+    -- created before this hint keep the default: only the speed of that fetch differs.
+    span_id              VARCHAR NOT NULL USING COMPRESSION uncompressed,  -- 16 lowercase hex
     trace_id             VARCHAR NOT NULL,      -- 32 lowercase hex
     parent_span_id       VARCHAR,               -- 16 lowercase hex, NULL for a root span
     run_id               VARCHAR NOT NULL,
