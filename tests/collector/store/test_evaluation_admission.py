@@ -5,14 +5,12 @@ completion or not at all. The migration that created the clock fills it from old
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from kate.collector.completion import CompletedRun
-from kate.collector.config import StorageConfig
 from kate.collector.evaluation.policy import CooldownPolicy
 from kate.collector.store.database import Database
 from kate.collector.store.evaluations import admit_evaluations
@@ -21,14 +19,6 @@ from kate.collector.store.runs import NewRun, RunSource, RunStatus, RunTrigger, 
 from kate.collector.store.writer import WriteTxn
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, 0)
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "kate.duckdb", StorageConfig())
-    database.open()
-    yield database
-    database.close()
 
 
 async def completed_runs(database: Database, agent_id: str, count: int) -> list[CompletedRun]:

@@ -5,13 +5,10 @@ the spans of files written before the counters existed."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import duckdb
-import pytest
 
-from kate.collector.config import StorageConfig
 from kate.collector.store.database import Database
 from kate.collector.store.migrate import apply_migrations, migration_files
 from kate.collector.store.runs import NewRun, RunSource, RunTrigger, insert_run
@@ -28,14 +25,6 @@ def span(index: int, run_id: str, *, tokens: int | None, root: bool = False) -> 
         f"{index:016x}", TRACE_ID, None if root else "00f067aa0ba902b7", run_id, "agent-1", "step", "LLM", "hi",
         None, None, 1.0, tokens, None, None, "OK", None, 1_000, 2_000, "{}", "{}", None, "[]", False,
     )
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "kate.duckdb", StorageConfig())
-    database.open()
-    yield database
-    database.close()
 
 
 async def counters(database: Database) -> dict[str, tuple[int, int]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -25,14 +24,6 @@ def record(span_id: str, *, text: str = "hello") -> SpanRecord:
         span_id, TRACE_ID, "00f067aa0ba902b7", "run-1", "agent-1", "step", "LLM", text, None, None, 1.0, None,
         None, None, "OK", None, 1_000, 2_000, "{}", "{}", None, "[]", False,
     )
-
-
-@pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(tmp_path / "kate.duckdb", StorageConfig())
-    database.open()
-    yield database
-    database.close()
 
 
 async def stored(database: Database) -> list[tuple[str, str]]:
