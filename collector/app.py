@@ -12,6 +12,7 @@ from kate.collector.api.context import STATE_KEY, AppState
 from kate.collector.api.ratelimit import RateLimiter
 from kate.collector.api.routes import add_routes
 from kate.collector.auth import Authenticator
+from kate.collector import metrics
 from kate.collector.completion import CompletionHub
 from kate.collector.config import Config
 from kate.collector.evaluation.scheduler import EvaluationScheduler, build_evaluators
@@ -37,6 +38,8 @@ def create_app(config: Config) -> web.Application:
     completions = CompletionHub()
     decoder = DecodePool(config.ingest.decode_workers, config.ingest.max_text_bytes, config.storage)
     sink = Sink(database, completions, decoder)
+    metrics.watch_queues(write_requests=lambda: database.write_queue()[0], write_bytes=lambda: database.write_queue()[1],
+                         decode_requests=lambda: decoder.pending)
     evaluations = EvaluationScheduler(database, config.evaluation, build_evaluators(config.evaluation))
     completions.subscribe(evaluations)
     hosted = HostedAgents(config.hosted_agents)

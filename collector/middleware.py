@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from kate.collector import metrics
 from kate.collector.errors import (
     BadRequest,
     KateError,
@@ -75,6 +76,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 def _render(request: web.Request, error: KateError) -> web.StreamResponse:
+    metrics.REQUEST_ERRORS.labels("http", error.code).inc()
     renderers = request.app.get(RENDERER_KEY, {})
     route = request.match_info.route.resource
     renderer = renderers.get(route.canonical if route is not None else None)

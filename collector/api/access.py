@@ -11,7 +11,7 @@ from aiohttp import web
 from kate.collector.auth import Authenticator, Principal, credential_from_headers
 from kate.collector.middleware import Handler
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})  # nothing per agent
 AUTHENTICATOR_KEY = web.AppKey("kate_authenticator", Authenticator)
 _PRINCIPAL = "kate_principal"
 

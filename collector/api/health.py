@@ -1,9 +1,11 @@
-"""Liveness and readiness: /healthz answers while the process serves; /readyz checks the store."""
+"""Liveness, readiness and metrics: /healthz answers while the process serves; /readyz checks
+the store; /metrics is the Prometheus text of kate.collector.metrics."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from kate.collector import metrics
 from kate.collector.api.context import STATE_KEY
 from kate.collector.api.serialize import json_response
 from kate.collector.errors import Overloaded
@@ -19,3 +21,9 @@ async def readyz(request: web.Request) -> web.Response:
         raise Overloaded("the store is not open")
     await state.database.read(lambda cursor: cursor.execute("SELECT 1").fetchall(), timeout_s=5)
     return json_response({"status": "ready"})
+
+
+async def prometheus_metrics(request: web.Request) -> web.Response:
+    response = web.Response(body=metrics.exposition())
+    response.headers["Content-Type"] = metrics.CONTENT_TYPE
+    return response

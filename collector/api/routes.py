@@ -24,6 +24,7 @@ ROUTES: tuple[tuple[str, str, web.RequestHandler], ...] = (  # type: ignore[type
     ("POST", "/sql", sql.run_sql),
     ("GET", "/healthz", health.healthz),
     ("GET", "/readyz", health.readyz),
+    ("GET", "/metrics", health.prometheus_metrics),
     ("GET", "/openapi.json", openapi.openapi_document),
     ("POST", "/v1/traces", otlp_http.receive_traces),
     ("POST", "/v1/metrics", otlp_http.discard_signal),

@@ -119,6 +119,11 @@ class DecodePool:
             self._pending -= 1
             self._pending_bytes -= size
 
+    @property
+    def pending(self) -> int:
+        """Bodies handed to the workers and not decoded yet."""
+        return self._pending
+
     def require_room(self, size: int) -> None:
         """Raise Overloaded when a body of size bytes would wait for a worker beyond the bounds."""
         if self._executor is None or size < INLINE_MAX_BYTES:

@@ -14,6 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from kate.collector import metrics
 from kate.collector.ingest.decoding import DecodedBatch
 from kate.collector.ingest.otlp_decode import Rejection, decode_spans
 from kate.collector.ingest.otlp_records import to_records
@@ -39,11 +40,11 @@ async def export_traces(
     """
     decoded = decode_spans(request)
     batch = DecodedBatch(SpanBatch.of(to_records(decoded.spans, max_text_bytes=max_text_bytes)), decoded.rejected)
-    return await store_batch(batch, sink, require_agent=require_agent)
+    return await store_batch(batch, sink, protocol="hosted", require_agent=require_agent)
 
 
 async def export_body(
-    body: bytes, media_type: str, sink: Sink, *, require_agent: Callable[[str], None] | None = None
+    body: bytes, media_type: str, sink: Sink, *, protocol: str, require_agent: Callable[[str], None] | None = None
 ) -> ExportTraceServiceResponse:
     """export_traces for an unparsed body, decoded by the sink's decode pool (decoding.py).
 
@@ -51,17 +52,21 @@ async def export_body(
     checked before decoding too, so that a refusal under overload costs next to nothing.
     """
     sink.require_room(len(body))
-    return await store_batch(await sink.decoder.decode(body, media_type), sink, require_agent=require_agent)
+    batch = await sink.decoder.decode(body, media_type)
+    return await store_batch(batch, sink, protocol=protocol, require_agent=require_agent)
 
 
 async def store_batch(
-    batch: DecodedBatch, sink: Sink, *, require_agent: Callable[[str], None] | None = None
+    batch: DecodedBatch, sink: Sink, *, protocol: str, require_agent: Callable[[str], None] | None = None
 ) -> ExportTraceServiceResponse:
-    """Check the agents, store the records, and answer with the rejections as partial_success."""
+    """Check the agents, store the records, and answer with the rejections as partial_success.
+    protocol labels the metrics (otlp_http, otlp_grpc, hosted)."""
     if require_agent is not None:
         for agent_id in sorted(batch.spans.agent_ids):
             require_agent(agent_id)
-    await sink.consume_otlp(batch.spans)
+    if batch.rejected:
+        metrics.SPANS_REJECTED.labels(protocol).inc(len(batch.rejected))
+    await sink.consume_otlp(batch.spans, protocol=protocol)
     if not batch.rejected:
         return ExportTraceServiceResponse()  # OTLP: full success leaves partial_success unset
     message = rejection_message(batch.rejected)

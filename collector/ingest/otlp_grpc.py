@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from kate.collector.auth import Authenticator, credential_from_headers
 from kate.collector.config import ServerConfig
+from kate.collector import metrics
 from kate.collector.errors import KateError, Overloaded
 from kate.collector.ingest.otlp_codec import PROTOBUF
 from kate.collector.ingest.otlp_export import export_body
@@ -45,7 +46,8 @@ class TraceServicer:
         """request is the serialized ExportTraceServiceRequest (see _rpc_handler)."""
         try:
             caller = self._authenticator.authenticate(_credential(context))
-            return await export_body(request, PROTOBUF, self._sink, require_agent=caller.require_agent)
+            return await export_body(request, PROTOBUF, self._sink, protocol="otlp_grpc",
+                                     require_agent=caller.require_agent)
         except KateError as exc:
             error = exc
         except Exception:  # the request boundary: logged, and answered as retryable
@@ -76,6 +78,7 @@ def _rpc_handler(servicer: TraceServicer) -> grpc.GenericRpcHandler:
 async def _abort(context: grpc.aio.ServicerContext, error: KateError) -> NoReturn:
     """End the call with error's status (OTLP: transient → UNAVAILABLE, bad data → INVALID_ARGUMENT)."""
     code = error.to_grpc_code()
+    metrics.REQUEST_ERRORS.labels("grpc", error.code).inc()
     await context.abort(code, error.message, trailing_metadata=error_trailers(error, code))
     raise AssertionError("unreachable: context.abort raises")  # for the type checker
 

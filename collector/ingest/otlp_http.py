@@ -27,7 +27,8 @@ async def receive_traces(request: web.Request) -> web.Response:
     kind = media_type(request.headers.get("Content-Type", ""))  # 415 before reading the body
     body = await _read_body(request, state.config.server.max_body_bytes)
     response = await export_body(
-        body, kind, state.sink, require_agent=principal(request).require_agent  # agent ids come from the body
+        body, kind, state.sink, protocol="otlp_http",
+        require_agent=principal(request).require_agent,  # agent ids come from the body
     )
     return _protobuf_response(response, kind)
 

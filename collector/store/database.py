@@ -66,6 +66,10 @@ class Database:
     def is_open(self) -> bool:
         return self._writer is not None and self._writer.is_alive()
 
+    def write_queue(self) -> tuple[int, int]:
+        """Writes waiting for the writer now: (count, estimated bytes); (0, 0) when closed."""
+        return self._writer.queued() if self._writer is not None else (0, 0)
+
     def require_write_room(self) -> None:
         """Raise Overloaded when a write queued now would be refused (see WriterThread.require_room)."""
         self._require(self._writer).require_room()

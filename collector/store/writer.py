@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 
 import duckdb
 
+from kate.collector import metrics
 from kate.collector.config import StorageConfig
 from kate.collector.errors import KateError, Overloaded
 from kate.collector.store.span_batch import SpanBatch, concatenated
@@ -116,6 +117,11 @@ class WriterThread:
             self._condition.notify()
         return future
 
+    def queued(self) -> tuple[int, int]:
+        """Writes waiting now: (count, estimated bytes)."""
+        with self._condition:
+            return len(self._queue), self._queued_bytes
+
     def require_room(self) -> None:
         """Raise Overloaded when the queue is full now: a cheap check before a request is read
         and decoded, so that refusing under overload costs next to nothing."""
@@ -192,27 +198,31 @@ class WriterThread:
     def _transaction(self, group: list[_Queued[Any]], *, dedupe: bool) -> None:
         cursor = self._cursor
         txn = WriteTxn(cursor, deduplicating=dedupe)
+        started = time.perf_counter()
         cursor.begin()
         try:
             results = [item.op(txn) for item in group]
-            if txn.staged:
-                self._insert_spans(txn.staged, dedupe=dedupe)
+            stored = self._insert_spans(txn.staged, dedupe=dedupe) if txn.staged else 0
             for step in txn.after_spans:
                 step()
             cursor.commit()
         except BaseException:
             cursor.rollback()
             raise
+        metrics.GROUP_COMMITS.observe(time.perf_counter() - started)
+        metrics.SPANS_STORED.inc(stored)
         for item, result in zip(group, results, strict=True):
             item.result = result
 
-    def _insert_spans(self, batches: list[SpanBatch], *, dedupe: bool) -> None:
+    def _insert_spans(self, batches: list[SpanBatch], *, dedupe: bool) -> int:
+        """Insert the group's spans; how many were new (OR IGNORE skips those stored before)."""
         received_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         # A registration is a temporary view of the transaction: a failed INSERT leaves it to
         # the ROLLBACK (unregistering in an aborted transaction is refused), the next one replaces it.
         self._cursor.register(_INCOMING, concatenated(batches))
-        self._cursor.execute(_INSERT_OR_IGNORE if dedupe else _INSERT, [received_at]).fetchall()
+        ((inserted,),) = self._cursor.execute(_INSERT_OR_IGNORE if dedupe else _INSERT, [received_at]).fetchall()
         self._cursor.unregister(_INCOMING)
+        return int(inserted)
 
     def _checkpoint_if_idle(self) -> None:
         """CHECKPOINT while no request waits and the WAL has grown past the idle threshold."""
@@ -230,7 +240,9 @@ class WriterThread:
         except duckdb.Error:  # the next commit retries it (or DuckDB's own auto-checkpoint does)
             logger.exception("checkpoint of %d bytes of WAL failed", wal_bytes)
             return
-        logger.debug("checkpointed %d MiB of WAL in %.0f ms", wal_bytes >> 20, (time.perf_counter() - started) * 1000)
+        seconds = time.perf_counter() - started
+        metrics.CHECKPOINTS.observe(seconds)
+        logger.debug("checkpointed %d MiB of WAL in %.0f ms", wal_bytes >> 20, seconds * 1000)
 
     @staticmethod
     def _resolve(group: list[_Queued[Any]]) -> None:

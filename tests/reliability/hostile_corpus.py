@@ -291,6 +291,8 @@ def _other_routes() -> dict[str, Hostile]:
                                        headers={"X-Huge": "h" * 100_000}),
         "healthz-post": Hostile("POST", "/healthz", b"{}", statuses=frozenset({405})),
         "readyz-body": Hostile("DELETE", "/readyz", None, None, frozenset({405})),
+        "metrics-garbage-query": Hostile("GET", "/metrics?name[]=%00&" + "x=1&" * 2000, None, None, frozenset({200})),
+        "metrics-post": Hostile("POST", "/metrics", b"{}", statuses=frozenset({405})),
         "openapi-put": Hostile("PUT", "/openapi.json", b"{}", statuses=frozenset({405})),
         "unknown-route": Hostile("GET", "/../../etc/passwd", None, None, NOT_FOUND),
         "unknown-route-encoded": Hostile("GET", "/%2e%2e/%2e%2e/etc/passwd", None, None, NOT_FOUND),
