@@ -30,6 +30,7 @@ from kate.collector.evaluation.policy import CooldownPolicy
 from kate.collector.evaluation.settings import EvaluationConfig
 from kate.collector.store.database import Database
 from kate.collector.store.evaluations import (
+    CooldownClocks,
     EvaluationStatus,
     Outcome,
     Ticket,
@@ -66,6 +67,7 @@ class EvaluationScheduler:
         self._settings = settings
         self._evaluators = tuple(evaluators)
         self._policy = CooldownPolicy(settings.cooldown_s, dict(settings.cooldown_s_by_agent))
+        self._clocks = CooldownClocks()  # touched by write ops only (the writer thread)
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = False
@@ -97,7 +99,7 @@ class EvaluationScheduler:
         the admitted ones in the background. Runs in the writer thread."""
         if not (self._running and self._settings.enabled):
             return None
-        tickets = admit_evaluations(txn, runs, self._policy, utc_now())
+        tickets = admit_evaluations(txn, runs, self._policy, utc_now(), self._clocks)
         if not tickets:
             return None
         return lambda: self._begin_all(tickets)
@@ -112,7 +114,7 @@ class EvaluationScheduler:
         """Admit an evaluation regardless of cooldown (NotFound, RunNotFinished); begin() starts it."""
         if not self._running:
             raise Overloaded("evaluation is not running (starting up or shutting down)")
-        return await self._database.write(lambda txn: force_evaluation(txn, agent_id, run_id, utc_now()))
+        return await self._database.write(lambda txn: force_evaluation(txn, agent_id, run_id, utc_now(), self._clocks))
 
     def begin(self, ticket: Ticket) -> None:
         """Start an admitted evaluation in the background."""

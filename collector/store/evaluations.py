@@ -48,19 +48,50 @@ class Outcome:
     status: EvaluationStatus  # DONE or FAILED
 
 
+class CooldownClocks:
+    """The agents' cooldown clocks (evaluation_clock) as committed, cached for the writer thread:
+    admission reads an agent's clock from the store once per process, not once per request.
+    Used only by write ops (one thread); changes reach the cache only when their transaction
+    commits."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, dt.datetime | None] = {}  # None: the agent was never evaluated
+
+    def read(self, txn: WriteTxn, agent_ids: Sequence[str]) -> dict[str, dt.datetime | None]:
+        missing = [agent_id for agent_id in agent_ids if agent_id not in self._last]
+        loaded: dict[str, dt.datetime | None] = dict.fromkeys(missing)
+        if missing:
+            rows = txn.execute(
+                "SELECT agent_id, last_requested_at FROM evaluation_clock"
+                " WHERE agent_id IN (SELECT unnest(?::VARCHAR[]))",
+                [missing],
+            )
+            loaded.update(rows)
+            txn.on_commit(lambda: self._remember(loaded, overwrite=False))
+        return {agent_id: self._last[agent_id] if agent_id in self._last else loaded[agent_id] for agent_id in agent_ids}
+
+    def moved(self, txn: WriteTxn, agent_ids: Sequence[str], when: dt.datetime) -> None:
+        txn.on_commit(lambda: self._remember(dict.fromkeys(agent_ids, when), overwrite=True))
+
+    def _remember(self, clocks: dict[str, dt.datetime | None], *, overwrite: bool) -> None:
+        for agent_id, last in clocks.items():
+            if overwrite or agent_id not in self._last:
+                self._last[agent_id] = last
+
+
 def admit_evaluations(txn: WriteTxn, runs: Sequence[CompletedRun], policy: CooldownPolicy,
-                      now: dt.datetime) -> list[Ticket]:
+                      now: dt.datetime, clocks: CooldownClocks) -> list[Ticket]:
     """Just-completed runs, in the transaction that completed them: each is pending (a Ticket)
     when its agent's cooldown allows, else it says skipped_cooldown. Runs of one agent completed
     together share its clock: with a cooldown, the first is admitted and the others are skipped.
-    Skips do not move the clock. A few statements per call, however many runs."""
-    clocks = _clocks(txn, sorted({run.agent_id for run in runs}))
+    Skips do not move the clock. At most three statements per call, however many runs."""
+    last = clocks.read(txn, sorted({run.agent_id for run in runs}))
     admitted: list[CompletedRun] = []
     skipped: list[CompletedRun] = []
     for run in runs:
-        if policy.allows(run.agent_id, clocks.get(run.agent_id), now):
+        if policy.allows(run.agent_id, last[run.agent_id], now):
             admitted.append(run)
-            clocks[run.agent_id] = now
+            last[run.agent_id] = now
         else:
             skipped.append(run)
     if skipped:  # run ids are unique across agents, and these come from the completing transaction
@@ -68,10 +99,10 @@ def admit_evaluations(txn: WriteTxn, runs: Sequence[CompletedRun], policy: Coold
             "UPDATE runs SET evaluation_status = ? WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
             [EvaluationStatus.SKIPPED_COOLDOWN.value, [run.run_id for run in skipped]],
         )
-    return _open_evaluations(txn, admitted, now)
+    return _open_evaluations(txn, admitted, now, clocks)
 
 
-def force_evaluation(txn: WriteTxn, agent_id: str, run_id: str, now: dt.datetime) -> Ticket:
+def force_evaluation(txn: WriteTxn, agent_id: str, run_id: str, now: dt.datetime, clocks: CooldownClocks) -> Ticket:
     """POST .../evaluate: pending regardless of cooldown; NotFound, or RunNotFinished (409)
     unless the run is completed or failed. It counts as the agent's latest evaluation."""
     status = find_run_status(txn, agent_id, run_id)
@@ -79,20 +110,12 @@ def force_evaluation(txn: WriteTxn, agent_id: str, run_id: str, now: dt.datetime
         raise NotFound(f"run {run_id} of agent {agent_id} not found")
     if status not in (RunStatus.COMPLETED.value, RunStatus.FAILED.value):
         raise RunNotFinished(f"run {run_id} is {status}; only a completed or failed run can be evaluated")
-    (ticket,) = _open_evaluations(txn, [CompletedRun(agent_id, run_id)], now)
+    (ticket,) = _open_evaluations(txn, [CompletedRun(agent_id, run_id)], now, clocks)
     return ticket
 
 
-def _clocks(txn: WriteTxn, agent_ids: list[str]) -> dict[str, dt.datetime]:
-    """When each agent's latest evaluation was admitted (absent: never)."""
-    rows = txn.execute(
-        "SELECT agent_id, last_requested_at FROM evaluation_clock WHERE agent_id IN (SELECT unnest(?::VARCHAR[]))",
-        [agent_ids],
-    )
-    return {agent_id: last for agent_id, last in rows}
-
-
-def _open_evaluations(txn: WriteTxn, runs: Sequence[CompletedRun], now: dt.datetime) -> list[Ticket]:
+def _open_evaluations(txn: WriteTxn, runs: Sequence[CompletedRun], now: dt.datetime,
+                      clocks: CooldownClocks) -> list[Ticket]:
     """Mark runs pending under new evaluation ids, and move their agents' clocks to now."""
     if not runs:
         return []
@@ -106,11 +129,13 @@ def _open_evaluations(txn: WriteTxn, runs: Sequence[CompletedRun], now: dt.datet
         [EvaluationStatus.PENDING.value, now, [t.run_id for t in tickets], [t.agent_id for t in tickets],
          [t.evaluation_id for t in tickets]],
     )
+    agent_ids = sorted({t.agent_id for t in tickets})
     txn.execute(
         "INSERT INTO evaluation_clock SELECT unnest(?::VARCHAR[]), ?"
         " ON CONFLICT (agent_id) DO UPDATE SET last_requested_at = excluded.last_requested_at",
-        [sorted({t.agent_id for t in tickets}), now],
+        [agent_ids, now],
     )
+    clocks.moved(txn, agent_ids, now)
     return tickets
 
 

@@ -57,6 +57,7 @@ class WriteTxn:
         # True when the staged spans go in with INSERT OR IGNORE: some may not be stored.
         self.deduplicating = deduplicating
         self.after_spans: list[Callable[[], None]] = []  # run once the staged spans are in
+        self.after_commit: list[Callable[[], None]] = []  # run once this transaction committed
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement and fetch it to the end (DuckDB 2 refuses new work on a cursor
@@ -70,6 +71,11 @@ class WriteTxn:
     def after_spans_inserted(self, step: Callable[[], None]) -> None:
         """Run step in this transaction once the group's staged spans are inserted."""
         self.after_spans.append(step)
+
+    def on_commit(self, step: Callable[[], None]) -> None:
+        """Run step in the writer thread once this transaction has committed, before the next
+        one begins (never if it rolls back): for caches of what the store holds."""
+        self.after_commit.append(step)
 
 
 WriteOp = Callable[[WriteTxn], T]
@@ -211,6 +217,8 @@ class WriterThread:
             raise
         metrics.GROUP_COMMITS.observe(time.perf_counter() - started)
         metrics.SPANS_STORED.inc(stored)
+        for step in txn.after_commit:
+            step()
         for item, result in zip(group, results, strict=True):
             item.result = result
 

@@ -13,7 +13,7 @@ import pytest
 from kate.collector.completion import CompletedRun
 from kate.collector.evaluation.policy import CooldownPolicy
 from kate.collector.store.database import Database
-from kate.collector.store.evaluations import admit_evaluations
+from kate.collector.store.evaluations import CooldownClocks, admit_evaluations
 from kate.collector.store.migrate import apply_migrations, migration_files
 from kate.collector.store.runs import NewRun, RunSource, RunStatus, RunTrigger, insert_run
 from kate.collector.store.writer import WriteTxn
@@ -46,9 +46,9 @@ async def clocks(database: Database) -> dict[str, dt.datetime]:
 async def test_runs_of_one_agent_completed_together_admit_the_first_and_skip_the_rest(database: Database) -> None:
     first = await completed_runs(database, "agent-a", 3)
     other = await completed_runs(database, "agent-b", 1)
-    policy = CooldownPolicy(default_s=60)
+    policy, cache = CooldownPolicy(default_s=60), CooldownClocks()
 
-    tickets = await database.write(lambda txn: admit_evaluations(txn, [*first, *other], policy, NOW))
+    tickets = await database.write(lambda txn: admit_evaluations(txn, [*first, *other], policy, NOW, cache))
 
     assert [(ticket.agent_id, ticket.run_id) for ticket in tickets] == [first[0], other[0]]
     assert await evaluation_states(database) == {
@@ -59,10 +59,10 @@ async def test_runs_of_one_agent_completed_together_admit_the_first_and_skip_the
 
     # Inside the cooldown a later completion is skipped and does not move the clock; after it, admitted.
     later = [first[1]]
-    assert await database.write(lambda txn: admit_evaluations(txn, later, policy, NOW + dt.timedelta(seconds=59))) == []
+    assert await database.write(lambda txn: admit_evaluations(txn, later, policy, NOW + dt.timedelta(seconds=59), cache)) == []
     assert (await clocks(database))["agent-a"] == NOW
     after = NOW + dt.timedelta(seconds=60)
-    (ticket,) = await database.write(lambda txn: admit_evaluations(txn, later, policy, after))
+    (ticket,) = await database.write(lambda txn: admit_evaluations(txn, later, policy, after, cache))
     assert ticket.run_id == "agent-a-run-1"
     assert (await clocks(database))["agent-a"] == after
 
@@ -70,7 +70,8 @@ async def test_runs_of_one_agent_completed_together_admit_the_first_and_skip_the
 async def test_without_a_cooldown_every_run_gets_its_own_evaluation(database: Database) -> None:
     runs = await completed_runs(database, "agent-a", 4)
 
-    tickets = await database.write(lambda txn: admit_evaluations(txn, runs, CooldownPolicy(default_s=0), NOW))
+    tickets = await database.write(
+        lambda txn: admit_evaluations(txn, runs, CooldownPolicy(default_s=0), NOW, CooldownClocks()))
 
     assert [ticket.run_id for ticket in tickets] == [run.run_id for run in runs]
     assert len({ticket.evaluation_id for ticket in tickets}) == 4
@@ -80,8 +81,10 @@ async def test_without_a_cooldown_every_run_gets_its_own_evaluation(database: Da
 async def test_an_admission_rolled_back_with_its_transaction_leaves_no_trace(database: Database) -> None:
     runs = await completed_runs(database, "agent-a", 2)
 
+    policy, cache = CooldownPolicy(default_s=60), CooldownClocks()
+
     def admit_then_fail(txn: WriteTxn) -> None:
-        admit_evaluations(txn, runs, CooldownPolicy(default_s=60), NOW)
+        admit_evaluations(txn, runs, policy, NOW, cache)
         raise RuntimeError("the completing transaction fails after admission")
 
     with pytest.raises(Exception, match="retry later"):  # a storage failure is answered as retryable
@@ -89,6 +92,9 @@ async def test_an_admission_rolled_back_with_its_transaction_leaves_no_trace(dat
 
     assert await clocks(database) == {}
     assert set((await evaluation_states(database)).values()) == {(None, False)}
+    # Nor did the cached clock move: the same cache admits the run a second later.
+    (ticket,) = await database.write(lambda txn: admit_evaluations(txn, runs[:1], policy, NOW, cache))
+    assert ticket.run_id == runs[0].run_id
 
 
 def test_the_clock_migration_takes_each_agents_latest_admission_from_older_files(tmp_path: Path) -> None:
