@@ -10,10 +10,9 @@ along as plain values.
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, get_args, get_type_hints
 
 import pyarrow as pa
 
@@ -25,10 +24,10 @@ _RECORD_OVERHEAD_BYTES = 400  # ids, numbers and the row's share of the columns'
 
 def _arrow_schema() -> pa.Schema:
     """The spans columns as Arrow fields, typed from SpanRecord's annotations (one source)."""
-    hints = typing.get_type_hints(SpanRecord)
+    hints = get_type_hints(SpanRecord)
     fields = []
     for name in SPAN_COLUMNS:
-        types = typing.get_args(hints[name]) or (hints[name],)  # `str | None` or `str`
+        types = get_args(hints[name]) or (hints[name],)  # `str | None` or `str`
         (base,) = [kind for kind in types if kind is not type(None)]
         fields.append(pa.field(name, _ARROW_TYPES[base], nullable=type(None) in types))
     return pa.schema(fields)

@@ -217,8 +217,11 @@ class WriterThread:
             raise
         metrics.GROUP_COMMITS.observe(time.perf_counter() - started)
         metrics.SPANS_STORED.inc(stored)
-        for step in txn.after_commit:
-            step()
+        for step in txn.after_commit:  # committed: a failing step must not make the group look failed
+            try:
+                step()
+            except Exception:
+                logger.exception("a step after commit failed")
         for item, result in zip(group, results, strict=True):
             item.result = result
 

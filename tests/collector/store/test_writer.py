@@ -14,6 +14,7 @@ from kate.collector.errors import Overloaded
 from kate.collector.store.database import Database
 from kate.collector.store.span_batch import SpanBatch
 from kate.collector.store.spans import ingest_otlp_spans
+from kate.collector.store.writer import WriteTxn
 from kate.schema.record import SpanRecord
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
@@ -90,3 +91,15 @@ async def wait_until_queued(database: Database, task: asyncio.Future[None]) -> N
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"the write queue never filled up (task done: {task.done()})")
+
+
+async def test_a_failing_step_after_commit_neither_fails_nor_replays_the_write(database: Database) -> None:
+    calls: list[int] = []
+
+    def op(txn: WriteTxn) -> str:
+        calls.append(1)
+        txn.on_commit(lambda: 1 / 0)
+        return "committed"
+
+    assert await database.write(op) == "committed"
+    assert calls == [1]
