@@ -45,12 +45,12 @@ class StorageConfig:
     path: str = "data/kate.duckdb"
     read_threads: int = 4
     queue_max_items: int = 1024
-    queue_max_bytes: int = 256 * MIB
+    queue_max_bytes: int = 128 * MIB
     max_batch_items: int = 256
     commit_timeout_ms: int = 5000
     retry_after_s: int = 1
     wal_autocheckpoint: str = "64MiB"
-    memory_limit: str = "2GiB"
+    memory_limit: str = "512MiB"
 
 
 @dataclass(frozen=True, slots=True)
