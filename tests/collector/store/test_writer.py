@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kate.collector import metrics
 from kate.collector.config import StorageConfig
 from kate.collector.errors import Overloaded
 from kate.collector.store.database import Database
@@ -34,6 +35,7 @@ async def stored(database: Database) -> list[tuple[str, str]]:
 
 
 async def test_a_resent_span_is_stored_once_and_its_group_still_commits(database: Database) -> None:
+    stored_before = stored_spans_metric()
     await database.write(lambda txn: ingest_otlp_spans(txn, SpanBatch.of([record("0000000000000001")])))
 
     # A retry of the stored span (other content: the first one stays) and a new one, queued together.
@@ -43,6 +45,11 @@ async def test_a_resent_span_is_stored_once_and_its_group_still_commits(database
 
     assert [result.stored for result in results] == [1, 1]
     assert await stored(database) == [("0000000000000001", "hello"), ("0000000000000002", "hello")]
+    assert stored_spans_metric() - stored_before == 2  # kate_spans_stored_total: the retry is not counted
+
+
+def stored_spans_metric() -> float:
+    return metrics.REGISTRY.get_sample_value("kate_spans_stored_total") or 0.0
 
 
 async def test_a_span_twice_in_one_request_is_stored_once(database: Database) -> None:
