@@ -24,6 +24,7 @@ serve: $(VENV)/.collector-installed
 	$(BIN)/kate serve
 
 test: $(VENV)/.dev-installed
+	$(BIN)/ruff check collector exporter schema bench tests
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.dev-installed

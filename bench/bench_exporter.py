@@ -12,14 +12,13 @@ import json
 import time
 from collections.abc import Callable, Sequence
 
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
 from kate.exporter import RunSpanProcessor, trace
 from kate.exporter._context import _CURRENT_RUN
 from kate.exporter._span_upload import group_by_run
 from kate.exporter._tracer import use_tracer
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 CALLS = 20_000
 ROUNDS = 5

@@ -16,15 +16,14 @@ from collections.abc import Callable
 from typing import Any
 
 from google.protobuf import json_format
+from kate.collector.ingest.otlp_codec import JSON, PROTOBUF, decompress, parse_request
+from kate.collector.ingest.otlp_decode import decode_spans
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-from kate.collector.ingest.otlp_codec import JSON, PROTOBUF, decompress, parse_request
-from kate.collector.ingest.otlp_decode import decode_spans
 
 SPANS = 512
 SECONDS_PER_CASE = 2.0

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
 from kate.collector.ingest.otlp_codec import PROTOBUF, parse_request
 from kate.collector.ingest.otlp_decode import decode_spans
 from kate.collector.ingest.otlp_records import to_records

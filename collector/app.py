@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-
+from kate.collector import metrics
 from kate.collector.api.access import AUTHENTICATOR_KEY, access_middleware
 from kate.collector.api.context import STATE_KEY, AppState
 from kate.collector.api.ratelimit import RateLimiter
 from kate.collector.api.routes import add_routes
 from kate.collector.auth import Authenticator
-from kate.collector import metrics
 from kate.collector.completion import CompletionHub
 from kate.collector.config import Config
 from kate.collector.evaluation.scheduler import EvaluationScheduler, build_evaluators

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from kate.collector.evaluation.settings import EvaluationConfig, check_evaluation
 from kate.collector.jobs.settings import HostedAgentConfig, JobsConfig, check_jobs
 

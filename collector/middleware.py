@@ -14,7 +14,6 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-
 from kate.collector import metrics
 from kate.collector.errors import (
     BadRequest,

@@ -11,7 +11,6 @@ import logging
 import signal
 
 from aiohttp import web
-
 from kate.collector.app import GRPC_KEY, create_app
 from kate.collector.config import Config
 

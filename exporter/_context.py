@@ -16,16 +16,15 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from kate.exporter._errors import KateError
+from kate.exporter._models import Run
+from kate.exporter._payload import cap
+from kate.exporter._span_upload import RUN_ID_KEY, rfc3339
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
-
-from kate.exporter._errors import KateError
-from kate.exporter._models import Run
-from kate.exporter._payload import cap
-from kate.exporter._span_upload import RUN_ID_KEY, rfc3339
 
 if TYPE_CHECKING:
     from kate.exporter._client import Runs

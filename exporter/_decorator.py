@@ -11,14 +11,13 @@ import inspect
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, TypeVar, cast, overload
 
+from kate.exporter._payload import Arguments, Stream, output_attributes
+from kate.exporter._tracer import current_tracer
+from kate.schema.record import SpanKind
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, Status, StatusCode
-
-from kate.exporter._payload import Arguments, Stream, output_attributes
-from kate.exporter._tracer import current_tracer
-from kate.schema.record import SpanKind
 
 __all__ = ["trace"]
 

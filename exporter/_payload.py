@@ -42,7 +42,7 @@ class Arguments:
             args = args[self.skip :]
         if not kwargs and len(args) == 1 and isinstance(args[0], str):
             return {INPUT_VALUE: cap(args[0]), INPUT_MIME: TEXT}
-        bound: dict[str, Any] = dict(zip(self.names, args))  # defaulted parameters are left out
+        bound: dict[str, Any] = dict(zip(self.names, args))  # noqa: B905 - fewer args than names: defaults
         if len(args) > len(self.names):
             bound[self.rest] = list(args[len(self.names) :])
         if kwargs:

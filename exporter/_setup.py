@@ -9,17 +9,16 @@ import threading
 import weakref
 from dataclasses import dataclass
 
-from opentelemetry import trace as otel_trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import ProxyTracerProvider
-
 from kate.exporter._context import SyncRunContext, ensure_run_stamping
 from kate.exporter._span_exporter import KateSpanExporter
 from kate.exporter._span_upload import AGENT_ID_KEY
 from kate.exporter._sync_client import SyncClient
 from kate.exporter._transport import DEFAULT_ENDPOINT
+from opentelemetry import trace as otel_trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import ProxyTracerProvider
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,15 +12,14 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TypeVar
 
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-
 from kate.exporter._errors import Conflict, KateError
 from kate.exporter._operations import Call, complete_run, create_run, upload_spans
 from kate.exporter._retry import send_within
 from kate.exporter._span_upload import RunBatch, group_by_run
 from kate.exporter._transport import DEFAULT_ENDPOINT, SyncTransport
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 logger = logging.getLogger("kate.exporter")
 T = TypeVar("T")

@@ -13,13 +13,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode as OtelStatusCode
-
 from kate.schema.attributes import is_blob
 from kate.schema.mapping import map_span
 from kate.schema.record import AttributeValue, SpanEvent, SpanInput, StatusCode
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode as OtelStatusCode
 
 RUN_ID_KEY = "kate.run.id"
 AGENT_ID_KEY = "kate.agent.id"

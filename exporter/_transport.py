@@ -14,10 +14,9 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
-from yarl import URL
-
 from kate.exporter._errors import KateError, TransportError, error_from_response
 from kate.exporter._operations import Call
+from yarl import URL
 
 T = TypeVar("T")
 USER_AGENT = "kate-exporter/0.1.0"

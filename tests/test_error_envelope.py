@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from kate.collector.api.routes import ROUTES
+
 from tests.support.http import Answer, Api
 
 RUN = "/agents/{agent_id}/runs/{run_id}"

@@ -7,7 +7,6 @@ handlers that learn agent ids from the body (OTLP, jobs) call principal(request)
 from __future__ import annotations
 
 from aiohttp import web
-
 from kate.collector.auth import Authenticator, Principal, credential_from_headers
 from kate.collector.middleware import Handler
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiohttp import web
-
 from kate.collector.api.ratelimit import RateLimiter
 from kate.collector.completion import CompletionHub
 from kate.collector.config import Config

@@ -7,7 +7,6 @@ background. No SQL here: admission is the store's, the work the scheduler's.
 from __future__ import annotations
 
 from aiohttp import web
-
 from kate.collector.api import params
 from kate.collector.api.context import STATE_KEY
 from kate.collector.api.serialize import json_response

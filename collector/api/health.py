@@ -4,7 +4,6 @@ the store; /metrics is the Prometheus text of kate.collector.metrics."""
 from __future__ import annotations
 
 from aiohttp import web
-
 from kate.collector import metrics
 from kate.collector.api.context import STATE_KEY
 from kate.collector.api.serialize import json_response

@@ -6,7 +6,6 @@ The path names no agent, so the access check happens here, once the job's agent 
 from __future__ import annotations
 
 from aiohttp import web
-
 from kate.collector.api import params
 from kate.collector.api.access import principal
 from kate.collector.api.context import STATE_KEY

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-
 from kate.collector.api.serialize import json_response
 
 _JSON = "application/json"

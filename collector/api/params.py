@@ -12,7 +12,6 @@ import uuid
 from typing import TypeVar
 
 from aiohttp import web
-
 from kate.collector.errors import BadRequest, NotFound, ValidationError
 from kate.collector.timefmt import parse_rfc3339_naive_utc
 

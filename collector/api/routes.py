@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aiohttp import web
-
 from kate.collector.api import evaluations, health, jobs, openapi, runs, sql
 from kate.collector.ingest import otlp_http
 from kate.collector.middleware import RENDERER_KEY, ErrorRenderer

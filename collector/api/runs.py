@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-
 from kate.collector.api import params
 from kate.collector.api.context import STATE_KEY, AppState
 from kate.collector.api.serialize import json_response, read_json_bytes, read_json_object, span_objects
@@ -18,10 +17,10 @@ from kate.collector.errors import ValidationError
 from kate.collector.ingest.upload import UploadTarget
 from kate.collector.store import jobs as job_store
 from kate.collector.store import runs as run_store
+from kate.collector.store import span_reads
 from kate.collector.store.ids import uuid7
 from kate.collector.store.runs import NewRun, RunFilter, RunSource, RunStatus, RunTrigger
 from kate.collector.store.writer import WriteTxn
-from kate.collector.store import span_reads
 from kate.schema.record import SpanKind
 from kate.schema.text import cap_text
 

@@ -11,7 +11,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiohttp import web
-
 from kate.collector.errors import BadRequest, UnsupportedMediaType
 from kate.collector.json_body import parse_json_object
 

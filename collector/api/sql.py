@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-
 from kate.collector.api.context import STATE_KEY
 from kate.collector.api.serialize import json_response, read_json_object
 from kate.collector.errors import NotFound, QueryTimeout, ValidationError

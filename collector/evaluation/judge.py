@@ -12,7 +12,6 @@ import json
 from typing import Any
 
 import aiohttp
-
 from kate.collector.evaluation.checks import final_output
 from kate.collector.evaluation.evaluator import EvaluationFailed, EvaluationSubject, Score
 from kate.collector.evaluation.settings import LlmJudgeConfig

@@ -10,11 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from kate.schema.record import AttributeValue, SpanEvent, SpanInput, StatusCode
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans, Span
-
-from kate.schema.record import AttributeValue, SpanEvent, SpanInput, StatusCode
 
 _MAX_INT64 = 2**63 - 1  # the spans table stores times as BIGINT
 _ZERO_TRACE_ID = bytes(16)

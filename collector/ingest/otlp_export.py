@@ -8,18 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTracePartialSuccess,
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
-
 from kate.collector import metrics
 from kate.collector.ingest.decoding import DecodedBatch
 from kate.collector.ingest.otlp_decode import Rejection, decode_spans
 from kate.collector.ingest.otlp_records import to_records
 from kate.collector.ingest.sink import Sink
 from kate.collector.store.span_batch import SpanBatch
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 
 _MAX_REASONS = 5
 _MAX_MESSAGE_CHARS = 2000

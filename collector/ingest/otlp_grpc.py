@@ -13,16 +13,15 @@ from typing import NoReturn
 import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-
+from kate.collector import metrics
 from kate.collector.auth import Authenticator, credential_from_headers
 from kate.collector.config import ServerConfig
-from kate.collector import metrics
 from kate.collector.errors import KateError, Overloaded
 from kate.collector.ingest.otlp_codec import PROTOBUF
 from kate.collector.ingest.otlp_export import export_body
 from kate.collector.ingest.sink import Sink
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 logger = logging.getLogger(__name__)
 Metadata = tuple[tuple[str, bytes], ...]

@@ -8,13 +8,12 @@ the shared pipeline (otlp_export) and the sink do that.
 from __future__ import annotations
 
 from aiohttp import web
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-
 from kate.collector.api.access import principal
 from kate.collector.api.context import STATE_KEY
 from kate.collector.errors import BadRequest, KateError, Overloaded, PayloadTooLarge, UnsupportedMediaType
 from kate.collector.ingest.otlp_codec import decompress, encode_response, encode_status, media_type
 from kate.collector.ingest.otlp_export import export_body
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 # aiohttp's request parser inflates these Content-Encodings itself, in bounded chunks, before
 # the handler reads (auto_decompress); _read_body counts the inflated bytes against the cap.

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from kate.collector.errors import PayloadTooLarge, ValidationError
+from kate.collector.ingest.otlp_records import json_text
 from kate.collector.json_body import parse_json_object
 from kate.collector.store.span_batch import SpanBatch
 from kate.collector.timefmt import parse_rfc3339_ns
 from kate.schema.mapping import map_span
-from kate.collector.ingest.otlp_records import json_text
 from kate.schema.record import MappedFields, SpanEvent, SpanInput, SpanKind, SpanRecord, StatusCode
 from kate.schema.text import cap_text
 

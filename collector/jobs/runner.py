@@ -20,14 +20,13 @@ import traceback
 from collections.abc import Sequence
 from typing import Any, BinaryIO
 
+from kate.collector.jobs.frames import RESULT, SPANS, FrameWriter
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Status, StatusCode
-
-from kate.collector.jobs.frames import RESULT, SPANS, FrameWriter
 
 EXIT_ORPHANED = 70  # the worker went away: nobody can receive the result
 _MAX_DETAIL_CHARS = 4000

@@ -11,11 +11,10 @@ import asyncio
 import logging
 
 from google.protobuf.message import DecodeError
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
 from kate.collector.errors import Overloaded
 from kate.collector.ingest.otlp_export import export_traces
 from kate.collector.ingest.sink import Sink
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 logger = logging.getLogger(__name__)
 _RETRIES_S = (0.2, 0.5, 1.0, 2.0)

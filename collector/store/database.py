@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
-
 from kate.collector.config import StorageConfig
 from kate.collector.errors import Overloaded, StoreUnavailable
 from kate.collector.store.migrate import apply_migrations

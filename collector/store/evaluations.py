@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
-
 from kate.collector.completion import CompletedRun
 from kate.collector.errors import NotFound, RunNotFinished
 from kate.collector.evaluation.evaluator import EvaluationSubject, EvaluatorResult, RunFacts, SpanFacts

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-
 from kate.collector.errors import NotFound
 from kate.collector.store.pages import dict_rows
 from kate.collector.store.runs import NewRun, insert_run

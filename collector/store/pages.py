@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-
 from kate.collector.errors import BadRequest
 
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-
 from kate.collector.errors import BadRequest, ValidationError
 
 _ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}

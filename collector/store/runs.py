@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-
 from kate.collector.errors import DuplicateRun, NotFound, RunNotRunning
 from kate.collector.store.pages import Page, decode_cursor, dict_rows, encode_cursor
 from kate.collector.store.span_batch import RunSpanStats

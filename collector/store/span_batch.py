@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import NamedTuple, get_args, get_type_hints
 
 import pyarrow as pa
-
 from kate.schema.record import SPAN_COLUMNS, SpanRecord
 
 _ARROW_TYPES = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
-
 from kate.collector.store.pages import Rows, decode_cursor, encode_cursor
 
 _START = "coalesce(start_time_unix_nano, 0)"

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import duckdb
-
 from kate.collector import metrics
 from kate.collector.config import StorageConfig
 from kate.collector.errors import KateError, Overloaded

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-
 from kate.collector.auth import Authenticator, hash_key
 from kate.collector.config import ApiKeyConfig, AuthConfig, ConfigError, load_config
 from kate.collector.errors import Forbidden, Unauthorized
+
 from tests.conftest import StartCollector
 from tests.support.http import Api
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import sys
 
+import kate.exporter as kate
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.trace import TracerProvider
-
-import kate.exporter as kate
 
 
 def main(endpoint: str, agent_id: str, mode: str) -> None:

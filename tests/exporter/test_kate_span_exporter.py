@@ -8,15 +8,15 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
+import kate.exporter
 import pytest
+from kate.exporter import Client, KateSpanExporter, Span, SyncClient, trace
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-import kate.exporter
-from kate.exporter import Client, KateSpanExporter, Span, SyncClient, trace
 from tests.conftest import StartCollector
 from tests.support.server import CollectorProcess
 

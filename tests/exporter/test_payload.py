@@ -8,7 +8,6 @@ import math
 from typing import Any
 
 import pytest
-
 from kate.exporter._payload import Arguments, output_attributes, to_json
 
 

@@ -9,8 +9,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from kate.exporter import SyncClient
+
 from tests.support.server import CollectorProcess
 
 SCRIPT = Path(__file__).with_name("exit_agent.py")

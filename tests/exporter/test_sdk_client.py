@@ -8,7 +8,6 @@ import socket
 import uuid
 
 import pytest
-
 from kate.exporter import (
     Client,
     Conflict,
@@ -25,6 +24,7 @@ from kate.exporter import (
     ValidationError,
 )
 from kate.exporter._errors import error_from_response
+
 from tests.support.server import CollectorProcess
 
 STRATEGY_SPAN = {

@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from kate.exporter import Client, KateSpanExporter, SyncClient
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-from kate.exporter import Client, KateSpanExporter, SyncClient
 
 RUN = {"id": "0190a1b2-0000-7000-8000-000000000001", "agent_id": "a", "status": "running", "trigger": "manual"}
 

@@ -12,14 +12,13 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from kate.exporter import trace
+from kate.exporter._tracer import use_tracer
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import StatusCode
-
-from kate.exporter import trace
-from kate.exporter._tracer import use_tracer
 
 KIND = "openinference.span.kind"
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from kate.exporter import trace
+from kate.exporter._tracer import SCOPE, current_tracer, use_tracer
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-from kate.exporter import trace
-from kate.exporter._tracer import SCOPE, current_tracer, use_tracer
 
 
 @pytest.fixture

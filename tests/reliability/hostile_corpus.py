@@ -91,8 +91,8 @@ def tiny_attributes_json(target_bytes: int) -> bytes:
     one = '{"key":"k","value":{"stringValue":"v"}},'
     count = target_bytes // len(one)
     attributes = (one * count).rstrip(",")
-    return ('{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"%s","spanId":"%s","name":"many",'
-            '"attributes":[%s]}]}]}]}' % (os.urandom(16).hex(), os.urandom(8).hex(), attributes)).encode()
+    span = f'{{"traceId":"{os.urandom(16).hex()}","spanId":"{os.urandom(8).hex()}","name":"many","attributes":[{attributes}]}}'
+    return ('{"resourceSpans":[{"scopeSpans":[{"spans":[' + span + "]}]}]}").encode()
 
 
 def otlp_json_span(**fields: object) -> bytes:

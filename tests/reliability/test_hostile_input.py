@@ -16,9 +16,9 @@ import aiohttp
 import grpc
 import pytest
 from google.rpc import status_pb2
+from kate.collector.api.routes import ROUTES
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from kate.collector.api.routes import ROUTES
 from tests.reliability.hostile_corpus import (
     AGENT,
     BODY_CAP_BYTES,

@@ -14,9 +14,9 @@ from pathlib import Path
 import aiohttp
 import grpc
 import pytest
+from kate.collector.auth import hash_key
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from kate.collector.auth import hash_key
 from tests.reliability.hostile_corpus import otlp_request, span
 from tests.support.server import CollectorProcess, start_collector_process
 from tests.support.waiting import poll

@@ -82,7 +82,7 @@ async def send_otlp_http(session: aiohttp.ClientSession, target: Target, agent: 
             answer = str(response.status)
             ledger.record("http", answer, keys, response.status == 200)
             return answer
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         ledger.record("http", "error", keys, False)
         return "error"
 
@@ -109,7 +109,7 @@ async def send_upload(session: aiohttp.ClientSession, target: Target, agent: str
             answer = str(response.status)
             ledger.record("upload", answer, keys, response.status == 201)
             return answer
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         ledger.record("upload", "error", keys, False)
         return "error"
 
@@ -118,7 +118,7 @@ async def create_run(session: aiohttp.ClientSession, target: Target, agent: str)
     try:
         async with session.post(f"{target.base_url}/agents/{agent}/runs", json={"trigger": "test"}) as response:
             return str((await response.json())["id"]) if response.status == 201 else None
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         return None
 
 

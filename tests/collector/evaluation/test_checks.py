@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 
 import pytest
-
 from kate.collector.evaluation.checks import FinalOutput, LatencyBudget, NoErrorSpans, TokenBudget, ToolCalls
 from kate.collector.evaluation.evaluator import (
     EvaluationSubject,

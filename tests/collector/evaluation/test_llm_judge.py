@@ -12,8 +12,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-
 from kate.collector.evaluation.settings import DEFAULT_RUBRIC
+
 from tests.support.fake_judge import FakeJudge, fake_judge
 from tests.support.http import Api
 from tests.support.server import CollectorProcess, start_collector_process

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from kate.collector.evaluation.evaluator import EvaluationFailed
 from kate.collector.evaluation.verdict import parse_verdict
 

@@ -12,14 +12,6 @@ import pytest
 from google.rpc import status_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTracePartialSuccess,
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
-from opentelemetry.trace import Link, Status, StatusCode, Tracer
-from otlp_bodies import LIBERAL, SPEC, JsonStyle, request_json, sdk_request
-
 from kate.collector.errors import BadRequest, KateError, PayloadTooLarge, UnsupportedMediaType
 from kate.collector.ingest.otlp_codec import (
     JSON,
@@ -30,6 +22,13 @@ from kate.collector.ingest.otlp_codec import (
     media_type,
     parse_request,
 )
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.trace import Link, Status, StatusCode, Tracer
+from otlp_bodies import LIBERAL, SPEC, JsonStyle, request_json, sdk_request
 
 MiB = 1024 * 1024
 

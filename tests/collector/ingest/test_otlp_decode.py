@@ -6,6 +6,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from kate.collector.ingest.otlp_codec import JSON, PROTOBUF, parse_request
+from kate.collector.ingest.otlp_decode import DecodedSpan, DecodeResult, decode_spans
+from kate.schema.record import SpanEvent, StatusCode
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
@@ -13,10 +16,6 @@ from opentelemetry.trace import Link, Tracer, format_span_id, format_trace_id
 from opentelemetry.trace import Status as SdkStatus
 from opentelemetry.trace import StatusCode as SdkStatusCode
 from otlp_bodies import JsonStyle, request_json, sdk_request
-
-from kate.collector.ingest.otlp_codec import JSON, PROTOBUF, parse_request
-from kate.collector.ingest.otlp_decode import DecodedSpan, DecodeResult, decode_spans
-from kate.schema.record import SpanEvent, StatusCode
 
 TRACE_ID = bytes.fromhex("5b8efff798038103d269b633813fc60c")
 SPAN_ID = bytes.fromhex("eee19b7ec3c1b174")

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import grpc
 import pytest
+from kate.collector.auth import hash_key
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
@@ -22,7 +23,6 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.trace import Span, Status, StatusCode, Tracer, set_span_in_context
 from otlp_bodies import request_json, sdk_request
 
-from kate.collector.auth import hash_key
 from tests.support.otlp_client import (
     JSON,
     PROTOBUF,

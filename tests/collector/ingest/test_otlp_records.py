@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from kate.collector.ingest.otlp_decode import DecodedSpan
 from kate.collector.ingest.otlp_records import to_records
 from kate.schema.record import AttributeValue, SpanEvent, SpanInput, StatusCode

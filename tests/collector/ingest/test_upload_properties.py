@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
 from kate.collector.errors import KateError, ValidationError
 from kate.collector.ingest.upload import UploadTarget, parse_upload
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from kate.collector.config import ConfigError, load_config
 from kate.collector.jobs.examples import content_strategist
 

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
 from kate.collector.config import StorageConfig
 from kate.collector.store.database import Database
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from kate.collector.completion import CompletedRun
 from kate.collector.evaluation.policy import CooldownPolicy
 from kate.collector.store.database import Database

@@ -8,7 +8,6 @@ import asyncio
 from pathlib import Path
 
 import duckdb
-
 from kate.collector.store.database import Database
 from kate.collector.store.migrate import apply_migrations, migration_files
 from kate.collector.store.runs import NewRun, RunSource, RunTrigger, insert_run

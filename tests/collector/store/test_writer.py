@@ -8,7 +8,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from kate.collector import metrics
 from kate.collector.config import StorageConfig
 from kate.collector.errors import Overloaded
