@@ -1,55 +1,42 @@
 """The collector under test: `kate serve` as a subprocess on 127.0.0.1 with free ports.
 
-Owns starting, stopping and observing it (peak RSS from /proc, file sizes). Must not talk
-HTTP beyond what the other bench modules do; never binds anything but loopback.
+Starting and stopping is the test suite's (tests/support/server.py); this module owns what the
+bench observes of the running process: CPU, peak RSS of it and its workers, WAL and file sizes.
+Never binds anything but loopback.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import sys
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from tests.support.server import CollectorProcess, start_collector_process
 
-_READY = re.compile(r"kate ready http=(?P<host>[\d.]+):(?P<port>\d+) grpc=[\d.]+:(?P<grpc>\d+)")
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 60.0  # a start on a 5 M-span file opens and checks it first
 
 
 @dataclass
 class Collector:
-    process: subprocess.Popen[str]
-    db_path: Path
-    http_port: int
-    grpc_port: int
-    output: list[str] = field(default_factory=list)
+    server: CollectorProcess
+
+    @property
+    def db_path(self) -> Path:
+        return self.server.db_path
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return self.server.base_url
 
     @property
     def grpc_target(self) -> str:
-        return f"127.0.0.1:{self.grpc_port}"
-
-    def peak_rss_bytes(self) -> int:
-        """VmHWM: the process's peak resident set so far (0 once it has exited)."""
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text(encoding="ascii")
-        except OSError:
-            return 0
-        match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
-        return int(match.group(1)) * 1024 if match else 0
+        return f"127.0.0.1:{self.server.grpc_port}"
 
     def tree_pids(self) -> list[int]:
         """The collector and its descendants (decode workers, hosted agents)."""
-        pids, index = [self.process.pid], 0
+        pids, index = [self.server.process.pid], 0
         while index < len(pids):
             for task in Path(f"/proc/{pids[index]}/task").glob("*/children"):
                 try:
@@ -90,48 +77,15 @@ class Collector:
 
     def stop(self, timeout_s: float = 60.0) -> None:
         """SIGTERM (a clean close checkpoints the file); kill if it hangs. Safe to call twice."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=timeout_s)
+        self.server.stop(timeout_s)
 
     def log_tail(self, lines: int = 30) -> str:
-        return "".join(self.output[-lines:])
+        return "".join(self.server.output[-lines:])
 
 
 def start_collector(db_path: Path, config: dict[str, Any] | None = None) -> Collector:
     """Start `kate serve` for db_path (created if missing) and wait for its ready line."""
-    config_path = db_path.parent / f"{db_path.stem}-config.yaml"
-    config_path.write_text(yaml.safe_dump(config or {}), encoding="utf-8")
-    args = [sys.executable, "-m", "kate.collector", "serve", "--config", str(config_path),
-            "--host", "127.0.0.1", "--port", "0", "--grpc-port", "0", "--db", str(db_path)]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=db_path.parent)
-    output: list[str] = []
-    ready: dict[str, str] = {}
-    seen = threading.Event()
-    threading.Thread(target=_drain, args=(process, output, ready, seen), daemon=True).start()
-    if not seen.wait(START_TIMEOUT_S) or not ready:
-        process.kill()
-        process.wait(timeout=20)
-        raise RuntimeError("collector did not start:\n" + "".join(output[-40:]))
-    return Collector(process, db_path, int(ready["port"]), int(ready["grpc"]), output)
-
-
-def _drain(process: subprocess.Popen[str], output: list[str], ready: dict[str, str], seen: threading.Event) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
-        if len(output) > 2000:  # keep the tail only: INFO logs a line per completed run
-            del output[:1000]
-        output.append(line)
-        match = None if seen.is_set() else _READY.search(line)
-        if match:
-            ready.update(match.groupdict())
-            seen.set()
-    seen.set()
+    return Collector(start_collector_process(db_path, config=config or {}, start_timeout_s=START_TIMEOUT_S))
 
 
 def disk_bytes(db_path: Path) -> int:

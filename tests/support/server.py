@@ -56,6 +56,7 @@ def start_collector_process(
     config: dict[str, object] | None = None,
     extra_args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
+    start_timeout_s: float = START_TIMEOUT_S,
 ) -> CollectorProcess:
     """Start `kate serve` on free loopback ports and wait for its ready line."""
     args = [sys.executable, "-m", "kate.collector", "serve", "--port", "0", "--grpc-port", "0", "--db", str(db_path)]
@@ -71,7 +72,7 @@ def start_collector_process(
     ready: dict[str, str | None] = {}
     seen_ready = threading.Event()
     threading.Thread(target=_drain, args=(process, output, ready, seen_ready), daemon=True).start()
-    if not seen_ready.wait(START_TIMEOUT_S) or not ready:
+    if not seen_ready.wait(start_timeout_s) or not ready:
         process.kill()
         process.wait(timeout=20)
         raise RuntimeError("collector did not start:\n" + "".join(output))
