@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import os
 import statistics
 import sys
 import tempfile
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import ceiling, readpath
+from bench import ceiling, halves, readpath
 from bench.bench_exporter import decorator_cost_us, span_cost_us
 from bench.collector import Collector, disk_bytes, start_collector
 from bench.ingest import Payloads, SendResult, measure_case, paced
@@ -39,6 +40,7 @@ PROTOCOLS = {"http": "OTLP/HTTP protobuf", "grpc": "OTLP/gRPC", "upload": "JSON 
 SENDERS = (1, 4)
 OVERLOAD_SENDERS = 16
 RESULTS = Path(__file__).parent / "results" / "latest.md"
+HALVES_SECTION = "Attribution: decoding and writing the same requests measured apart"
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,19 @@ class Suite:
                     "spans/s").samples.append(result.spans_per_s)
         self.log(f"OTLP/HTTP 4 senders without evaluation: {result.spans_per_s:,.0f} spans/s")
 
+    def run_halves(self) -> None:
+        """Attribution: decoding and writing the same requests measured apart (bench/halves.py)."""
+        result = halves.measure(self.payloads, self.settings.requests, submitters=4)
+        section = HALVES_SECTION
+        self.figure("decode_cpu", section, "decode: parse, map and Arrow-encode, CPU per span (one core)",
+                    "µs").samples.append(result.decode_cpu_us_per_span)
+        self.figure("writer4", section, "writer alone: decoded batches through Kate's sink and writer, 4 submitters",
+                    "spans/s").samples.append(result.writer_spans_per_s)
+        self.figure("writer_cpu", section, "writer alone: CPU per span (writer and DuckDB threads)",
+                    "µs").samples.append(result.writer_cpu_us_per_span)
+        self.log(f"halves: decode {result.decode_cpu_us_per_span:.0f} µs CPU/span; writer alone "
+                 f"{result.writer_spans_per_s:,.0f} spans/s at {result.writer_cpu_us_per_span:.0f} µs CPU/span")
+
     def _ingest_figures(self, protocol: str, senders: int, result: SendResult, disk: int) -> None:
         section = "Ingestion: spans/s from the first request until all are visible through the API"
         label = f"{PROTOCOLS[protocol]}, {senders} sender{'s' if senders > 1 else ''}"
@@ -247,12 +262,22 @@ class Suite:
             self.figure("rss", "Resources", "collector peak RSS (VmHWM), any case", "MiB", target="< 1,024",
                         meets=lambda v: v < 1024).samples.append(max(self.rss) / 2**20)
 
+    def cpu_bound_limit(self) -> None:
+        """What the collector's measured CPU per span allows on this machine's CPUs at best."""
+        cpu = self.figures.get("cpu")
+        if cpu is None or not cpu.samples:
+            return
+        cpus = os.cpu_count() or 1
+        self.figure("cpu_limit", HALVES_SECTION, f"end-to-end limit if all {cpus} CPUs did nothing else: "
+                    "CPUs / collector CPU per span (OTLP/HTTP, 4 senders)", "spans/s").samples.extend(
+            cpus / (us * 1e-6) for us in cpu.samples)
+
     def ratios(self) -> None:
         ceiling_figure = self.figures.get("ceiling")
         if ceiling_figure is None or not ceiling_figure.samples:
             return
         for key, figure in self.figures.items():
-            if figure.unit == "spans/s" and key not in ("over", "http4_noeval"):
+            if figure.unit == "spans/s" and key not in ("over", "http4_noeval", "cpu_limit"):
                 figure.ratio = figure.median / ceiling_figure.median
 
 
@@ -271,6 +296,7 @@ def run(settings: Settings) -> Suite:
                 for senders in SENDERS:
                     suite.run_ingest(protocol, senders)
             suite.run_ingest_without_evaluation()
+            suite.run_halves()
     rows.clear()
     max_rate = suite.figures["http4"].median if "http4" in suite.figures else 10_000.0
     for _ in range(settings.repeats if "latency" in parts else 0):
@@ -282,6 +308,7 @@ def run(settings: Settings) -> Suite:
     for _ in range(settings.repeats if "agent" in parts else 0):
         suite.run_agent()
     suite.finish_resources()
+    suite.cpu_bound_limit()
     suite.ratios()
     return suite
 
