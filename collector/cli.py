@@ -1,4 +1,5 @@
-"""The `kate` command: `kate serve` runs the collector, `kate sql` queries the span tables.
+"""The `kate` command: `kate serve` runs the collector, `kate sql` queries the span tables,
+`kate repair` recovers a file that a kill tore during a checkpoint.
 
 Flags override config.yaml, which overrides the defaults in config.py (see README).
 """
@@ -51,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("--db", help="open this DuckDB file directly (read-only; only when no collector holds it)")
     sql.add_argument("--max-rows", type=int, default=None, help="row cap (default: sql.max_rows)")
     sql.set_defaults(run=_run_sql)
+    repair = commands.add_parser("repair", help="recover a DuckDB file that a kill tore during a checkpoint")
+    repair.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config file")
+    repair.add_argument("--db", help="DuckDB file (default: storage.path); stop the collector first")
+    repair.set_defaults(run=_run_repair)
     keygen = commands.add_parser("keygen", help="print a new API key and its config entry")
     keygen.add_argument("--name", default="my-agent", help="label of the key in config")
     keygen.add_argument("--agent", action="append", default=[], help="limit the key to this agent (repeatable)")
@@ -95,6 +100,26 @@ def _run_keygen(args: argparse.Namespace, config: Config) -> int:
     print(f"    sha256: {hash_key(key)}")
     if args.agent:
         print(f"    agents: [{', '.join(args.agent)}]")
+    return 0
+
+
+def _run_repair(args: argparse.Namespace, config: Config) -> int:
+    from kate.collector.store.repair import RepairFailed, RepairRefused, repair
+
+    path = Path(config.storage.path)
+    try:
+        report = repair(path)
+    except (RepairRefused, RepairFailed) as exc:
+        print(f"kate repair: {exc}", file=sys.stderr)
+        return 1
+    rows = ", ".join(f"{table} {count:,}" for table, count in report.rows_by_table.items())
+    if not report.repaired:
+        print(f"kate repair: {path} opens and every row of every table reads back ({rows}); nothing to repair")
+        return 0
+    locations = ", ".join(str(location) for location in report.patched_locations)
+    print(f"kate repair: {path} was torn during a checkpoint; fixed the checksum of the block at {locations}.")
+    print(f"  Every row of every table reads back and the WAL is merged: {rows}.")
+    print(f"  The file as it was is kept at {report.backup} (delete it once you are satisfied).")
     return 0
 
 

@@ -19,6 +19,7 @@ import duckdb
 from kate.collector.config import StorageConfig
 from kate.collector.errors import Overloaded, StoreUnavailable
 from kate.collector.store.migrate import apply_migrations
+from kate.collector.store.repair import torn_block
 from kate.collector.store.writer import WriteOp, WriterThread
 
 logger = logging.getLogger(__name__)
@@ -138,8 +139,9 @@ def connect(path: Path, settings: StorageConfig, *, read_only: bool = False) -> 
     }
     try:
         connection = duckdb.connect(str(path), read_only=read_only, config=config)
-    except duckdb.IOException as exc:
-        raise StoreUnavailable(f"cannot open DuckDB file {path}: {exc}") from exc
+    except duckdb.Error as exc:  # a torn checkpoint surfaces as a plain duckdb.Error, a lock as an IOException
+        hint = f" (a kill during a checkpoint tore it: `kate repair --db {path}` recovers it)" if torn_block(exc) else ""
+        raise StoreUnavailable(f"cannot open DuckDB file {path}: {exc}{hint}") from exc
     if not read_only:
         connection.execute(f"SET wal_autocheckpoint = '{_size_literal(settings.wal_autocheckpoint)}'")
     return connection
