@@ -42,6 +42,7 @@ def main() -> int:
     print(f"kills survived:          {report.kills} ({report.kills_at_checkpoint} during a checkpoint; "
           f"WAL bytes at those kills: {report.wal_bytes_at_checkpoint_kills})")
     print(f"restarts on the file:    {report.restarts + 1}")
+    print(f"torn checkpoints repaired (DuckDB 2.0.1 in-place metadata write, `kate repair`): {report.repairs}")
     print(f"spans sent:              {report.ledger.sent_spans}")
     print(f"spans acknowledged:      {check.acked}")
     print(f"spans stored:            {check.stored} (unacknowledged requests may have committed before a kill)")

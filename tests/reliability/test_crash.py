@@ -1,6 +1,7 @@
 """Crash safety, short version (bench/crash_test.py is the long one): SIGKILL under OTLP/HTTP,
 OTLP/gRPC and upload traffic, once while a checkpoint writes the file; every acknowledged span
-is stored exactly once and the file opens cleanly."""
+is stored exactly once and the file opens (after `kate repair` when a kill tore DuckDB's in-place
+metadata write: see crash.py)."""
 
 from __future__ import annotations
 
