@@ -50,6 +50,7 @@ class StorageConfig:
     retry_after_s: int = 1
     wal_autocheckpoint: str = "64MiB"
     memory_limit: str = "512MiB"
+    repair_on_start: bool = False  # run `kate repair` when the file was torn during a checkpoint
 
 
 @dataclass(frozen=True, slots=True)

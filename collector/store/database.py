@@ -19,7 +19,7 @@ import duckdb
 from kate.collector.config import StorageConfig
 from kate.collector.errors import Overloaded, StoreUnavailable
 from kate.collector.store.migrate import apply_migrations
-from kate.collector.store.repair import torn_block
+from kate.collector.store.repair import RepairFailed, RepairRefused, repair, torn_block
 from kate.collector.store.writer import WriteOp, WriterThread
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,12 @@ class Database:
     def open(self) -> None:
         """Open (creating or upgrading) the file and start the writer. Blocking."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection = connect(self.path, self.settings)
+        try:
+            self._connection = connect(self.path, self.settings)
+        except StoreUnavailable as exc:
+            if not (self.settings.repair_on_start and torn_block(exc)):
+                raise
+            self._connection = self._repair_and_connect()
         apply_migrations(self._connection)
         self._writer = WriterThread(self._connection.cursor(), self.settings, wal_path=Path(f"{self.path}.wal"))
         self._writer.start()
@@ -49,6 +54,17 @@ class Database:
             max_workers=self.settings.read_threads, thread_name_prefix="kate-read"
         )
         logger.info("opened DuckDB file %s", self.path)
+
+    def _repair_and_connect(self) -> duckdb.DuckDBPyConnection:
+        """storage.repair_on_start: what `kate repair` does, then open the file again."""
+        logger.warning("DuckDB file %s was torn during a checkpoint; repairing it (storage.repair_on_start)", self.path)
+        try:
+            report = repair(self.path)
+        except (RepairRefused, RepairFailed) as exc:
+            raise StoreUnavailable(f"cannot repair DuckDB file {self.path}: {exc}") from exc
+        logger.warning("repaired %s (blocks at %s); every row reads back: %s; the file as it was is kept at %s",
+                       self.path, report.patched_locations, report.rows_by_table, report.backup)
+        return connect(self.path, self.settings)
 
     def close(self) -> None:
         """Drain pending writes, stop the threads and close the file. Safe to call twice."""
@@ -140,7 +156,8 @@ def connect(path: Path, settings: StorageConfig, *, read_only: bool = False) -> 
     try:
         connection = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.Error as exc:  # a torn checkpoint surfaces as a plain duckdb.Error, a lock as an IOException
-        hint = f" (a kill during a checkpoint tore it: `kate repair --db {path}` recovers it)" if torn_block(exc) else ""
+        hint = (f" (a kill during a checkpoint tore it: `kate repair --db {path}` recovers it; or set"
+                " storage.repair_on_start)") if torn_block(exc) else ""
         raise StoreUnavailable(f"cannot open DuckDB file {path}: {exc}{hint}") from exc
     if not read_only:
         connection.execute(f"SET wal_autocheckpoint = '{_size_literal(settings.wal_autocheckpoint)}'")

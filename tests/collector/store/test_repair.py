@@ -18,7 +18,7 @@ import duckdb
 import pytest
 from kate.collector.config import StorageConfig
 from kate.collector.errors import StoreUnavailable
-from kate.collector.store.database import connect
+from kate.collector.store.database import Database, connect
 from kate.collector.store.migrate import apply_migrations
 from kate.collector.store.repair import RepairRefused, repair, torn_block
 
@@ -104,6 +104,19 @@ def test_the_collector_refuses_a_torn_file_with_the_repair_command_in_its_messag
     torn = _torn_file(tmp_path, 1)
     with pytest.raises(StoreUnavailable, match="kate repair --db"):
         connect(torn, StorageConfig())
+
+
+def test_the_collector_repairs_at_start_only_when_configured(tmp_path: Path) -> None:
+    torn = _torn_file(tmp_path, 1)
+    with pytest.raises(StoreUnavailable, match="storage.repair_on_start"):
+        Database(torn, StorageConfig()).open()
+
+    database = Database(torn, StorageConfig(repair_on_start=True))
+    database.open()
+    database.close()
+
+    assert _counts(torn) == EXPECTED
+    assert len(list(tmp_path.glob("kate.duckdb.before-repair-*"))) == 2
 
 
 def test_kate_repair_command_repairs_then_finds_nothing_to_do(tmp_path: Path) -> None:
