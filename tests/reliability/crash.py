@@ -76,7 +76,7 @@ def _kill_in_checkpoint(process: CollectorProcess, db_path: Path, deadline_s: fl
     return None
 
 
-def _start(db_path: Path, threshold_bytes: int, report: CrashReport) -> CollectorProcess:
+def start_or_repair(db_path: Path, threshold_bytes: int, report: CrashReport) -> CollectorProcess:
     """Start the collector on the file; when it refuses a torn checkpoint, repair and start again."""
     try:
         return start_collector_process(db_path, config=crash_config(threshold_bytes))
@@ -95,7 +95,7 @@ def _sigkill(process: CollectorProcess) -> None:
 
 async def crash_round(db_path: Path, report: CrashReport, rng: random.Random, *, at_checkpoint: bool,
                       threshold_bytes: int, senders_per_kind: int = 1, max_run_s: float = 3.0) -> None:
-    process = await asyncio.to_thread(_start, db_path, threshold_bytes, report)
+    process = await asyncio.to_thread(start_or_repair, db_path, threshold_bytes, report)
     report.restarts += 1
     assert process.grpc_port is not None
     target, stop = Target(process.base_url, process.grpc_port), asyncio.Event()
@@ -129,7 +129,7 @@ async def run_crash_test(db_path: Path, *, kills: int, checkpoint_kills: int, th
     for aimed in at_checkpoint:
         await crash_round(db_path, report, rng, at_checkpoint=aimed, threshold_bytes=threshold_bytes,
                           senders_per_kind=senders_per_kind, max_run_s=max_run_s)
-    final = await asyncio.to_thread(_start, db_path, threshold_bytes, report)
+    final = await asyncio.to_thread(start_or_repair, db_path, threshold_bytes, report)
     assert final.stop() == 0, final.log()[-2000:]  # opens (WAL replay, migrations) and closes cleanly
     report.check = check_file(db_path, list(AGENTS.values()), report.ledger)
     return report

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.reliability.crash import run_crash_test
+from tests.reliability.crash import CrashReport, run_crash_test, start_or_repair
+from tests.support.torn_checkpoint import torn_checkpoint_file
 
 THRESHOLD_BYTES = 512 * 1024  # storage.wal_autocheckpoint: small, so checkpoints come often
 
@@ -21,3 +22,13 @@ async def test_acknowledged_spans_survive_sigkills_including_one_during_a_checkp
     assert report.check.stored >= report.check.acked  # unacknowledged requests may have committed too
     assert {key.split(":")[0] for key, n in report.ledger.answers.items() if key.endswith((":200", ":201", ":OK"))} \
         == {"http", "grpc", "upload"}
+
+
+def test_the_harness_repairs_a_torn_checkpoint_as_the_readme_says_and_counts_it(tmp_path: Path) -> None:
+    torn = torn_checkpoint_file(tmp_path, torn_pages=1)
+    report = CrashReport()
+
+    process = start_or_repair(torn, THRESHOLD_BYTES, report)
+
+    assert process.stop() == 0, process.log()[-2000:]
+    assert report.repairs == 1
