@@ -108,7 +108,7 @@ def _run_repair(args: argparse.Namespace, config: Config) -> int:
 
     path = Path(config.storage.path)
     try:
-        report = repair(path)
+        report = repair(path, memory_limit=config.storage.memory_limit)
     except (RepairRefused, RepairFailed) as exc:
         print(f"kate repair: {exc}", file=sys.stderr)
         return 1

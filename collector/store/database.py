@@ -59,7 +59,7 @@ class Database:
         """storage.repair_on_start: what `kate repair` does, then open the file again."""
         logger.warning("DuckDB file %s was torn during a checkpoint; repairing it (storage.repair_on_start)", self.path)
         try:
-            report = repair(self.path)
+            report = repair(self.path, memory_limit=self.settings.memory_limit)
         except (RepairRefused, RepairFailed) as exc:
             raise StoreUnavailable(f"cannot repair DuckDB file {self.path}: {exc}") from exc
         logger.warning("repaired %s (blocks at %s); every row reads back: %s; the file as it was is kept at %s",

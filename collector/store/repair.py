@@ -63,15 +63,17 @@ def torn_block(error: BaseException) -> tuple[int, int, int] | None:
     return (int(found[1]), int(found[2]), int(found[3])) if found else None
 
 
-def repair(path: Path) -> RepairReport:
-    """Repair a torn checkpoint in path (see the module docstring). Raises RepairRefused when
-    there is nothing this can safely do, RepairFailed when the patched file did not prove whole."""
+def repair(path: Path, *, memory_limit: str = "512MiB") -> RepairReport:
+    """Repair a torn checkpoint in path (see the module docstring), with DuckDB held to
+    memory_limit. Raises RepairRefused when there is nothing this can safely do, RepairFailed
+    when the patched file did not prove whole."""
     if not path.is_file():
         raise RepairRefused(f"{path} does not exist")
     report = RepairReport(path)
-    error = _open_error(path)
+    opener = _Opener(path, memory_limit)
+    error = opener.error()
     if error is None:
-        report.rows_by_table = _read_everything(path)
+        report.rows_by_table = opener.read_everything()
         return report
     if torn_block(error) is None:
         raise RepairRefused(f"DuckDB cannot open {path}, and not because of a torn checkpoint: {error}")
@@ -82,12 +84,12 @@ def repair(path: Path) -> RepairReport:
                 raise RepairFailed(f"still torn after patching {MAX_BLOCKS} blocks")
             _patch_checksum(path, *torn)
             report.patched_locations.append(torn[2])
-            error = _open_error(path)
+            error = opener.error()
         if error is not None:
             raise RepairFailed(f"after patching, DuckDB still cannot open the file: {error}")
-        report.rows_by_table = _read_everything(path)
-        _replay_and_checkpoint(path)
-        if _read_everything(path) != report.rows_by_table:
+        report.rows_by_table = opener.read_everything()
+        opener.replay_and_checkpoint()
+        if opener.read_everything() != report.rows_by_table:
             raise RepairFailed("row counts changed when the WAL was merged into the file")
     except (RepairFailed, RepairRefused, duckdb.Error, OSError) as exc:
         _restore(report.backup, path)
@@ -97,15 +99,49 @@ def repair(path: Path) -> RepairReport:
     return report
 
 
-def _open_error(path: Path) -> duckdb.Error | None:
-    """None when DuckDB opens the file read-only; else why not. A file in use is refused here."""
-    try:
-        duckdb.connect(str(path), read_only=True).close()
-    except duckdb.Error as exc:
-        if _LOCKED.search(str(exc)):
-            raise RepairRefused(f"{path} is in use by another process (a running collector?); stop it first") from exc
-        return exc
-    return None
+class _Opener:
+    """DuckDB connections to the file being repaired, all under one memory limit."""
+
+    def __init__(self, path: Path, memory_limit: str) -> None:
+        self._path = path
+        self._config = {"memory_limit": memory_limit}
+
+    def connect(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(self._path), read_only=read_only, config=self._config)
+
+    def error(self) -> duckdb.Error | None:
+        """None when DuckDB opens the file read-only; else why not. A file in use is refused here."""
+        try:
+            self.connect(read_only=True).close()
+        except duckdb.Error as exc:
+            if _LOCKED.search(str(exc)):
+                raise RepairRefused(f"{self._path} is in use by another process (a running collector?); stop it first") from exc
+            return exc
+        return None
+
+    def read_everything(self) -> dict[str, int]:
+        """Rows of every table, after reading every column of every row (each block's checksum is
+        checked as it is loaded), read-only and without keeping the rows."""
+        connection = self.connect(read_only=True)
+        try:
+            tables = [name for (name,) in connection.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND schema_name = 'main' ORDER BY 1").fetchall()]
+            counts = {}
+            for table in tables:
+                quoted = '"' + table.replace('"', '""') + '"'
+                ((rows, _),) = connection.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {quoted} AS t").fetchall()
+                counts[table] = int(rows)
+            return counts
+        finally:
+            connection.close()
+
+    def replay_and_checkpoint(self) -> None:
+        """Open read-write (the WAL is replayed), write a whole new checkpoint, close cleanly."""
+        connection = self.connect(read_only=False)
+        try:
+            connection.execute("CHECKPOINT").fetchall()
+        finally:
+            connection.close()
 
 
 def _backup(path: Path) -> Path:
@@ -132,32 +168,6 @@ def _patch_checksum(path: Path, computed: int, stored: int, location: int) -> No
         file.write(_CHECKSUM.pack(computed))
         file.flush()
         os.fsync(file.fileno())
-
-
-def _read_everything(path: Path) -> dict[str, int]:
-    """Rows of every table, after reading every column of every row (each block's checksum is
-    checked as it is loaded), read-only and without keeping the rows."""
-    connection = duckdb.connect(str(path), read_only=True)
-    try:
-        tables = [name for (name,) in connection.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND schema_name = 'main' ORDER BY 1").fetchall()]
-        counts = {}
-        for table in tables:
-            quoted = '"' + table.replace('"', '""') + '"'
-            ((rows, _),) = connection.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {quoted} AS t").fetchall()
-            counts[table] = int(rows)
-        return counts
-    finally:
-        connection.close()
-
-
-def _replay_and_checkpoint(path: Path) -> None:
-    """Open read-write (the WAL is replayed), write a whole new checkpoint, close cleanly."""
-    connection = duckdb.connect(str(path))
-    try:
-        connection.execute("CHECKPOINT").fetchall()
-    finally:
-        connection.close()
 
 
 def _restore(backup: Path | None, path: Path) -> None:
