@@ -51,6 +51,7 @@ class StorageConfig:
     wal_autocheckpoint: str = "64MiB"
     memory_limit: str = "512MiB"
     repair_on_start: bool = False  # run `kate repair` when the file was torn during a checkpoint
+    compress_text: bool = True  # span texts compressed in new files; False: ~1.7x disk, cheaper ingestion
 
 
 @dataclass(frozen=True, slots=True)

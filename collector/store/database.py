@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import duckdb
 from kate.collector.config import StorageConfig
 from kate.collector.errors import Overloaded, StoreUnavailable
-from kate.collector.store.migrate import apply_migrations
+from kate.collector.store.migrate import apply_migrations, texts_compressed
 from kate.collector.store.repair import RepairFailed, RepairRefused, repair, torn_block
 from kate.collector.store.writer import WriteOp, WriterThread
 
@@ -47,7 +47,11 @@ class Database:
             if not (self.settings.repair_on_start and torn_block(exc)):
                 raise
             self._connection = self._repair_and_connect()
-        apply_migrations(self._connection)
+        apply_migrations(self._connection, compress_text=self.settings.compress_text)
+        if texts_compressed(self._connection) != self.settings.compress_text:
+            logger.warning("storage.compress_text is %s, but %s was created with the span texts %s; it keeps them so "
+                           "(the setting applies to new files)", self.settings.compress_text, self.path,
+                           "uncompressed" if self.settings.compress_text else "compressed")
         self._writer = WriterThread(self._connection.cursor(), self.settings, wal_path=Path(f"{self.path}.wal"))
         self._writer.start()
         self._reader_pool = concurrent.futures.ThreadPoolExecutor(
