@@ -54,6 +54,7 @@ class Settings:
     agent_calls: int
     parts: frozenset[str]
     output: Path | None
+    compress_text: bool  # storage.compress_text of every file the suite creates
 
 
 def _settings(argv: list[str] | None) -> Settings:
@@ -68,6 +69,8 @@ def _settings(argv: list[str] | None) -> Settings:
     parser.add_argument("--only", default="", help="comma-separated parts to run (default: all)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="markdown results (default bench/results/latest.md)")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--uncompressed-text", action="store_true",
+                        help="create every file with storage.compress_text: false (texts stored uncompressed)")
     args = parser.parse_args(argv)
     chosen = set(args.only.split(",")) - {""} or set(PARTS)
     unknown = (chosen | set(args.skip.split(","))) - set(PARTS) - {""}
@@ -84,6 +87,7 @@ def _settings(argv: list[str] | None) -> Settings:
         agent_calls=2_000 if quick else 20_000,
         parts=frozenset(chosen - set(args.skip.split(","))),
         output=None if args.no_write else args.output,
+        compress_text=not args.uncompressed_text,
     )
 
 
@@ -121,10 +125,19 @@ class Suite:
     def log(self, message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
+    def collector_config(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The configuration every collector of the suite starts with, plus extra sections."""
+        config: dict[str, Any] = {"storage": {"compress_text": self.settings.compress_text}}
+        return {**config, **(extra or {})}
+
+    def with_collector(self, fn: Callable[[Collector], Coroutine[Any, Any, T]],
+                       extra: dict[str, Any] | None = None) -> tuple[T, int, Collector]:
+        return _with_collector(fn, self.collector_config(extra))
+
     # ---- parts ---------------------------------------------------------------------------
 
     def run_ceiling(self, rows: list[tuple[Any, ...]]) -> None:
-        result = ceiling.measure(rows)
+        result = ceiling.measure(rows, compress_text=self.settings.compress_text)
         section = "Raw DuckDB append ceiling (same rows, same run)"
         self.figure("ceiling", section, "Kate's spans table (key + run index), fastest of Appender and Arrow INSERT",
                     "rows/s").samples.append(result.kate_table_rows_per_s)
@@ -134,7 +147,7 @@ class Suite:
 
     def run_ingest(self, protocol: str, senders: int) -> None:
         requests = self.settings.requests
-        result, disk, _ = _with_collector(lambda c: measure_case(c, self.payloads, protocol, senders, requests))
+        result, disk, _ = self.with_collector(lambda c: measure_case(c, self.payloads, protocol, senders, requests))
         self._ingest_figures(protocol, senders, result, disk)
         if (protocol, senders) == ("http", 4):
             self.figure("cpu", "Resources", "collector CPU per span, OTLP/HTTP 4 senders (all processes)",
@@ -144,9 +157,8 @@ class Suite:
         """Attribution: the same OTLP/HTTP case with automatic evaluation off (its admission
         writes one more transaction per request and two statements per completed run)."""
         requests = self.settings.requests
-        config = {"evaluation": {"enabled": False}}
-        result, _, _ = _with_collector(
-            lambda c: measure_case(c, self.payloads, "http", 4, requests), config=config)
+        result, _, _ = self.with_collector(
+            lambda c: measure_case(c, self.payloads, "http", 4, requests), {"evaluation": {"enabled": False}})
         section = "Ingestion: spans/s from the first request until all are visible through the API"
         self.figure("http4_noeval", section, "OTLP/HTTP protobuf, 4 senders, evaluation off (attribution)",
                     "spans/s").samples.append(result.spans_per_s)
@@ -154,7 +166,8 @@ class Suite:
 
     def run_halves(self) -> None:
         """Attribution: decoding and writing the same requests measured apart (bench/halves.py)."""
-        result = halves.measure(self.payloads, self.settings.requests, submitters=4)
+        result = halves.measure(self.payloads, self.settings.requests, submitters=4,
+                                compress_text=self.settings.compress_text)
         section = HALVES_SECTION
         self.figure("decode_cpu", section, "decode: parse, map and Arrow-encode, CPU per span (one core)",
                     "µs").samples.append(result.decode_cpu_us_per_span)
@@ -194,7 +207,7 @@ class Suite:
         return meets
 
     def run_paced(self, spans_per_s: float) -> None:
-        result, _, _ = _with_collector(lambda c: paced(c, self.payloads, spans_per_s, self.settings.paced_s))
+        result, _, _ = self.with_collector(lambda c: paced(c, self.payloads, spans_per_s, self.settings.paced_s))
         section = f"Ack latency at half the maximum rate (OTLP/HTTP, open loop, {spans_per_s:,.0f} spans/s)"
         latencies = result.ack_latencies_s
         self.figure("paced_p50", section, "ack p50", "ms").samples.append(percentile(latencies, 0.5) * 1000)
@@ -209,7 +222,7 @@ class Suite:
 
     def run_overload(self) -> None:
         requests = 2 * self.settings.requests
-        result, _, _ = _with_collector(
+        result, _, _ = self.with_collector(
             lambda c: measure_case(c, self.payloads, "http", OVERLOAD_SENDERS, requests))
         section = f"Overload: {OVERLOAD_SENDERS} OTLP/HTTP senders, 503 + Retry-After honoured"
         self.figure("over", section, "stored", "spans/s").samples.append(result.spans_per_s)
@@ -225,7 +238,8 @@ class Suite:
         settings = self.settings
         with tempfile.TemporaryDirectory(prefix="kate-bench-read-") as folder:
             self.log(f"read path: building {settings.read_spans:,} spans in DuckDB")
-            result = readpath.measure(Path(folder), settings.read_spans, settings.read_text_bytes)
+            result = readpath.measure(Path(folder), settings.read_spans, settings.read_text_bytes,
+                                      self.collector_config())
         section = (f"Read path via the HTTP API, {result.spans:,} spans stored ({readpath.SPANS_PER_RUN} per run, "
                    f"{settings.read_text_bytes} B texts; built in {result.build_s:.0f} s)")
         rounds = max(1, settings.repeats)
@@ -333,7 +347,8 @@ def _markdown(suite: Suite, figures: list[Figure], command: str, machine_line: s
         f"Workload: requests of {SPANS_PER_REQUEST} spans; runs of {SPANS_PER_RUN} spans (a root AGENT span, "
         "LLM and TOOL children) alternating OpenInference and OTel GenAI attributes; ~1 KB input and ~1 KB "
         f"output text of varied words per span; {settings.requests} requests per ingestion run; median [min, max] "
-        f"of {settings.repeats} run(s); a fresh collector and file for every run.",
+        f"of {settings.repeats} run(s); a fresh collector and file for every run; span texts stored "
+        f"{'compressed (the default)' if settings.compress_text else 'uncompressed (storage.compress_text: false)'}.",
         "",
         markdown_table(figures),
         "",

@@ -60,17 +60,19 @@ def kate_rows(payloads: Payloads, count: int) -> list[tuple[Any, ...]]:
     return rows[:count]
 
 
-def measure(rows: list[tuple[Any, ...]]) -> CeilingResult:
+def measure(rows: list[tuple[Any, ...]], *, compress_text: bool = True) -> CeilingResult:
+    """compress_text: Kate's table as storage.compress_text creates it."""
     with tempfile.TemporaryDirectory(prefix="kate-ceiling-") as folder:
-        grouped = _append(Path(folder) / "grouped.duckdb", rows, ROWS_PER_COMMIT, {"max_vacuum_tasks": 0})
-        bulk = _append(Path(folder) / "bulk.duckdb", rows, len(rows), {})
-        arrow_grouped = _insert_arrow(Path(folder) / "arrow-grouped.duckdb", rows, ROWS_PER_COMMIT)
-        arrow_bulk = _insert_arrow(Path(folder) / "arrow-bulk.duckdb", rows, len(rows))
+        grouped = _append(Path(folder) / "grouped.duckdb", rows, ROWS_PER_COMMIT, {"max_vacuum_tasks": 0},
+                          compress_text=compress_text)
+        bulk = _append(Path(folder) / "bulk.duckdb", rows, len(rows), {}, compress_text=compress_text)
+        arrow_grouped = _insert_arrow(Path(folder) / "arrow-grouped.duckdb", rows, ROWS_PER_COMMIT, compress_text)
+        arrow_bulk = _insert_arrow(Path(folder) / "arrow-bulk.duckdb", rows, len(rows), compress_text)
         plain = _append(Path(folder) / "plain.duckdb", rows, len(rows), {}, plain=True)
     return CeilingResult(max(grouped, bulk, arrow_grouped, arrow_bulk), plain)
 
 
-def _insert_arrow(path: Path, rows: list[tuple[Any, ...]], per_transaction: int) -> float:
+def _insert_arrow(path: Path, rows: list[tuple[Any, ...]], per_transaction: int, compress_text: bool) -> float:
     """INSERT ... SELECT from Arrow tables of per_transaction rows (built before timing)."""
     received_at = rows[0][-1] if rows else None
     tables = [SpanBatch.of([SpanRecord(*row[:-1]) for row in rows[start : start + per_transaction]]).table()
@@ -81,22 +83,24 @@ def _insert_arrow(path: Path, rows: list[tuple[Any, ...]], per_transaction: int)
         connection.execute("INSERT INTO spans SELECT *, ? FROM incoming", [received_at]).fetchall()
         connection.unregister("incoming")
 
-    return _timed_transactions(path, len(tables), insert, {"max_vacuum_tasks": 0}) * len(rows)
+    settings = {"max_vacuum_tasks": 0}
+    return _timed_transactions(path, len(tables), insert, settings, compress_text=compress_text) * len(rows)
 
 
 def _append(path: Path, rows: list[tuple[Any, ...]], per_transaction: int, settings: dict[str, Any], *,
-            plain: bool = False) -> float:
+            plain: bool = False, compress_text: bool = True) -> float:
     def append(connection: duckdb.DuckDBPyConnection, index: int) -> None:
         appender = connection.appender("spans")
         appender.append_rows(rows[index * per_transaction : (index + 1) * per_transaction])
         appender.flush()
 
     transactions = -(-len(rows) // per_transaction)
-    return _timed_transactions(path, transactions, append, settings, plain=plain) * len(rows)
+    return _timed_transactions(path, transactions, append, settings, plain=plain,
+                               compress_text=compress_text) * len(rows)
 
 
 def _timed_transactions(path: Path, count: int, body: Callable[[duckdb.DuckDBPyConnection, int], None],
-                        settings: dict[str, Any], *, plain: bool = False) -> float:
+                        settings: dict[str, Any], *, plain: bool = False, compress_text: bool = True) -> float:
     """1 / seconds taken by count transactions of body on a fresh file with Kate's spans table
     (or the plain one); the file is removed afterwards."""
     connection = duckdb.connect(str(path), config=settings)
@@ -104,7 +108,7 @@ def _timed_transactions(path: Path, count: int, body: Callable[[duckdb.DuckDBPyC
         if plain:
             connection.execute(_plain_ddl())
         else:
-            apply_migrations(connection)  # Kate's own DDL: primary key and the run index
+            apply_migrations(connection, compress_text=compress_text)  # Kate's own DDL: key and run index
         started = time.perf_counter()
         for index in range(count):
             connection.begin()

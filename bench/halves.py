@@ -45,12 +45,12 @@ class Halves:
     writer_cpu_us_per_span: float  # this process, all threads (the writer and DuckDB's own)
 
 
-def measure(payloads: Payloads, requests: int, submitters: int) -> Halves:
+def measure(payloads: Payloads, requests: int, submitters: int, *, compress_text: bool = True) -> Halves:
     started = _cpu_seconds()
     batches = [_decoded(payloads, index) for index in range(requests)]
     decode_cpu = _cpu_seconds() - started
     spans = sum(batch.count for batch in batches)
-    spans_per_s, writer_cpu = asyncio.run(_write_alone(batches, submitters))
+    spans_per_s, writer_cpu = asyncio.run(_write_alone(batches, submitters, StorageConfig(compress_text=compress_text)))
     return Halves(decode_cpu / spans * 1e6, spans_per_s, writer_cpu / spans * 1e6)
 
 
@@ -62,10 +62,10 @@ def _decoded(payloads: Payloads, index: int) -> SpanBatch:
     return decoded.spans
 
 
-async def _write_alone(batches: list[SpanBatch], submitters: int) -> tuple[float, float]:
+async def _write_alone(batches: list[SpanBatch], submitters: int, storage: StorageConfig) -> tuple[float, float]:
     """(spans/s, CPU seconds) of writing batches through a fresh store as the collector does."""
     with tempfile.TemporaryDirectory(prefix="kate-bench-writer-") as folder:
-        database = Database(Path(folder) / "kate.duckdb", StorageConfig())
+        database = Database(Path(folder) / "kate.duckdb", storage)
         database.open()
         evaluation = EvaluationConfig()
         scheduler = EvaluationScheduler(database, evaluation, build_evaluators(evaluation))

@@ -14,6 +14,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import duckdb
@@ -81,9 +82,9 @@ WHERE runs.run_id = s.run_id
 """
 
 
-def build(db_path: Path, spans: int, text_bytes: int) -> float:
+def build(db_path: Path, spans: int, text_bytes: int, config: dict[str, Any] | None = None) -> float:
     """Create the file with Kate's schema (by starting the collector once), then fill it."""
-    start_collector(db_path).stop()
+    start_collector(db_path, config).stop()
     runs = spans // SPANS_PER_RUN
     started = time.perf_counter()
     connection = duckdb.connect(str(db_path))
@@ -150,11 +151,12 @@ def duckdb_run_ids(runs: int, count: int, rng: random.Random) -> list[tuple[int,
     return [(int(index), str(run_id)) for index, run_id in rows]
 
 
-def measure(folder: Path, spans: int, text_bytes: int) -> ReadResult:
+def measure(folder: Path, spans: int, text_bytes: int, config: dict[str, Any] | None = None) -> ReadResult:
+    """The read figures on a file of spans spans; config: the collector's (default when None)."""
     db_path = folder / "read.duckdb"
-    build_s = build(db_path, spans, text_bytes)
+    build_s = build(db_path, spans, text_bytes, config)
     disk = db_path.stat().st_size
-    collector = start_collector(db_path)
+    collector = start_collector(db_path, config)
     try:
         run_spans, list_runs, view = asyncio.run(_measure(collector, spans // SPANS_PER_RUN))
         rss = collector.peak_rss_tree_bytes()
