@@ -117,8 +117,8 @@ async def list_run_spans(request: web.Request) -> web.Response:
     after = params.cursor(request)
 
     def read(cursor: Any) -> span_reads.SpanPage:
-        run_store.require_run_of_agent(cursor, agent_id, run_id)  # 404 for an unknown run or another agent's
-        return span_reads.list_run_spans(cursor, run_id, limit=limit, after=after,
+        total = run_store.span_count_of_run(cursor, agent_id, run_id)  # 404 for an unknown run or another agent's
+        return span_reads.list_run_spans(cursor, run_id, total=total, limit=limit, after=after,
                                          span_kind=span_kind.value if span_kind else None)
 
     page = await state.database.read(read)

@@ -138,9 +138,12 @@ def require_running(txn: WriteTxn, agent_id: str, run_id: str) -> None:
     require_status(txn, agent_id, run_id, _RUNNING, "upload spans to it")
 
 
-def require_run_of_agent(cursor: duckdb.DuckDBPyConnection, agent_id: str, run_id: str) -> None:
-    """NotFound unless this agent has the run: one primary-key look-up, nothing attached."""
-    _check_agent(cursor.execute("SELECT agent_id FROM runs WHERE run_id = ?", [run_id]).fetchall(), agent_id, run_id)
+def span_count_of_run(cursor: duckdb.DuckDBPyConnection, agent_id: str, run_id: str) -> int:
+    """The run's span count (the counter the writer keeps); NotFound unless this agent has the
+    run. One primary-key look-up, nothing attached."""
+    found = cursor.execute("SELECT agent_id, span_count FROM runs WHERE run_id = ?", [run_id]).fetchall()
+    _check_agent(found, agent_id, run_id)
+    return int(found[0][1])
 
 
 def get_run(cursor: duckdb.DuckDBPyConnection, agent_id: str, run_id: str) -> dict[str, Any]:

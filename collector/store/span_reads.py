@@ -30,11 +30,13 @@ def list_run_spans(
     cursor: duckdb.DuckDBPyConnection,
     run_id: str,
     *,
+    total: int,
     limit: int,
     after: str | None = None,
     span_kind: str | None = None,
 ) -> SpanPage:
-    """One page of a run's spans in start order, after the opaque cursor `after`."""
+    """One page of a run's spans in start order, after the opaque cursor `after`; total is the
+    run's span count (runs.span_count), returned with the page."""
     where: list[str] = []
     params: list[object] = [run_id]
     if span_kind is not None:
@@ -51,7 +53,4 @@ def list_run_spans(
         del rows.values[limit:]
         last = rows.values[-1]
         next_cursor = encode_cursor((last[rows.index("start_time_unix_nano")] or 0, last[rows.index("span_id")]))
-    if next_cursor is None and not where:
-        return SpanPage(rows, None, len(rows.values))  # the page holds the whole run: nothing to count
-    ((total,),) = cursor.execute("SELECT count(*) FROM spans WHERE run_id = ?", [run_id]).fetchall()
-    return SpanPage(rows, next_cursor, int(total))
+    return SpanPage(rows, next_cursor, total)
