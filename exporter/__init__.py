@@ -22,7 +22,7 @@ RateLimited, ServerError (see kate.exporter._errors for the status and code of e
 from __future__ import annotations
 
 from kate.exporter._client import Client, Runs
-from kate.exporter._context import RunContext, RunSpanProcessor, SyncRunContext, current_run_id
+from kate.exporter._context import RunSpanProcessor, current_run_id
 from kate.exporter._decorator import trace
 from kate.exporter._errors import (
     AuthenticationError,
@@ -35,6 +35,7 @@ from kate.exporter._errors import (
     ValidationError,
 )
 from kate.exporter._models import Enqueued, Run, RunPage, Span, SpanPage, Uploaded
+from kate.exporter._run_context import RunContext, SyncRunContext
 from kate.exporter._setup import configure, run
 from kate.exporter._span_exporter import KateSpanExporter
 from kate.exporter._sync_client import SyncClient, SyncRuns

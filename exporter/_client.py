@@ -10,9 +10,9 @@ from types import TracebackType
 from typing import Any
 
 from kate.exporter import _operations as op
-from kate.exporter._context import RunContext
 from kate.exporter._models import Enqueued, Run, RunPage, Span, SpanPage, Uploaded
 from kate.exporter._operations import Since
+from kate.exporter._run_context import DEFAULT_RUN_TIMEOUT_S, RunContext
 from kate.exporter._transport import DEFAULT_ENDPOINT, AsyncTransport
 
 
@@ -43,23 +43,38 @@ class Client:
         """Close the HTTP session; the client opens a new one if used again."""
         await self._transport.aclose()
 
-    def run(self, *, agent_id: str, trigger: str = "manual", run_id: str | None = None) -> RunContext:
+    def run(
+        self,
+        *,
+        agent_id: str,
+        trigger: str = "manual",
+        run_id: str | None = None,
+        timeout: float = DEFAULT_RUN_TIMEOUT_S,
+    ) -> RunContext:
         """A run context: `async with client.run(agent_id=..., trigger="manual") as run:`.
 
         On entry the run is created (and yielded as a `Run`); every span started inside gets
         `kate.run.id`. On exit the global tracer provider is flushed and the run completed;
-        if the block raised, an ERROR span named `run` records the exception first (the API
-        has no failed transition yet) and the exception propagates.
+        if the block raised, an ERROR span named `run` records the exception, the run is
+        marked failed, and the exception propagates unchanged.
+
+        The collector never breaks the agent: when it is unreachable, slow or answers errors,
+        entry and exit each take at most about `timeout` seconds, nothing is raised, and one
+        warning per collector is logged (see `kate.exporter.run` for the whole behaviour).
 
         Args:
             agent_id: The agent the run belongs to.
             trigger: `manual`, `automatic` or `test`.
-            run_id: A UUID to use instead of a server-generated one.
+            run_id: A UUID for the run; the SDK generates a UUIDv7 when omitted.
+            timeout: Seconds entry, and exit, may each add when the collector is slow.
 
         Returns:
             An async context manager yielding the created Run.
+
+        Raises:
+            ValueError: `trigger`, `run_id` or `timeout` is invalid (checked before any I/O).
         """
-        return RunContext(self.runs, agent_id, trigger, run_id)
+        return RunContext(self._transport, agent_id, trigger, run_id, timeout)
 
 
 class Runs:

@@ -26,13 +26,16 @@ def retry_delay_s(attempt: int, error: KateError) -> float:
     return float(2**attempt) * random.uniform(0.8, 1.2)  # 1, 2, 4, 8, 16 s ±20 %
 
 
-def send_within(send: Callable[[float], T], deadline: float, wait: Callable[[float], bool]) -> T:
+def send_within(
+    send: Callable[[float], T], deadline: float, wait: Callable[[float], bool], *, attempts: int = MAX_ATTEMPTS
+) -> T:
     """Call `send(remaining_s)` until it succeeds, fails for good, or the deadline would pass.
 
     `deadline` is a time.monotonic() value; `wait(seconds)` sleeps and returns True when it was
-    interrupted (shutdown), which ends the retries. The last error is re-raised.
+    interrupted (shutdown), which ends the retries; at most `attempts` calls. The last error is
+    re-raised.
     """
-    for attempt in range(MAX_ATTEMPTS):
+    for attempt in range(attempts):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TransportError("the export deadline passed before the request could be sent")
@@ -40,7 +43,7 @@ def send_within(send: Callable[[float], T], deadline: float, wait: Callable[[flo
             return send(remaining)
         except KateError as error:
             delay = retry_delay_s(attempt, error)
-            last_try = attempt + 1 >= MAX_ATTEMPTS or time.monotonic() + delay >= deadline
+            last_try = attempt + 1 >= attempts or time.monotonic() + delay >= deadline
             if not error.retryable or last_try:
                 raise
             logger.debug("Kate exporter: retrying in %.2f s after %s", delay, error)

@@ -9,11 +9,11 @@ import threading
 import weakref
 from dataclasses import dataclass
 
-from kate.exporter._context import SyncRunContext, ensure_run_stamping
+from kate.exporter._context import ensure_run_stamping
+from kate.exporter._run_context import DEFAULT_RUN_TIMEOUT_S, SyncRunContext
 from kate.exporter._span_exporter import KateSpanExporter
 from kate.exporter._span_upload import AGENT_ID_KEY
-from kate.exporter._sync_client import SyncClient
-from kate.exporter._transport import DEFAULT_ENDPOINT
+from kate.exporter._transport import DEFAULT_ENDPOINT, SyncTransport
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -46,6 +46,8 @@ def configure(
     Without an SDK tracer provider yet, installs one (resource `kate.agent.id`) as the global
     provider; with one, adds to it. Either way it gets a RunSpanProcessor and a
     BatchSpanProcessor with a KateSpanExporter. The SDK flushes it at interpreter exit.
+    It sends nothing itself: a collector that is down at start-up is no error here, and
+    exports to it later fail without raising (see `run` for the whole failure behaviour).
 
     Args:
         endpoint: The collector's base URL.
@@ -60,6 +62,7 @@ def configure(
 
     Raises:
         TypeError: The global tracer provider is set and is not an SDK TracerProvider.
+        ValueError: `endpoint` is not an http(s) URL.
     """
     global _last
     settings = _Settings(endpoint, agent_id, api_key)
@@ -95,29 +98,45 @@ def run(
     run_id: str | None = None,
     endpoint: str | None = None,
     api_key: str | None = None,
+    timeout: float = DEFAULT_RUN_TIMEOUT_S,
 ) -> SyncRunContext:
     """A sync run context: `with kate.exporter.run(trigger="manual") as run:`.
 
     Creates the run, stamps `kate.run.id` on every span started inside, and on exit flushes
-    the spans and completes the run (after recording an exception as an ERROR span `run`).
-    Unset arguments come from the last `configure()` call.
+    the spans and completes the run (or, when the block raised, records the exception as an
+    ERROR span `run` and marks the run failed). Unset arguments come from the last
+    `configure()` call.
+
+    Observability never takes the agent down. When the collector is unreachable, hangs or
+    answers errors (5xx, or any other error answer), nothing is raised into the agent's code:
+    the block runs and its result or exception passes through unchanged. Entry and exit each
+    add at most about `timeout` seconds (one bounded request on entry; a bounded flush and at
+    most two requests on exit), and a WARNING naming the collector URL and what failed is
+    logged once per collector and kind of failure (repeats at DEBUG until it answers again).
+    A run the collector could not create on entry is yielded as a local `Run` with the same
+    id (`created_at` None); its spans keep the id and go to the exporter, which retries as
+    usual and creates the run with this trigger once the collector answers; the run is then
+    left running. Only mistakes in the arguments raise, at the call, before any I/O.
 
     Args:
         agent_id: The agent; defaults to the configured one.
         trigger: `manual`, `automatic` or `test`.
-        run_id: A UUID to use instead of a server-generated one.
+        run_id: A UUID to use; the SDK generates a UUIDv7 when omitted.
         endpoint: The collector's base URL; defaults to the configured one.
         api_key: Defaults to the configured one.
+        timeout: Seconds entry, and exit, may each add when the collector is slow (default 2).
 
     Returns:
         A context manager yielding the created Run.
 
     Raises:
-        ValueError: No agent id was given or configured.
+        ValueError: No agent id was given or configured; `trigger` is not `manual`,
+            `automatic` or `test`; `run_id` is not a UUID; `timeout` is not positive; the
+            endpoint is not an http(s) URL.
     """
     settings = _last or _Settings(DEFAULT_ENDPOINT, None, None)
     agent = agent_id or settings.agent_id
     if not agent:
         raise ValueError("run() needs an agent_id: pass one or call configure(agent_id=...) first")
-    client = SyncClient(endpoint or settings.endpoint, api_key or settings.api_key)
-    return SyncRunContext(client.runs, agent, trigger, run_id, close=client.close)
+    transport = SyncTransport(endpoint or settings.endpoint, api_key or settings.api_key, timeout)
+    return SyncRunContext(transport, agent, trigger, run_id, timeout, close=transport.close)

@@ -12,9 +12,11 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TypeVar
 
+from kate.exporter import _owned_runs
 from kate.exporter._errors import Conflict, KateError
 from kate.exporter._operations import Call, complete_run, create_run, upload_spans
-from kate.exporter._retry import send_within
+from kate.exporter._outage import health_of
+from kate.exporter._retry import MAX_ATTEMPTS, send_within
 from kate.exporter._span_upload import RunBatch, group_by_run
 from kate.exporter._transport import DEFAULT_ENDPOINT, SyncTransport
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
@@ -29,11 +31,14 @@ class KateSpanExporter(SpanExporter):
     """Maps finished spans with the shared mapping and uploads them to their runs.
 
     Spans are grouped per run: `kate.run.id` on the span or its resource, else the trace id as
-    a UUID (design §5). A run the exporter has not seen is created (trigger `automatic`; an
-    answer `409 run_exists` means it already exists and is fine). A run created here is
-    completed when its root span is exported, unless `complete_runs=False`. 429 and 503 are
-    retried after Retry-After (others with jittered backoff) inside `timeout`; export() never
-    raises, returns FAILURE, and logs each kind of failure once until exports succeed again.
+    a UUID (design §5). A run a run context of this process created is used as it is; another
+    run the exporter has not seen is created (trigger `automatic`, or the trigger of the run
+    context that could not create it; `409 run_exists` means it exists and is fine). A run
+    created here for spans outside any run context is completed when its root span is
+    exported, unless `complete_runs=False`. 429 and 503 are retried after Retry-After (others
+    with jittered backoff) inside `timeout`; while the collector gives no answer at all, each
+    request is tried once, without waits, until it answers again. export() never raises,
+    returns FAILURE, and logs each kind of failure once per collector until a call succeeds.
     """
 
     def __init__(
@@ -69,7 +74,8 @@ class KateSpanExporter(SpanExporter):
         self._max_spans = max(1, max_spans_per_upload)
         self._max_text_bytes = max_text_bytes
         self._runs = _RunBook()
-        self._failures = _FailureLog()
+        self._endpoint = endpoint
+        self._health = health_of(endpoint)  # shared with run contexts: one warning per outage
         self._lock = threading.Lock()  # one export at a time: SimpleSpanProcessor calls from any thread
         self._stopped = threading.Event()
 
@@ -91,7 +97,7 @@ class KateSpanExporter(SpanExporter):
                 batches = group_by_run(spans, self._agent_id, self._max_text_bytes)
                 stored = [self._export_run(batch, deadline) for batch in batches]
             except Exception as exc:  # the SpanExporter contract: export() never raises
-                self._failures.failed("internal", f"{len(spans)} spans", exc, exc_info=True)
+                self._health.failed(f"exporting {len(spans)} spans", exc, exc_info=True)
                 return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS if all(stored) else SpanExportResult.FAILURE
 
@@ -117,22 +123,29 @@ class KateSpanExporter(SpanExporter):
             if batch.has_root and self._complete_runs and self._runs.created_here(batch.run_id):
                 self._complete(batch, deadline)
         except KateError as error:
-            self._failures.failed(error.code, f"{len(batch.entries)} spans of run {batch.run_id}", error)
+            self._health.failed(f"exporting {len(batch.entries)} spans of run {batch.run_id}", error)
             return False
-        self._failures.succeeded()
+        self._health.succeeded()
         return True
 
     def _ensure_run(self, batch: RunBatch, deadline: float) -> None:
         if batch.run_id in self._runs:
             return
+        owned = _owned_runs.find(self._endpoint, batch.run_id)
+        if owned is not None and owned.created:  # a run context made it: creating it again races
+            self._runs.remember(batch.run_id, created_here=False)
+            return
+        trigger = owned.trigger if owned is not None else "automatic"
         try:
-            self._send(create_run(batch.agent_id, "automatic", batch.run_id), deadline)
+            self._send(create_run(batch.agent_id, trigger, batch.run_id), deadline)
         except Conflict as error:
             if error.code != "run_exists":
                 raise
-            self._runs.remember(batch.run_id, created_here=False)  # a run context or the API made it
-            return
-        self._runs.remember(batch.run_id, created_here=True)
+            self._runs.remember(batch.run_id, created_here=False)  # the API or another process made it
+        else:  # a run context's run is completed by the context, never here
+            self._runs.remember(batch.run_id, created_here=owned is None)
+        if owned is not None:
+            _owned_runs.mark_created(self._endpoint, batch.run_id)
 
     def _complete(self, batch: RunBatch, deadline: float) -> None:
         try:
@@ -142,7 +155,10 @@ class KateSpanExporter(SpanExporter):
         self._runs.remember(batch.run_id, created_here=False)
 
     def _send(self, call: Call[T], deadline: float) -> T:
-        return send_within(lambda remaining_s: self._transport.send(call, remaining_s), deadline, self._stopped.wait)
+        attempts = 1 if self._health.unreachable else MAX_ATTEMPTS  # no backoff against a collector that is down
+        return send_within(
+            lambda remaining_s: self._transport.send(call, remaining_s), deadline, self._stopped.wait, attempts=attempts
+        )
 
 
 class _RunBook:
@@ -163,28 +179,3 @@ class _RunBook:
         self._runs.move_to_end(run_id)
         while len(self._runs) > self._max_runs:
             self._runs.popitem(last=False)
-
-
-class _FailureLog:
-    """Logs the first failure of each kind at WARNING; repeats go to DEBUG until an export succeeds."""
-
-    def __init__(self) -> None:
-        self._reported: set[str] = set()
-
-    def failed(self, kind: str, what: str, error: Exception, *, exc_info: bool = False) -> None:
-        if kind in self._reported:
-            logger.debug("Kate exporter: %s not exported: %s", what, error)
-            return
-        self._reported.add(kind)
-        logger.warning(
-            "Kate exporter: %s not exported: %s (further %s failures are logged at DEBUG until an export succeeds)",
-            what,
-            error,
-            kind,
-            exc_info=exc_info,
-        )
-
-    def succeeded(self) -> None:
-        if self._reported:
-            logger.info("Kate exporter: exports succeed again")
-            self._reported.clear()

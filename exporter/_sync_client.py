@@ -10,9 +10,9 @@ from types import TracebackType
 from typing import Any
 
 from kate.exporter import _operations as op
-from kate.exporter._context import SyncRunContext
 from kate.exporter._models import Enqueued, Run, RunPage, Span, SpanPage, Uploaded
 from kate.exporter._operations import Since
+from kate.exporter._run_context import DEFAULT_RUN_TIMEOUT_S, SyncRunContext
 from kate.exporter._transport import DEFAULT_ENDPOINT, SyncTransport
 
 
@@ -44,9 +44,16 @@ class SyncClient:
         """Close the connection; it reopens if the client is used again."""
         self._transport.close()
 
-    def run(self, *, agent_id: str, trigger: str = "manual", run_id: str | None = None) -> SyncRunContext:
+    def run(
+        self,
+        *,
+        agent_id: str,
+        trigger: str = "manual",
+        run_id: str | None = None,
+        timeout: float = DEFAULT_RUN_TIMEOUT_S,
+    ) -> SyncRunContext:
         """A run context, as `Client.run`: `with client.run(agent_id=...) as run:`."""
-        return SyncRunContext(self.runs, agent_id, trigger, run_id)
+        return SyncRunContext(self._transport, agent_id, trigger, run_id, timeout)
 
 
 class SyncRuns:

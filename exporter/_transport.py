@@ -23,6 +23,13 @@ USER_AGENT = "kate-exporter/0.1.0"
 DEFAULT_ENDPOINT = "http://127.0.0.1:4318"  # the collector's default HTTP address (design §3)
 
 
+def collector_key(base_url: str) -> str:
+    """One spelling of a collector's base URL (lowercase host, explicit port, no trailing slash)."""
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}{parts.path.rstrip('/')}"
+
+
 def _headers(api_key: str | None) -> dict[str, str]:
     headers = {"Accept": "application/json", "Content-Type": "application/json", "User-Agent": USER_AGENT}
     if api_key:
@@ -63,17 +70,19 @@ class AsyncTransport:
     """One aiohttp session, opened on first use inside the running event loop."""
 
     def __init__(self, base_url: str, api_key: str | None, timeout: float) -> None:
-        self._base_url = base_url.rstrip("/")
+        self._base_url = self.base_url = base_url.rstrip("/")
         self._headers = _headers(api_key)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
-    async def send(self, call: Call[T]) -> T:
+    async def send(self, call: Call[T], timeout: float | None = None) -> T:
+        """Send one call; `timeout` (seconds) bounds it whole, else the client's timeout does."""
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
         url = URL(self._base_url + _target("", call), encoded=True)
+        bound = self._timeout if timeout is None else aiohttp.ClientTimeout(total=timeout)
         try:
-            async with self._session.request(call.method, url, data=encode_body(call.body)) as response:
+            async with self._session.request(call.method, url, data=encode_body(call.body), timeout=bound) as response:
                 body = await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransportError(f"{call.method} {self._base_url}{call.path}: {exc!r}") from exc
@@ -92,6 +101,7 @@ class SyncTransport:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"endpoint must be an http:// or https:// URL, got {base_url!r}")
+        self.base_url = base_url.rstrip("/")
         self._https = parts.scheme == "https"
         self._host, self._port = parts.hostname, parts.port
         self._path_prefix = parts.path.rstrip("/")
