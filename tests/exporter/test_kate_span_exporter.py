@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -204,3 +206,34 @@ def test_an_unreachable_collector_fails_the_export_within_its_timeout(agent_id: 
     exporter.shutdown()
     exporter.shutdown()  # safe twice
     assert exporter.export(finished_spans(1)) is SpanExportResult.FAILURE
+
+
+def run_exists_errors(base_url: str) -> float:
+    """kate_request_errors_total{code="run_exists"} as GET /metrics shows it (0 before the first)."""
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    found = re.search(r'^kate_request_errors_total\{[^}]*code="run_exists"[^}]*\} (\S+)$', text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_a_run_context_with_traced_spans_makes_no_run_exists_error(
+    collector: CollectorProcess, agent_id: str, install_exporter: InstallExporter
+) -> None:
+    install_exporter(collector.base_url, agent_id)
+
+    @trace(kind="AGENT")
+    def agent(question: str) -> str:
+        return question[::-1]
+
+    before = run_exists_errors(collector.base_url)
+    with kate.exporter.run(agent_id, trigger="test", endpoint=collector.base_url) as sync_run:
+        agent("sync")
+    with SyncClient(collector.base_url) as client, client.run(agent_id=agent_id) as client_run:
+        agent("client")
+        agent("again")
+        final = client.runs.get(agent_id=agent_id, run_id=sync_run.id)
+
+    assert run_exists_errors(collector.base_url) == before  # the exporter did not re-create the runs
+    assert (final.status, final.trigger, final.span_count) == ("completed", "test", 1)
+    with SyncClient(collector.base_url) as client:
+        assert client.runs.get(agent_id=agent_id, run_id=client_run.id).span_count == 2
