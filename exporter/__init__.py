@@ -21,7 +21,7 @@ RateLimited, ServerError (see kate.exporter._errors for the status and code of e
 
 from __future__ import annotations
 
-from kate.exporter._client import Client, Runs
+from kate.exporter._client import Client, Jobs, Runs
 from kate.exporter._context import RunSpanProcessor, current_run_id
 from kate.exporter._decorator import trace
 from kate.exporter._errors import (
@@ -34,11 +34,11 @@ from kate.exporter._errors import (
     TransportError,
     ValidationError,
 )
-from kate.exporter._models import Enqueued, Run, RunPage, Span, SpanPage, Uploaded
+from kate.exporter._models import Enqueued, Job, Run, RunPage, Score, Span, SpanPage, Uploaded
 from kate.exporter._run_context import RunContext, SyncRunContext
 from kate.exporter._setup import configure, run
 from kate.exporter._span_exporter import KateSpanExporter
-from kate.exporter._sync_client import SyncClient, SyncRuns
+from kate.exporter._sync_client import SyncClient, SyncJobs, SyncRuns
 from kate.exporter._transport import DEFAULT_ENDPOINT
 
 __all__ = [
@@ -47,6 +47,8 @@ __all__ = [
     "Client",
     "Conflict",
     "Enqueued",
+    "Job",
+    "Jobs",
     "KateError",
     "KateSpanExporter",
     "NotFound",
@@ -56,10 +58,12 @@ __all__ = [
     "RunPage",
     "RunSpanProcessor",
     "Runs",
+    "Score",
     "ServerError",
     "Span",
     "SpanPage",
     "SyncClient",
+    "SyncJobs",
     "SyncRunContext",
     "SyncRuns",
     "TransportError",

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any
 
 from kate.exporter import _operations as op
-from kate.exporter._models import Enqueued, Run, RunPage, Span, SpanPage, Uploaded
+from kate.exporter._models import Enqueued, Job, Run, RunPage, Span, SpanPage, Uploaded
 from kate.exporter._operations import Since
 from kate.exporter._run_context import DEFAULT_RUN_TIMEOUT_S, RunContext
 from kate.exporter._transport import DEFAULT_ENDPOINT, AsyncTransport
@@ -30,6 +30,7 @@ class Client:
     def __init__(self, base_url: str = DEFAULT_ENDPOINT, api_key: str | None = None, timeout: float = 10.0) -> None:
         self._transport = AsyncTransport(base_url, api_key, timeout)
         self.runs = Runs(self._transport)
+        self.jobs = Jobs(self._transport)
 
     async def __aenter__(self) -> Client:
         return self
@@ -206,6 +207,18 @@ class Runs:
         """
         return await self._transport.send(op.fail_run(agent_id, run_id, error))
 
+    async def evaluate(self, *, agent_id: str, run_id: str) -> Run:
+        """Evaluate a completed or failed run now, whatever the cooldown (POST .../runs/{run_id}/evaluate).
+
+        Returns:
+            The Run as admitted (`evaluation_status` pending); the scores follow in the background.
+
+        Raises:
+            NotFound: No such run for this agent.
+            Conflict: `run_not_finished`, the run is still queued or running.
+        """
+        return await self._transport.send(op.evaluate_run(agent_id, run_id))
+
     async def spans(
         self,
         *,
@@ -280,3 +293,18 @@ class Runs:
             NotFound: `agent_not_hosted`, the agent is not hosted by this collector.
         """
         return await self._transport.send(op.enqueue_run(agent_id, trigger, user_input))
+
+
+class Jobs:
+    """The jobs of Kate-hosted runs (`client.jobs.get(job_id=...)`)."""
+
+    def __init__(self, transport: AsyncTransport) -> None:
+        self._transport = transport
+
+    async def get(self, *, job_id: str) -> Job:
+        """One job (GET /jobs/{job_id}), as `Enqueued.job_id` names it.
+
+        Raises:
+            NotFound: No such job.
+        """
+        return await self._transport.send(op.get_job(job_id))

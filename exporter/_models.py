@@ -6,15 +6,32 @@ never breaks an older client. Times become aware UTC datetimes; nanosecond count
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-__all__ = ["Enqueued", "Run", "RunPage", "Span", "SpanPage", "Uploaded"]
+__all__ = ["Enqueued", "Job", "Run", "RunPage", "Score", "Span", "SpanPage", "Uploaded"]
 
-_TIME_FIELDS = frozenset({"created_at", "completed_at", "started_at", "start_time", "end_time"})
+_TIME_FIELDS = frozenset(
+    {"created_at", "completed_at", "started_at", "start_time", "end_time", "finished_at", "lease_until", "next_attempt_at"}
+)
 M = TypeVar("M")
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """One evaluator's score in a run's latest evaluation (score None: that evaluator failed)."""
+
+    evaluator: str
+    score: float | None = None
+    weight: float | None = None
+    reason: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Score:
+        return _build(cls, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +54,15 @@ class Run:
     job_id: str | None = None
     span_count: int | None = None
     total_tokens: int | None = None
+    scores: tuple[Score, ...] = ()  # the latest evaluation's, by evaluator; () before one
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Run:
-        return _build(cls, data)
+        scores = data.get("scores")
+        run = _build(cls, {**data, "scores": ()})
+        if not isinstance(scores, list):
+            return run
+        return dataclasses.replace(run, scores=tuple(Score.from_json(s) for s in scores if isinstance(s, dict)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +157,27 @@ class Enqueued:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Enqueued:
+        return _build(cls, data)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A hosted run's job (GET /jobs/{job_id}): its status, attempts and timing."""
+
+    job_id: str
+    run_id: str
+    agent_id: str
+    status: str  # queued, running, succeeded, failed
+    attempts: int | None = None
+    error: str | None = None
+    created_at: dt.datetime | None = None
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    lease_until: dt.datetime | None = None
+    next_attempt_at: dt.datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Job:
         return _build(cls, data)
 
 

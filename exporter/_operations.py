@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from kate.exporter._models import Enqueued, Run, RunPage, SpanPage, Uploaded
+from kate.exporter._models import Enqueued, Job, Run, RunPage, SpanPage, Uploaded
 
 T = TypeVar("T")
 Since = dt.datetime | str
@@ -77,6 +77,14 @@ def complete_run(agent_id: str, run_id: str) -> Call[Run]:
 def fail_run(agent_id: str, run_id: str, error: str | None = None) -> Call[Run]:
     body = {} if error is None else {"error": error}
     return Call("POST", _runs_path(agent_id, run_id, "fail"), Run.from_json, body=body)
+
+
+def evaluate_run(agent_id: str, run_id: str) -> Call[Run]:
+    return Call("POST", _runs_path(agent_id, run_id, "evaluate"), Run.from_json, body={})
+
+
+def get_job(job_id: str) -> Call[Job]:
+    return Call("GET", "/jobs/" + quote(job_id, safe=""), Job.from_json)
 
 
 def list_run_spans(

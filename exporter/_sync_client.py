@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any
 
 from kate.exporter import _operations as op
-from kate.exporter._models import Enqueued, Run, RunPage, Span, SpanPage, Uploaded
+from kate.exporter._models import Enqueued, Job, Run, RunPage, Span, SpanPage, Uploaded
 from kate.exporter._operations import Since
 from kate.exporter._run_context import DEFAULT_RUN_TIMEOUT_S, SyncRunContext
 from kate.exporter._transport import DEFAULT_ENDPOINT, SyncTransport
@@ -31,6 +31,7 @@ class SyncClient:
     def __init__(self, base_url: str = DEFAULT_ENDPOINT, api_key: str | None = None, timeout: float = 10.0) -> None:
         self._transport = SyncTransport(base_url, api_key, timeout)
         self.runs = SyncRuns(self._transport)
+        self.jobs = SyncJobs(self._transport)
 
     def __enter__(self) -> SyncClient:
         return self
@@ -122,6 +123,10 @@ class SyncRuns:
         """Fail a queued or running run with the error text; Conflict `run_not_running` otherwise."""
         return self._transport.send(op.fail_run(agent_id, run_id, error))
 
+    def evaluate(self, *, agent_id: str, run_id: str) -> Run:
+        """Evaluate a completed or failed run now; Conflict `run_not_finished` while it runs."""
+        return self._transport.send(op.evaluate_run(agent_id, run_id))
+
     def spans(
         self,
         *,
@@ -155,3 +160,14 @@ class SyncRuns:
     def enqueue(self, *, agent_id: str, trigger: str = "manual", user_input: str | None = None) -> Enqueued:
         """Enqueue a run of a Kate-hosted agent; NotFound `agent_not_hosted` otherwise."""
         return self._transport.send(op.enqueue_run(agent_id, trigger, user_input))
+
+
+class SyncJobs:
+    """The jobs of Kate-hosted runs; mirrors `Jobs`."""
+
+    def __init__(self, transport: SyncTransport) -> None:
+        self._transport = transport
+
+    def get(self, *, job_id: str) -> Job:
+        """One job; NotFound if there is no such job."""
+        return self._transport.send(op.get_job(job_id))
