@@ -15,7 +15,9 @@ Never imports kate.collector: agents install only the base package (opentelemetr
     async with kate.Client("http://127.0.0.1:4318") as client:
         runs = await client.runs.list(agent_id="my-agent")
 
-Errors: KateError ← TransportError, ValidationError, AuthenticationError, NotFound, Conflict,
+configure(), @trace and the run contexts never raise because of the collector (down, slow or
+failing): they cost a bounded wait and one warning; see kate.exporter.run. Client calls raise:
+KateError ← TransportError, ValidationError, AuthenticationError, NotFound, Conflict,
 RateLimited, ServerError (see kate.exporter._errors for the status and code of each).
 """
 
