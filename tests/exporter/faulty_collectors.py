@@ -67,8 +67,12 @@ def hanging_collector() -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     finally:
-        server.close()
+        loop.run(_close(server))  # asyncio servers are not thread-safe: close it on its loop
         loop.stop()
+
+
+async def _close(server: asyncio.Server) -> None:
+    server.close()
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -106,14 +110,14 @@ def aiohttp_collector(handler: Handler) -> Iterator[str]:
 
 
 def creates_then_hangs() -> Handler:
-    """Answers POST /agents/{a}/runs with the created run; every other request waits forever."""
+    """Answers POST .../agents/{a}/runs with the created run; every other request waits forever."""
 
     async def answer(request: web.Request) -> web.StreamResponse:
         body = await request.read()
         parts = request.path.strip("/").split("/")
-        if request.method == "POST" and len(parts) == 3 and parts[2] == "runs":
+        if request.method == "POST" and parts[-3:-2] == ["agents"] and parts[-1] == "runs":  # under any prefix
             sent = json.loads(body)
-            run = {"id": sent["run_id"], "agent_id": parts[1], "status": "running", "trigger": sent["trigger"]}
+            run = {"id": sent["run_id"], "agent_id": parts[-2], "status": "running", "trigger": sent["trigger"]}
             return web.json_response(run, status=201)
         await asyncio.Event().wait()  # never set: cancelled when the server stops
         raise AssertionError("unreachable")

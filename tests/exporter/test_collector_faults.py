@@ -11,6 +11,7 @@ import logging
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -40,10 +41,16 @@ FAULTS: dict[str, Callable[[], AbstractContextManager[str]]] = {
 }
 
 
+def first_met(url: str) -> str:
+    """The URL under a fresh path: the SDK remembers failures per collector URL for the process,
+    and a port number can come round again in a later test."""
+    return f"{url}/{uuid.uuid4().hex[:8]}"
+
+
 @pytest.fixture(params=sorted(FAULTS))
 def faulty_url(request: pytest.FixtureRequest) -> Iterator[str]:
     with FAULTS[request.param]() as url:
-        yield url
+        yield first_met(url)
 
 
 @pytest.fixture
@@ -119,7 +126,8 @@ def test_the_agents_own_exception_passes_through_unchanged(
 async def test_a_collector_that_hangs_after_creating_the_run_costs_the_exit_at_most_the_bound(
     agent_id: str, install_exporter: InstallExporter, warnings: Callable[[], list[str]]
 ) -> None:
-    with aiohttp_collector(creates_then_hangs()) as url:
+    with aiohttp_collector(creates_then_hangs()) as served:
+        url = first_met(served)
         install_exporter(url, agent_id, timeout=1.0)
         async with Client(url) as client:
             async with client.run(agent_id=agent_id, timeout=BOUND_S) as run:
