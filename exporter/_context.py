@@ -74,3 +74,19 @@ def flush_spans(timeout_millis: int = 30000) -> bool:
     """Force-flush the global tracer provider so ended spans reach their exporters now."""
     flush = getattr(otel_trace.get_tracer_provider(), "force_flush", None)
     return bool(flush(timeout_millis)) if callable(flush) else True
+
+
+def flush_spans_within(timeout_s: float) -> bool:
+    """Flush as `flush_spans`, waiting at most `timeout_s`; False when the flush did not finish.
+
+    The SDK's BatchSpanProcessor ignores force_flush's timeout and exports in the caller's thread,
+    so the flush runs in a thread of its own and finishes there when the exporter is slow.
+    """
+    done, flushed = threading.Event(), [False]
+
+    def flush() -> None:
+        flushed[0] = flush_spans(max(1, int(timeout_s * 1000)))
+        done.set()
+
+    threading.Thread(target=flush, name="kate-run-flush", daemon=True).start()
+    return done.wait(timeout_s) and flushed[0]

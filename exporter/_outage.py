@@ -13,7 +13,8 @@ from kate.exporter._errors import KateError, ServerError, TransportError
 from kate.exporter._transport import collector_key
 
 logger = logging.getLogger("kate.exporter")
-_UNAVAILABLE = "unavailable"  # no answer, or 5xx: the same outage whoever meets it
+_UNAVAILABLE = "unavailable"  # no answer, a 5xx, or too slow: the same outage whoever meets it
+_TOO_SLOW = "too_slow"
 
 
 class CollectorHealth:
@@ -56,9 +57,14 @@ class CollectorHealth:
             logger.info("Kate: collector %s answers again", self.base_url)
 
 
+def too_slow(message: str) -> KateError:
+    """The error of a call the SDK gave up on before the collector answered (a bound passed)."""
+    return KateError(message, code=_TOO_SLOW)
+
+
 def failure_kind(error: Exception) -> str:
-    """What is logged once: `unavailable` for no answer or a 5xx, else the API's error code."""
-    if isinstance(error, TransportError | ServerError):
+    """What is logged once: `unavailable` for no answer, a 5xx or too slow an answer; else the API's code."""
+    if isinstance(error, TransportError | ServerError) or getattr(error, "code", None) == _TOO_SLOW:
         return _UNAVAILABLE
     return error.code if isinstance(error, KateError) else "internal"
 

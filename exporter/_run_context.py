@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from kate.exporter import _operations as op
 from kate.exporter import _owned_runs
-from kate.exporter._context import ensure_run_stamping, enter_run, flush_spans, leave_run
+from kate.exporter._context import ensure_run_stamping, enter_run, flush_spans_within, leave_run
 from kate.exporter._errors import KateError, ServerError, TransportError
 from kate.exporter._models import Run
 from kate.exporter._operations import Call
-from kate.exporter._outage import health_of
+from kate.exporter._outage import health_of, too_slow
 from kate.exporter._payload import cap
 from kate.exporter._span_upload import rfc3339
 
@@ -108,7 +108,12 @@ class _Plan:
         return isinstance(error, TransportError | ServerError)
 
     def out_of_time(self, what: str) -> None:
-        self.health.failed(what, TransportError(f"the run context's {self.timeout:g} s bound passed"))
+        self.health.failed(what, too_slow(f"the run context's {self.timeout:g} s bound passed"))
+
+    def left_running(self) -> None:
+        """The spans were not all exported in time: ending the run now would refuse the late ones."""
+        error = too_slow(f"its spans were not exported within the run context's {self.timeout:g} s bound")
+        self.health.failed(f"ending run {self.run_id} (left running, its spans still being exported)", error)
 
 
 def _checked_run_id(run_id: str) -> str:
@@ -152,7 +157,9 @@ class RunContext:
             return
         deadline = time.monotonic() + plan.timeout
         # The SDK's flush blocks: keep it off the event loop.
-        await asyncio.to_thread(flush_spans, max(1, int(_remaining_s(deadline) * 1000)))
+        if not await asyncio.to_thread(flush_spans_within, _remaining_s(deadline)):
+            plan.left_running()
+            return
         for what, call in plan.exit_calls(error):
             if _remaining_s(deadline) <= 0:
                 plan.out_of_time(what)
@@ -209,7 +216,9 @@ class SyncRunContext:
     def _end(self, error: BaseException | None) -> None:
         plan = self._plan
         deadline = time.monotonic() + plan.timeout
-        flush_spans(max(1, int(_remaining_s(deadline) * 1000)))
+        if not flush_spans_within(_remaining_s(deadline)):
+            plan.left_running()
+            return
         for what, call in plan.exit_calls(error):
             if _remaining_s(deadline) <= 0:
                 plan.out_of_time(what)

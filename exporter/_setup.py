@@ -113,6 +113,8 @@ def run(
     add at most about `timeout` seconds (one bounded request on entry; a bounded flush and at
     most two requests on exit), and a WARNING naming the collector URL and what failed is
     logged once per collector and kind of failure (repeats at DEBUG until it answers again).
+    When the spans are not all exported within the bound at exit, the run is left running
+    (ending it would refuse the late spans) while the exporter goes on sending them.
     A run the collector could not create on entry is yielded as a local `Run` with the same
     id (`created_at` None); its spans keep the id and go to the exporter, which retries as
     usual and creates the run with this trigger once the collector answers; the run is then
