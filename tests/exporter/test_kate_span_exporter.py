@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import kate.exporter
 import pytest
-from kate.exporter import Client, KateSpanExporter, Span, SyncClient, trace
+from kate.exporter import Client, KateSpanExporter, Span, SyncClient, _owned_runs, trace
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
@@ -237,3 +237,26 @@ def test_a_run_context_with_traced_spans_makes_no_run_exists_error(
     assert (final.status, final.trigger, final.span_count) == ("completed", "test", 1)
     with SyncClient(collector.base_url) as client:
         assert client.runs.get(agent_id=agent_id, run_id=client_run.id).span_count == 2
+
+
+def test_a_run_its_context_could_not_create_is_created_by_the_exporter_with_its_trigger_and_left_running(
+    collector: CollectorProcess, agent_id: str
+) -> None:
+    run_id = str(uuid.uuid4())
+    _owned_runs.claim(collector.base_url, run_id, "test")  # what a run context does before its create failed
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with provider.get_tracer("test").start_as_current_span("root", attributes={"kate.run.id": run_id}):
+        pass
+    exporter = KateSpanExporter(collector.base_url, agent_id)
+
+    result = exporter.export(memory.get_finished_spans())
+    exporter.shutdown()
+
+    assert result is SpanExportResult.SUCCESS
+    with SyncClient(collector.base_url) as client:
+        run = client.runs.get(agent_id=agent_id, run_id=run_id)
+    assert (run.trigger, run.status, run.span_count) == ("test", "running", 1)  # the context's to end, not ours
+    owned = _owned_runs.find(collector.base_url, run_id)
+    assert owned is not None and owned.created
