@@ -199,7 +199,7 @@ def _build(cls: type[Any], data: Any, prefix: str) -> Any:
 def _coerce(hint: Any, value: Any, dotted: str) -> Any:
     if hint is Any:  # free-form values handed to user code (evaluation.custom[i].options)
         return value
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, f"{dotted}.")
     origin = typing.get_origin(hint)
     if origin is tuple:
@@ -241,7 +241,7 @@ def _to_bool(value: Any, dotted: str) -> bool:
     raise ConfigError(f"{dotted} must be true or false, got {value!r}")
 
 
-def _to_number(kind: type, value: Any, dotted: str) -> int | float:
+def _to_number(kind: type[int] | type[float], value: Any, dotted: str) -> int | float:
     if isinstance(value, bool):
         raise ConfigError(f"{dotted} must be a number, got {value!r}")
     try:

@@ -21,7 +21,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-disable_created_metrics()  # no *_created series: they double the output and nobody graphs them
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: they double the output and nobody graphs them
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 CONTENT_TYPE = CONTENT_TYPE_LATEST

@@ -242,7 +242,8 @@ def encode_status(message: str, content_type: str, *, code: int = 0) -> bytes:
 
 def _encode(message: Message, kind: str) -> bytes:
     if kind == PROTOBUF:
-        return message.SerializeToString()
+        serialized: bytes = message.SerializeToString()
+        return serialized
     # OTLP/JSON: lowerCamelCase keys and int64 as decimal strings (json_format's defaults), enums as ints.
     document = json_format.MessageToDict(message, use_integers_for_enums=True)
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -24,6 +24,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 logger = logging.getLogger(__name__)
+_Context = grpc.aio.ServicerContext[bytes, ExportTraceServiceResponse]
 Metadata = tuple[tuple[str, bytes], ...]
 
 # Go clients read RetryInfo from the status details, the Python exporter from its own trailer
@@ -40,7 +41,7 @@ class TraceServicer:
         self._authenticator = authenticator
 
     async def Export(  # noqa: N802 - the name is the RPC's
-        self, request: bytes, context: grpc.aio.ServicerContext
+        self, request: bytes, context: _Context
     ) -> ExportTraceServiceResponse:
         """request is the serialized ExportTraceServiceRequest (see _rpc_handler)."""
         try:
@@ -55,7 +56,7 @@ class TraceServicer:
         await _abort(context, error)
 
 
-def _credential(context: grpc.aio.ServicerContext) -> str | None:
+def _credential(context: _Context) -> str | None:
     """The API key from the `authorization` (Bearer, what OTLP exporters send) or `x-api-key` metadata."""
     metadata = {key.lower(): value for key, value in (context.invocation_metadata() or ())}
     authorization, api_key = metadata.get("authorization"), metadata.get("x-api-key")
@@ -68,13 +69,13 @@ def _rpc_handler(servicer: TraceServicer) -> grpc.GenericRpcHandler:
     """TraceService/Export taking raw bytes: grpcio would answer a corrupt message UNKNOWN, but
     OTLP wants bad data as INVALID_ARGUMENT, so the servicer parses it (as otlp_http does)."""
     service = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
-    export = grpc.unary_unary_rpc_method_handler(
+    export: grpc.RpcMethodHandler[bytes, ExportTraceServiceResponse] = grpc.unary_unary_rpc_method_handler(
         servicer.Export, request_deserializer=None, response_serializer=ExportTraceServiceResponse.SerializeToString
     )
     return grpc.method_handlers_generic_handler(service, {"Export": export})
 
 
-async def _abort(context: grpc.aio.ServicerContext, error: KateError) -> NoReturn:
+async def _abort(context: _Context, error: KateError) -> NoReturn:
     """End the call with error's status (OTLP: transient → UNAVAILABLE, bad data → INVALID_ARGUMENT)."""
     code = error.to_grpc_code()
     metrics.REQUEST_ERRORS.labels("grpc", error.code).inc()
