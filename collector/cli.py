@@ -1,7 +1,7 @@
 """The `kate` command: `kate serve` runs the collector, `kate sql` queries the span tables,
 `kate repair` recovers a file that a kill tore during a checkpoint.
 
-Flags override config.yaml, which overrides the defaults in config.py (see README).
+Flags override config.yaml, which overrides the defaults in config.py (docs/configuration.md#precedence).
 """
 
 from __future__ import annotations

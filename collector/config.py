@@ -107,7 +107,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 
-# Documented environment overrides (README "Configuration"): variable → dotted path.
+# Documented environment overrides (docs/configuration.md#precedence): variable → dotted path.
 ENV_OVERRIDES: dict[str, str] = {
     "KATE_HOST": "server.host",
     "KATE_PORT": "server.port",

@@ -1,4 +1,4 @@
-"""The collector's Prometheus metrics, served as text at GET /metrics (design §3).
+"""The collector's Prometheus metrics, served as text at GET /metrics (docs/operations.md#metrics).
 
 One registry for Kate's own series (not the library's global one). Counters are incremented
 where the thing happens (decoded spans by the ingest pipeline, commits and checkpoints by the

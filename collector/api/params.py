@@ -32,7 +32,7 @@ MAX_RUN_ID_CHARS = 128
 
 def run_id(request: web.Request) -> str:
     """The {run_id} path segment: a UUID in canonical form, or as given for the non-UUID ids an
-    OTLP sender may set with `kate.run.id` (design §5); anything else cannot name a run: 404."""
+    OTLP sender may set with `kate.run.id` (docs/mapping.md#agents-and-runs); anything else cannot name a run: 404."""
     raw = request.match_info["run_id"]
     canonical = canonical_uuid(raw)
     if canonical is not None:

@@ -1,4 +1,4 @@
-"""Handlers of the Runs API, one per operation of runs-api.txt: parse, call the store, serialize.
+"""Handlers of the Runs API, one per operation of the Runs API (docs/api.md): parse, call the store, serialize.
 
 No SQL and no business rules here: those live in store/ and ingest/. Errors are raised and
 rendered by the middleware.
@@ -88,7 +88,7 @@ async def complete_run(request: web.Request) -> web.Response:
 
     def complete(txn: WriteTxn) -> FollowUps:
         run_store.complete_run(txn, agent_id, run_id)
-        return state.completions.in_transaction(txn, [CompletedRun(agent_id, run_id)])  # evaluation (design §7)
+        return state.completions.in_transaction(txn, [CompletedRun(agent_id, run_id)])  # evaluation (docs/evaluation.md)
 
     (await state.database.write(complete)).run()
     run = await state.database.read(lambda c: run_store.get_run(c, agent_id, run_id))

@@ -28,7 +28,7 @@ _Context = grpc.aio.ServicerContext[bytes, ExportTraceServiceResponse]
 Metadata = tuple[tuple[str, bytes], ...]
 
 # Go clients read RetryInfo from the status details, the Python exporter from its own trailer
-# (otlp-duckdb-facts A2), so a retryable answer carries both.
+# (docs/api.md#otlp-over-grpc), so a retryable answer carries both.
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 RETRY_INFO_KEY = "google.rpc.retryinfo-bin"
 

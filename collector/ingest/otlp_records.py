@@ -1,4 +1,4 @@
-"""Decoded OTLP spans to SpanRecords: the shared mapping plus agent and run linkage (design §5).
+"""Decoded OTLP spans to SpanRecords: the shared mapping plus agent and run linkage (docs/mapping.md#agents-and-runs).
 
 The ingestion hot path: one map_span and one json.dumps per JSON field per span, resource
 work once per ResourceSpans. Pure: no I/O, no validation (otlp_decode owns that).
@@ -95,7 +95,7 @@ def _resource_fields(resource: dict[str, AttributeValue]) -> _ResourceFields:
 
 
 def agent_id_from(resource: dict[str, AttributeValue]) -> str:
-    """Design §5: resource kate.agent.id, else service.name, else "unknown_service"."""
+    """docs/mapping.md#agents-and-runs: resource kate.agent.id, else service.name, else "unknown_service"."""
     for key in (AGENT_KEY, SERVICE_KEY):
         value = resource.get(key)
         if isinstance(value, str) and value.strip():
@@ -122,7 +122,7 @@ def run_id_from(value: AttributeValue) -> str | None:
 
 
 def trace_run_id(trace_id: str) -> str:
-    """Design §5: a 128-bit trace id read as a UUID names the run (trace_id is 32 lowercase hex)."""
+    """docs/mapping.md#agents-and-runs: a 128-bit trace id read as a UUID names the run (trace_id is 32 lowercase hex)."""
     return f"{trace_id[:8]}-{trace_id[8:12]}-{trace_id[12:16]}-{trace_id[16:20]}-{trace_id[20:]}"
 
 

@@ -39,7 +39,7 @@ class Sink:
         )
 
     async def consume_otlp(self, batch: SpanBatch, *, protocol: str) -> IngestResult:
-        """Store OTLP spans, creating and completing their runs (design §5); the runs that root
+        """Store OTLP spans, creating and completing their runs (docs/mapping.md#agents-and-runs); the runs that root
         spans complete are admitted for evaluation in the same transaction. protocol labels the
         metrics (otlp_http, otlp_grpc, hosted)."""
         metrics.SPANS_RECEIVED.labels(protocol).inc(batch.count)

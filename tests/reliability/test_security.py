@@ -1,4 +1,4 @@
-"""Security (design §9) beyond tests/collector/test_auth.py: a key limited to agent B can neither
+"""Security (docs/api.md#conventions) beyond tests/collector/test_auth.py: a key limited to agent B can neither
 read nor write agent A on any route (REST, OTLP/HTTP, gRPC, /sql, /jobs/{job_id}); the config
 holds only hashes; no secret (API keys, the LLM judge's key) reaches the logs, even at DEBUG and
 on failures; hostile SQL is interrupted or refused without hurting the collector."""
