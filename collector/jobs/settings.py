@@ -22,6 +22,7 @@ class JobsConfig:
     retry_backoff_s: float = 2.0  # attempt n+1 waits retry_backoff_s * 2**(n-1), at most 300 s
     shutdown_grace_s: float = 5.0  # on stop, running agents get this long before they are killed
     python: str = ""  # interpreter of agent processes; "" = the collector's own
+    max_input_bytes: int = 1024 * 1024  # user_input of an enqueue above this (UTF-8) answers 413
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ def check_jobs(jobs: JobsConfig, agents: tuple[HostedAgentConfig, ...]) -> list[
         ("max_concurrency", jobs.max_concurrency),
         ("lease_s", jobs.lease_s),
         ("poll_interval_ms", jobs.poll_interval_ms),
+        ("max_input_bytes", jobs.max_input_bytes),
     ) if value <= 0]
     if jobs.retry_backoff_s < 0 or jobs.shutdown_grace_s < 0:
         problems.append("jobs.retry_backoff_s and jobs.shutdown_grace_s must be 0 or more")
