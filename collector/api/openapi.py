@@ -64,7 +64,7 @@ def _paths() -> dict[str, Any]:
         "/agents/{agent_id}/runs/enqueue": {
             "post": {"operationId": "enqueue_run", "summary": "Enqueue a run of a Kate-hosted agent",
                      "parameters": [_AGENT], "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("EnqueueRun")}}},
-                     "responses": {"202": _body("Enqueued", "Queued"), **_errors(400, 404, 415, 422, 503)}},
+                     "responses": {"202": _body("Enqueued", "Queued"), **_errors(400, 404, 413, 415, 422, 503)}},
         },
         run: {"get": {"operationId": "get_run", "summary": "Get a run", "parameters": [_AGENT, _RUN],
                       "responses": {"200": _body("Run", "AgentRunResponse"), **_errors(404, 422)}}},
@@ -163,7 +163,7 @@ def _schemas() -> dict[str, Any]:
             "trigger": {"enum": _TRIGGERS}, "run_id": {"type": "string", "format": "uuid"}}},
         "FailRun": {"type": "object", "properties": {"error": {"type": "string"}}},
         "EnqueueRun": {"type": "object", "required": ["trigger"], "properties": {
-            "trigger": {"enum": _TRIGGERS}, "user_input": {"type": "string"},
+            "trigger": {"enum": _TRIGGERS}, "user_input": {"type": "string", "description": "at most jobs.max_input_bytes of UTF-8"},
             "run_id": {"type": "string", "format": "uuid"}}},
         "Job": {"type": "object", "required": ["job_id", "run_id", "agent_id", "status", "attempts", "created_at"],
                 "properties": {"job_id": {"type": "string", "format": "uuid"}, "run_id": {"type": "string", "format": "uuid"},
