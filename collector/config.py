@@ -18,8 +18,10 @@ from typing import Any
 import yaml
 from kate.collector.evaluation.settings import EvaluationConfig, check_evaluation
 from kate.collector.jobs.settings import HostedAgentConfig, JobsConfig, check_jobs
+from kate.collector.sizes import UNITS, size_bytes
 
 MIB = 1024 * 1024
+MIN_MEMORY_LIMIT_BYTES = 16 * MIB  # below this DuckDB cannot even create the tables
 
 
 class ConfigError(ValueError):
@@ -130,15 +132,29 @@ def load_config(
     tree: dict[str, Any] = {}
     if path is not None:
         tree = _read_yaml(Path(path))
+    from_env: dict[str, str] = {}
     for variable, dotted in ENV_OVERRIDES.items():
         if environ and variable in environ:
             _set_dotted(tree, dotted, environ[variable])
+            from_env[dotted] = variable
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(tree, dotted, value)
-    config = _with_secrets(_build(Config, tree, ""), environ or {})
-    _check(config)
+            from_env.pop(dotted, None)
+    try:
+        config = _with_secrets(_build(Config, tree, ""), environ or {})
+        _check(config)
+    except ConfigError as exc:
+        raise ConfigError(_with_source(str(exc), from_env)) from None
     return config
+
+
+def _with_source(message: str, from_env: Mapping[str, str]) -> str:
+    """Name the environment variable when the wrong value came from one (KATE_PORT=abc)."""
+    for dotted, variable in from_env.items():
+        if dotted in message:
+            return f"{message} (set by the environment variable {variable})"
+    return message
 
 
 def _with_secrets(config: Config, environ: Mapping[str, str]) -> Config:
@@ -283,11 +299,23 @@ def _check(config: Config) -> None:
     if not 0 < config.api.default_page_size <= config.api.max_page_size:
         raise ConfigError("api.default_page_size must be between 1 and api.max_page_size")
     _check_auth(config)
+    _check_duckdb_sizes(config.storage)
     problems = check_evaluation(config.evaluation) + check_jobs(config.jobs, config.hosted_agents)
     if problems:
         raise ConfigError(problems[0])
     if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"logging.level must be DEBUG, INFO, WARNING or ERROR, got {config.logging.level!r}")
+
+
+def _check_duckdb_sizes(storage: StorageConfig) -> None:
+    """Values passed through to DuckDB as text: checked here so the error names the key."""
+    for dotted, text in (("storage.memory_limit", storage.memory_limit),
+                         ("storage.wal_autocheckpoint", storage.wal_autocheckpoint)):
+        size = size_bytes(text)
+        if size is None or size <= 0:
+            raise ConfigError(f"{dotted} must be a size: a number and a unit ({UNITS}), e.g. 512MiB; got {text!r}")
+    if (size_bytes(storage.memory_limit) or 0) < MIN_MEMORY_LIMIT_BYTES:
+        raise ConfigError(f"storage.memory_limit must be at least 16MiB, got {storage.memory_limit!r}")
 
 
 def _check_auth(config: Config) -> None:
