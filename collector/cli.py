@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from kate.collector.config import Config, ConfigError, load_config
+from kate.collector.listen import PortUnavailable
 
 DEFAULT_CONFIG = Path("config.yaml")
 
@@ -84,10 +85,29 @@ def _run_serve(args: argparse.Namespace, config: Config) -> int:
     except (KateError, SchemaTooNew, ConfigError) as exc:  # ConfigError: a custom evaluator fails to load
         print(f"kate: cannot start: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:  # e.g. the port is taken
+    except PortUnavailable as exc:
+        print(f"kate: cannot start: {_port_advice(exc)}", file=sys.stderr)
+        return 1
+    except OSError as exc:
         print(f"kate: cannot start: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
+
+
+# The flag and the environment variable that set each listening setting (README "Configuration").
+_LISTEN_SOURCES = {
+    "server.port": "--port or KATE_PORT",
+    "server.grpc_port": "--grpc-port or KATE_GRPC_PORT",
+    "server.host": "--host or KATE_HOST",
+    "server.grpc_host": "server.grpc_host in the config file",
+}
+
+
+def _port_advice(exc: PortUnavailable) -> str:
+    source = _LISTEN_SOURCES.get(exc.setting, exc.setting)
+    if exc.setting.endswith("port"):
+        return f"{exc.setting} {exc}: choose another port with {source} (0 picks a free one)"
+    return f"{exc.setting} {exc}: choose another address with {source}"
 
 
 def _run_keygen(args: argparse.Namespace, config: Config) -> int:

@@ -20,6 +20,7 @@ from kate.collector.errors import KateError, Overloaded
 from kate.collector.ingest.otlp_codec import PROTOBUF
 from kate.collector.ingest.otlp_export import export_body
 from kate.collector.ingest.sink import Sink
+from kate.collector.listen import PortUnavailable, bind_http, display_address
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
@@ -108,17 +109,25 @@ class GrpcReceiver:
     def host(self) -> str:
         return self._config.grpc_host
 
-    async def start(self) -> None:
-        """Listen on grpc_host:grpc_port (0 picks a free port). Raises OSError if it cannot bind."""
+    def bind(self) -> None:
+        """Take grpc_host:grpc_port now (0 picks a free port), before the store opens; serving
+        starts in start(). PortUnavailable (an OSError) naming server.grpc_port if it cannot."""
+        if self._server is not None:
+            return
         server = grpc.aio.server(options=self._options())
         server.add_generic_rpc_handlers((_rpc_handler(self._servicer),))
         address = _address(self._config.grpc_host, self._config.grpc_port)
         try:
-            self.port = server.add_insecure_port(address)
+            self.port = server.add_insecure_port(address)  # grpcio binds here
         except RuntimeError as exc:
-            raise OSError(f"cannot listen for OTLP/gRPC on {address}: {exc}") from exc
-        await server.start()
+            raise _bind_failure(self._config.grpc_host, self._config.grpc_port) from exc
         self._server = server
+
+    async def start(self) -> None:
+        """Serve OTLP/gRPC (binding first when bind() was not called). Raises OSError if it cannot bind."""
+        self.bind()
+        assert self._server is not None and self.port is not None  # bind() set both
+        await self._server.start()
         logger.info("OTLP/gRPC listening on %s", _address(self._config.grpc_host, self.port))
 
     async def stop(self, grace_s: float) -> None:
@@ -135,4 +144,14 @@ class GrpcReceiver:
 
 
 def _address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return display_address(host, port)
+
+
+def _bind_failure(host: str, port: int) -> PortUnavailable:
+    """grpcio says only "Failed to bind"; a plain bind of the same address says why."""
+    try:
+        for sock in bind_http(host, port, "server.grpc_port", "server.grpc_host"):
+            sock.close()
+    except PortUnavailable as exc:
+        return exc
+    return PortUnavailable("server.grpc_port", display_address(host, port), "grpcio could not bind it", taken=False)
