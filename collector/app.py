@@ -1,5 +1,5 @@
 """create_app(config): wiring only. Lifecycle order: open db → writer → decode workers →
-evaluation → gRPC → job worker; torn down in reverse."""
+evaluation → gRPC → job worker → traffic summary; torn down in reverse."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from kate.collector.jobs.spans import SpanForwarder
 from kate.collector.jobs.worker import JobWorker
 from kate.collector.middleware import BODY_TIMEOUT_KEY, body_deadline_middleware, error_middleware
 from kate.collector.store.database import Database
+from kate.collector.traffic_log import TrafficSummary
 
 GRPC_KEY = web.AppKey("kate_grpc_receiver", GrpcReceiver)
 
@@ -61,6 +62,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_evaluation_lifecycle)  # before gRPC: root spans' completions find it running
     app.cleanup_ctx.append(_grpc_lifecycle)  # after the store: it serves only while the store is open
     app.cleanup_ctx.append(_jobs_lifecycle)  # last: stopped first, while its agents' writes still land
+    app.cleanup_ctx.append(_traffic_summary_lifecycle)
     return app
 
 
@@ -98,3 +100,10 @@ async def _jobs_lifecycle(app: web.Application) -> AsyncIterator[None]:
     await worker.start()
     yield
     await worker.stop()  # running agents get jobs.shutdown_grace_s, then their jobs are released
+
+
+async def _traffic_summary_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    summary = TrafficSummary(app[STATE_KEY].config.logging.traffic_summary_s)
+    summary.start()  # logging.traffic_summary_s 0: off
+    yield
+    await summary.stop()

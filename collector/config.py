@@ -93,6 +93,7 @@ class AuthConfig:
 @dataclass(frozen=True, slots=True)
 class LoggingConfig:
     level: str = "INFO"
+    traffic_summary_s: float = 10.0  # one INFO line of traffic per interval while spans flow; 0 = off
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +304,8 @@ def _check(config: Config) -> None:
     problems = check_evaluation(config.evaluation) + check_jobs(config.jobs, config.hosted_agents)
     if problems:
         raise ConfigError(problems[0])
+    if config.logging.traffic_summary_s < 0:
+        raise ConfigError(f"logging.traffic_summary_s must be 0 (off) or more, got {config.logging.traffic_summary_s}")
     if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"logging.level must be DEBUG, INFO, WARNING or ERROR, got {config.logging.level!r}")
 

@@ -35,6 +35,9 @@ SPANS_REJECTED = Counter(
     "kate_spans_rejected", "Spans of accepted OTLP requests refused one by one (partial_success), by protocol.",
     ["protocol"], registry=REGISTRY)
 SPANS_STORED = Counter("kate_spans_stored", "Spans committed to DuckDB.", registry=REGISTRY)
+INGEST_REQUESTS = Counter(
+    "kate_ingest_requests", "Requests (hosted agents: frames) whose spans were handed to the store, by protocol.",
+    ["protocol"], registry=REGISTRY)
 REQUEST_ERRORS = Counter(
     "kate_request_errors", "Requests answered with an error, by transport (http, grpc) and Kate error code "
     "(overloaded: refused with a retry hint).", ["transport", "code"], registry=REGISTRY)
