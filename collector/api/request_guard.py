@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from aiohttp import web
 from kate.collector.config import ServerConfig, is_loopback
 from kate.collector.errors import HostNotAllowed, OriginNotAllowed, UnsupportedMediaType
+from kate.collector.ingest.otlp_codec import media_type
 from kate.collector.middleware import Handler
 
 # Probes answer any Host and Origin: Kubernetes sends the pod IP as Host, and none of them
 # holds agent data or changes anything.
 PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 OTLP_PREFIX = "/v1/"
-OTLP_TYPES = ("application/x-protobuf", "application/json")
 _BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _CORS_ORIGIN = "kate_cors_origin"
@@ -111,17 +111,14 @@ def _check_media_type(request: web.Request) -> None:
     if request.match_info.http_exception is not None:
         return  # no such route or method: the router's 404/405 says more
     given = request.headers.get("Content-Type")
-    essence = (given or "").split(";", 1)[0].strip().lower()
     if request.path.startswith(OTLP_PREFIX):
-        if essence in OTLP_TYPES:
-            return
-        expected = " or ".join(OTLP_TYPES)
-    elif essence == "application/json" or (essence.startswith("application/") and essence.endswith("+json")):
+        media_type(given or "")  # OTLP's rule and wording (the Collector's): protobuf or JSON
         return
-    else:
-        expected = "application/json"
+    essence = (given or "").split(";", 1)[0].strip().lower()
+    if essence == "application/json" or (essence.startswith("application/") and essence.endswith("+json")):
+        return
     got = repr(given[:_SHOWN_CHARS]) if given else "none"
-    raise UnsupportedMediaType(f"Content-Type must be {expected} for a request with a body, got {got}")
+    raise UnsupportedMediaType(f"Content-Type must be application/json for a request with a body, got {got}")
 
 
 def own_origin(request: web.Request) -> str | None:
