@@ -10,6 +10,7 @@ from kate.collector import metrics
 from kate.collector.api.access import AUTHENTICATOR_KEY, access_middleware
 from kate.collector.api.context import STATE_KEY, AppState
 from kate.collector.api.ratelimit import RateLimiter
+from kate.collector.api.request_guard import GUARD_KEY, RequestGuard, add_cors_headers, request_guard_middleware
 from kate.collector.api.routes import add_routes
 from kate.collector.auth import Authenticator
 from kate.collector.completion import CompletionHub
@@ -29,9 +30,13 @@ GRPC_KEY = web.AppKey("kate_grpc_receiver", GrpcReceiver)
 
 
 def create_app(config: Config) -> web.Application:
-    # error_middleware is outermost so that access errors (401/403) render like every other error.
-    app = web.Application(middlewares=[error_middleware, access_middleware, body_deadline_middleware],
+    # error_middleware is outermost so that access errors (401/403) render like every other error;
+    # the request guard refuses cross-site and rebound requests before access control runs.
+    app = web.Application(middlewares=[error_middleware, request_guard_middleware, access_middleware,
+                                       body_deadline_middleware],
                           client_max_size=config.server.max_body_bytes)
+    app[GUARD_KEY] = RequestGuard.from_config(config.server, keys_required=bool(config.auth.keys))
+    app.on_response_prepare.append(add_cors_headers)
     app[BODY_TIMEOUT_KEY] = config.server.body_timeout_s
     app[AUTHENTICATOR_KEY] = Authenticator(config.auth)
     database = Database(config.storage.path, config.storage)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from pathlib import Path
 
 from kate.collector.config import Config, ConfigError, load_config
 from kate.collector.listen import PortUnavailable
+from kate.collector.log_format import configure_logging
 
 DEFAULT_CONFIG = Path("config.yaml")
 
@@ -27,8 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"kate: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=config.logging.level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(config.logging.level)  # every line escaped, credentials withheld (log_format.py)
     return int(args.run(args, config) or 0)
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 import types
 import typing
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,8 @@ class ServerConfig:
     shutdown_timeout_s: float = 10.0
     body_timeout_s: float = 60.0  # a request body not fully received by then answers 408 (slow-loris)
     keepalive_timeout_s: float = 75.0  # an idle connection (or one stuck in its headers) is closed after this
+    allowed_origins: tuple[str, ...] = ()  # browser origins (scheme://host[:port]) allowed besides the collector's own
+    allowed_hosts: tuple[str, ...] = ()  # Host names answered besides localhost, IP literals and host; "*": any
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +305,7 @@ def _check(config: Config) -> None:
         raise ConfigError("api.default_page_size must be between 1 and api.max_page_size")
     _check_auth(config)
     _check_duckdb_sizes(config.storage)
+    _check_browser_access(config.server)
     problems = check_evaluation(config.evaluation) + check_jobs(config.jobs, config.hosted_agents)
     if problems:
         raise ConfigError(problems[0])
@@ -334,6 +339,31 @@ def _check_auth(config: Config) -> None:
             f"refusing to listen on {exposed[0]} without API keys: add auth.keys, "
             "or set auth.allow_anonymous: true to accept anonymous traffic from the network"
         )
+
+
+def _check_browser_access(server: ServerConfig) -> None:
+    for index, origin in enumerate(server.allowed_origins):
+        if not _is_origin(origin):
+            raise ConfigError(f"server.allowed_origins[{index}] must be an origin such as "
+                              f"https://kate.example.com or http://localhost:3000, got {origin!r}")
+    for index, host in enumerate(server.allowed_hosts):
+        if host != "*" and not _HOST_NAME.fullmatch(host):
+            raise ConfigError(f"server.allowed_hosts[{index}] must be a host name without scheme or port "
+                              f"(e.g. kate.internal), or \"*\" for any, got {host!r}")
+
+
+_HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
+
+
+def _is_origin(text: str) -> bool:
+    """scheme://host[:port] with http or https, and nothing else (what browsers send as Origin)."""
+    parts = urllib.parse.urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname) and parts.path in ("", "/")
+            and not parts.query and not parts.fragment and parts.username is None)
 
 
 def is_loopback(host: str) -> bool:

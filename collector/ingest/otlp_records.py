@@ -14,15 +14,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from kate.collector.ingest.otlp_decode import DecodedSpan
+from kate.schema.agent_id import resource_agent_id
 from kate.schema.mapping import map_span
 from kate.schema.record import AttributeValue, SpanEvent, SpanRecord
 
-AGENT_KEY = "kate.agent.id"
 RUN_KEY = "kate.run.id"
-SERVICE_KEY = "service.name"
-UNKNOWN_AGENT = "unknown_service"  # the OTel SDK's own fallback service name, unsuffixed
 MAX_RUN_ID_CHARS = 128
-MAX_AGENT_ID_CHARS = 256  # the Runs API accepts agent ids up to this length
 _UUID_TEXT_LENGTHS = frozenset({32, 36, 38, 45})  # hex, hyphenated, {braced}, urn:uuid:
 
 
@@ -95,12 +92,10 @@ def _resource_fields(resource: dict[str, AttributeValue]) -> _ResourceFields:
 
 
 def agent_id_from(resource: dict[str, AttributeValue]) -> str:
-    """docs/mapping.md#agents-and-runs: resource kate.agent.id, else service.name, else "unknown_service"."""
-    for key in (AGENT_KEY, SERVICE_KEY):
-        value = resource.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()[:MAX_AGENT_ID_CHARS]
-    return UNKNOWN_AGENT
+    """docs/mapping.md#agents-and-runs: resource kate.agent.id, else service.name, else
+    "unknown_service". Resources with an invalid agent id never get here: otlp_decode rejects
+    their spans."""
+    return resource_agent_id(resource)[0]
 
 
 def run_id_from(value: AttributeValue) -> str | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kate.schema.agent_id import agent_id_problem
+
 _ENTRYPOINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
@@ -55,8 +57,9 @@ def check_jobs(jobs: JobsConfig, agents: tuple[HostedAgentConfig, ...]) -> list[
 
 def _check_agent(path: str, agent: HostedAgentConfig) -> list[str]:
     problems = []
-    if not agent.agent_id or len(agent.agent_id) > 256 or not agent.agent_id.isprintable():
-        problems.append(f"{path}.agent_id must be 1 to 256 printable characters")
+    agent_problem = agent_id_problem(agent.agent_id)
+    if agent_problem:
+        problems.append(f"{path}.agent_id {agent_problem}")
     if not _ENTRYPOINT.match(agent.entrypoint):
         problems.append(f"{path}.entrypoint must be 'package.module:callable', got {agent.entrypoint!r}")
     for name, value in (("timeout_s", agent.timeout_s), ("max_concurrency", agent.max_concurrency),
