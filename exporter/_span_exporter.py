@@ -31,8 +31,8 @@ class KateSpanExporter(SpanExporter):
     """Maps finished spans with the shared mapping and uploads them to their runs.
 
     Spans are grouped per run: `kate.run.id` on the span or its resource, else the trace id as
-    a UUID (design §5). A run a run context of this process created is used as it is; another
-    run the exporter has not seen is created (trigger `automatic`, or the trigger of the run
+    a UUID (docs/mapping.md#agents-and-runs). A run a run context of this process created is
+    used as it is; another run the exporter has not seen is created (trigger `automatic`, or the trigger of the run
     context that could not create it; `409 run_exists` means it exists and is fine). A run
     created here for spans outside any run context is completed when its root span is
     exported, unless `complete_runs=False`. 429 and 503 are retried after Retry-After (others
