@@ -34,7 +34,7 @@ from kate.exporter._errors import (
     TransportError,
     ValidationError,
 )
-from kate.exporter._models import Enqueued, Run, RunPage, Span, SpanPage, Uploaded
+from kate.exporter._models import Agent, AgentPage, Enqueued, Run, RunPage, Span, SpanPage, Uploaded
 from kate.exporter._setup import configure, run
 from kate.exporter._span_exporter import KateSpanExporter
 from kate.exporter._sync_client import SyncClient, SyncRuns
@@ -42,6 +42,8 @@ from kate.exporter._transport import DEFAULT_ENDPOINT
 
 __all__ = [
     "DEFAULT_ENDPOINT",
+    "Agent",
+    "AgentPage",
     "AuthenticationError",
     "Client",
     "Conflict",

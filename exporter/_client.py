@@ -11,7 +11,7 @@ from typing import Any
 
 from kate.exporter import _operations as op
 from kate.exporter._context import RunContext
-from kate.exporter._models import Enqueued, Run, RunPage, Span, SpanPage, Uploaded
+from kate.exporter._models import AgentPage, Enqueued, Run, RunPage, Span, SpanPage, Uploaded
 from kate.exporter._operations import Since
 from kate.exporter._transport import DEFAULT_ENDPOINT, AsyncTransport
 
@@ -42,6 +42,22 @@ class Client:
     async def aclose(self) -> None:
         """Close the HTTP session; the client opens a new one if used again."""
         await self._transport.aclose()
+
+    async def list_agents(self, *, limit: int | None = None, cursor: str | None = None) -> AgentPage:
+        """One page of the agents this client's key may see, in agent_id order (GET /agents).
+
+        Args:
+            limit: Page size (server default 50, max 1000).
+            cursor: `next_cursor` of the previous page.
+
+        Returns:
+            An AgentPage: iterate it, or read `.agents` and `.next_cursor`.
+
+        Raises:
+            ValidationError: `limit` or `cursor` is not accepted.
+            KateError: Any other error answer; TransportError without an answer.
+        """
+        return await self._transport.send(op.list_agents(limit=limit, cursor=cursor))
 
     def run(self, *, agent_id: str, trigger: str = "manual", run_id: str | None = None) -> RunContext:
         """A run context: `async with client.run(agent_id=..., trigger="manual") as run:`.

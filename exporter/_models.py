@@ -11,9 +11,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-__all__ = ["Enqueued", "Run", "RunPage", "Span", "SpanPage", "Uploaded"]
+__all__ = ["Agent", "AgentPage", "Enqueued", "Run", "RunPage", "Span", "SpanPage", "Uploaded"]
 
-_TIME_FIELDS = frozenset({"created_at", "completed_at", "started_at", "start_time", "end_time"})
+_TIME_FIELDS = frozenset({"created_at", "completed_at", "started_at", "start_time", "end_time", "last_activity_at"})
 M = TypeVar("M")
 
 
@@ -111,6 +111,38 @@ class SpanPage:
     def from_json(cls, data: Mapping[str, Any]) -> SpanPage:
         spans = tuple(Span.from_json(s) for s in data.get("spans", ()))
         return cls(spans, int(data.get("total", len(spans))), data.get("next_cursor"))
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """One agent as GET /agents lists it: its runs' count and latest activity, hosted or not."""
+
+    agent_id: str
+    run_count: int = 0
+    last_activity_at: dt.datetime | None = None
+    hosted: bool = False
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Agent:
+        return _build(cls, data)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPage:
+    """One page of agents in agent_id order; iterate it directly. `next_cursor` is None on the last."""
+
+    agents: tuple[Agent, ...]
+    next_cursor: str | None = None
+
+    def __iter__(self) -> Iterator[Agent]:
+        return iter(self.agents)
+
+    def __len__(self) -> int:
+        return len(self.agents)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AgentPage:
+        return cls(tuple(Agent.from_json(a) for a in data.get("agents", ())), data.get("next_cursor"))
 
 
 @dataclass(frozen=True, slots=True)

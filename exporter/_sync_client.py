@@ -11,7 +11,7 @@ from typing import Any
 
 from kate.exporter import _operations as op
 from kate.exporter._context import SyncRunContext
-from kate.exporter._models import Enqueued, Run, RunPage, Span, SpanPage, Uploaded
+from kate.exporter._models import AgentPage, Enqueued, Run, RunPage, Span, SpanPage, Uploaded
 from kate.exporter._operations import Since
 from kate.exporter._transport import DEFAULT_ENDPOINT, SyncTransport
 
@@ -43,6 +43,10 @@ class SyncClient:
     def close(self) -> None:
         """Close the connection; it reopens if the client is used again."""
         self._transport.close()
+
+    def list_agents(self, *, limit: int | None = None, cursor: str | None = None) -> AgentPage:
+        """One page of the agents this client's key may see, as `Client.list_agents`."""
+        return self._transport.send(op.list_agents(limit=limit, cursor=cursor))
 
     def run(self, *, agent_id: str, trigger: str = "manual", run_id: str | None = None) -> SyncRunContext:
         """A run context, as `Client.run`: `with client.run(agent_id=...) as run:`."""

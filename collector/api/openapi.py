@@ -49,6 +49,11 @@ _TIME = {"type": ["string", "null"], "format": "date-time"}
 def _paths() -> dict[str, Any]:
     run = "/agents/{agent_id}/runs/{run_id}"
     return {
+        "/agents": {"get": {"operationId": "list_agents",
+                            "summary": "Agents with runs or hosted here, in agent_id order (Kate extension); "
+                                       "a key limited to some agents sees only those",
+                            "parameters": [_LIMIT, _CURSOR],
+                            "responses": {"200": _body("AgentList", "A page of agents"), **_errors(400)}}},
         "/agents/{agent_id}/runs": {
             "get": {"operationId": "list_runs", "summary": "List runs, newest first",
                     "parameters": [_AGENT, _LIMIT, _CURSOR,
@@ -227,6 +232,11 @@ def _schemas() -> dict[str, Any]:
             "columns": {"type": "array", "items": {"type": "string"}}, "types": {"type": "array", "items": {"type": "string"}},
             "rows": {"type": "array", "items": {"type": "array"}}, "row_count": {"type": "integer"},
             "truncated": {"type": "boolean"}}},
+        "Agent": {"type": "object", "required": ["agent_id", "run_count", "last_activity_at", "hosted"], "properties": {
+            "agent_id": {"type": "string"}, "run_count": {"type": "integer"}, "last_activity_at": _TIME,
+            "hosted": {"type": "boolean"}}},
+        "AgentList": {"type": "object", "required": ["agents", "next_cursor"], "properties": {
+            "agents": {"type": "array", "items": _ref("Agent")}, "next_cursor": nullable_str}},
         "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
     }
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from aiohttp import web
-from kate.collector.api import evaluations, health, jobs, openapi, runs, sql
+from kate.collector.api import agents, evaluations, health, jobs, openapi, runs, sql
 from kate.collector.ingest import otlp_http
 from kate.collector.middleware import RENDERER_KEY, ErrorRenderer
 
 _RUN = "/agents/{agent_id}/runs/{run_id}"
 
 ROUTES: tuple[tuple[str, str, web.RequestHandler], ...] = (  # type: ignore[type-arg]
+    ("GET", "/agents", agents.list_agents),
     ("GET", "/agents/{agent_id}/runs", runs.list_runs),
     ("POST", "/agents/{agent_id}/runs", runs.create_run),
     ("POST", "/agents/{agent_id}/runs/enqueue", runs.enqueue_run),

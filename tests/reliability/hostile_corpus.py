@@ -135,6 +135,8 @@ def _runs_api() -> dict[str, Hostile]:
     runs, upload = f"/agents/{AGENT}/runs", f"/agents/{AGENT}/runs/{RUN}/spans"
     return {
         # list_runs: hostile query strings
+        "agents-cursor-garbage": Hostile("GET", "/agents?cursor=%00%ff'%22", None, None, OK_400),
+        "agents-limit-huge": Hostile("GET", "/agents?limit=99999999999999999999999", None, None, OK_400),
         "list-limit-huge": Hostile("GET", f"{runs}?limit=99999999999999999999999", None, None, OK_400),
         "list-limit-negative": Hostile("GET", f"{runs}?limit=-1", None, None, OK_400),
         "list-status-sql": Hostile("GET", f"{runs}?status=running'%20OR%201=1--", None, None, OK_400),
