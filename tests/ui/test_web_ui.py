@@ -1,0 +1,188 @@
+"""The web UI in a real browser against a real collector: data arrives over OTLP (the stock
+OpenTelemetry exporter) and the JSON upload; then each view is used as a person would."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kate.collector.auth import hash_key
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import Status, StatusCode
+from playwright.sync_api import expect
+
+from tests.support.server import CollectorProcess, start_collector_process
+from tests.ui.conftest import screenshot
+
+REPO_ROOT = str(Path(__file__).resolve().parents[2])
+ADMIN_KEY, SCOPED_KEY = "kate_ui_admin_key", "kate_ui_scoped_key"
+CONFIG = {
+    "evaluation": {"cooldown_s": 0},
+    "jobs": {"poll_interval_ms": 100},
+    "hosted_agents": [{"agent_id": "ui-hosted", "entrypoint": "tests.support.hosted_agents:echo", "timeout_s": 20}],
+}
+CHAT = json.dumps([{"role": "system", "content": "You plan content."},
+                   {"role": "user", "content": "Plan a post about DuckDB"},
+                   {"role": "assistant", "content": None,
+                    "tool_calls": [{"function": {"name": "search_docs", "arguments": "{\"q\": \"duckdb\"}"}}]}])
+
+
+def call(base_url: str, method: str, path: str, body: Any = None, key: str | None = None) -> Any:
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base_url + path, data=data, method=method, headers=headers)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def send_otlp_run(base_url: str, agent_id: str) -> None:
+    """A finished run over OTLP/HTTP: an AGENT root with an LLM child and a failing TOOL child."""
+    provider = TracerProvider(resource=Resource.create({"service.name": agent_id}))
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{base_url}/v1/traces")))
+    tracer = provider.get_tracer("ui-test")
+    with tracer.start_as_current_span("plan", attributes={"openinference.span.kind": "AGENT", "input.value": "Write about DuckDB"}):
+        with tracer.start_as_current_span("draft", attributes={
+            "openinference.span.kind": "LLM", "llm.model_name": "gpt-ui-test",
+            "llm.input_messages.0.message.role": "user", "llm.input_messages.0.message.content": "Draft the intro",
+            "llm.output_messages.0.message.role": "assistant", "llm.output_messages.0.message.content": "DuckDB is fast.",
+            "llm.token_count.prompt": 11, "llm.token_count.completion": 4, "llm.token_count.total": 15,
+        }):
+            pass
+        with tracer.start_as_current_span("lookup", attributes={"openinference.span.kind": "TOOL"}) as tool:
+            tool.set_status(Status(StatusCode.ERROR, "lookup timed out"))
+    provider.shutdown()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
+    process = start_collector_process(tmp_path_factory.mktemp("ui") / "kate.duckdb", config=CONFIG,
+                                      env={"PYTHONPATH": REPO_ROOT})
+    send_otlp_run(process.base_url, "ui-otlp")
+    for trigger in ("manual", "test"):
+        run = call(process.base_url, "POST", "/agents/ui-upload/runs", {"trigger": trigger})
+        call(process.base_url, "POST", f"/agents/ui-upload/runs/{run['id']}/spans", {"spans": [
+            {"node_name": "respond", "span_kind": "LLM", "model": "claude-ui", "input_text": CHAT,
+             "output_text": "Here is the plan.", "latency_ms": 1200, "token_count": 300,
+             "attributes": {"temperature": 0.2}}]})
+    yield process
+    process.stop()
+
+
+def test_runs_list_filter_run_detail_tree_and_llm_span(server: CollectorProcess, page: Any) -> None:
+    page.goto(server.base_url + "/")
+    expect(page.locator("#agent")).to_be_visible()
+    page.select_option("#agent", "ui-otlp")
+    rows = page.locator("table.runs tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("completed")
+    screenshot(page, "runs-list")
+
+    page.select_option("#agent", "ui-upload")
+    expect(rows).to_have_count(2)
+    page.select_option("#f-trigger", "test")
+    page.click("form.filters button[type=submit]")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("test")
+
+    page.select_option("#agent", "ui-otlp")
+    rows.first.locator("a").click()
+    tree = page.locator(".tree-scroll")
+    expect(tree.locator(".tree-row")).to_have_count(3)
+    tree.locator(".tree-row", has_text="plan").locator("button.toggle").click()  # collapse the root
+    expect(tree.locator(".tree-row")).to_have_count(1)
+    page.click("text=Expand all")
+    expect(tree.locator(".tree-row")).to_have_count(3)
+    expect(tree.locator(".tree-row.error")).to_contain_text("lookup")
+
+    tree.locator(".tree-row", has_text="draft").click()
+    pane = page.locator(".span-pane")
+    expect(pane.locator("[data-fact=Model]")).to_have_text("gpt-ui-test")
+    expect(pane.locator("[data-fact=Tokens]")).to_contain_text("15")
+    expect(pane.locator("section.io").first).to_contain_text("Draft the intro")
+    expect(pane.locator(".msg.role-user")).to_contain_text("Draft the intro")
+    expect(pane).to_contain_text("DuckDB is fast.")
+    screenshot(page, "run-detail")
+
+
+def test_chat_messages_and_tool_calls_render_by_role(server: CollectorProcess, page: Any) -> None:
+    run = call(server.base_url, "GET", "/agents/ui-upload/runs?trigger=manual")["runs"][0]
+    page.goto(f"{server.base_url}/ui/#/agents/ui-upload/runs/{run['id']}")
+    page.locator(".tree-row", has_text="respond").click()
+    pane = page.locator(".span-pane")
+    expect(pane.locator(".msg.role-system")).to_contain_text("You plan content.")
+    expect(pane.locator(".tool-call")).to_contain_text("search_docs")
+    page.fill("#attr-search", "temperature")
+    expect(pane.locator("table.kv tr")).to_have_count(1)
+    screenshot(page, "span-detail")
+
+
+def test_a_running_runs_new_span_appears_without_reload(server: CollectorProcess, page: Any) -> None:
+    run = call(server.base_url, "POST", "/agents/ui-live/runs", {"trigger": "manual"})
+    path = f"/agents/ui-live/runs/{run['id']}"
+    call(server.base_url, "POST", f"{path}/spans", {"spans": [{"node_name": "first-step"}]})
+    page.goto(f"{server.base_url}/ui/#{path}")
+    expect(page.locator(".tree-row")).to_have_count(1)
+    page.evaluate("window.__marker = 'same page'")
+    call(server.base_url, "POST", f"{path}/spans", {"spans": [{"node_name": "second-step", "span_kind": "TOOL"}]})
+    expect(page.locator(".tree-row", has_text="second-step")).to_be_visible()
+    page.click("button:text('Complete')")
+    expect(page.locator(".run-head [data-fact=Status]")).to_have_text("completed")
+    assert page.evaluate("window.__marker") == "same page"
+
+
+def test_enqueue_a_hosted_run_and_watch_it_finish(server: CollectorProcess, page: Any) -> None:
+    page.goto(server.base_url + "/ui/#/hosted")
+    page.fill("#h-input", "hello from the browser")
+    page.click("text=Enqueue run")
+    job = page.locator("li.job").first
+    expect(job.locator(".badge")).to_have_text("succeeded", timeout=30_000)
+    screenshot(page, "hosted")
+    job.locator("text=Open the run").click()
+    expect(page.locator(".run-head")).to_contain_text("echo: hello from the browser")
+    expect(page.locator(".tree-row", has_text="draft")).to_be_visible()
+
+
+def test_sql_query_table_and_csv_download(server: CollectorProcess, page: Any, tmp_path: Path) -> None:
+    page.goto(server.base_url + "/ui/#/sql")
+    page.fill("#sql", "SELECT agent_id, count(*) AS runs FROM runs WHERE agent_id LIKE 'ui-%' GROUP BY 1 ORDER BY 1")
+    page.click("text=Run query")
+    expect(page.locator("table.sql-result tbody tr").first).to_contain_text("ui-")
+    screenshot(page, "sql")
+    with page.expect_download() as download:
+        page.click("text=Download CSV")
+    saved = tmp_path / "result.csv"
+    download.value.save_as(saved)
+    lines = saved.read_text().splitlines()
+    assert lines[0] == "agent_id,runs"
+    assert any(re.fullmatch(r"ui-otlp,1", line) for line in lines)
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
+    keys = [{"name": "admin", "sha256": hash_key(ADMIN_KEY)},
+            {"name": "scoped", "sha256": hash_key(SCOPED_KEY), "agents": ["visible"]}]
+    process = start_collector_process(tmp_path_factory.mktemp("ui-keys") / "kate.duckdb", config={"auth": {"keys": keys}})
+    for agent in ("visible", "hidden"):
+        call(process.base_url, "POST", f"/agents/{agent}/runs", {"trigger": "manual"}, key=ADMIN_KEY)
+    yield process
+    process.stop()
+
+
+def test_with_keys_the_ui_asks_for_one_and_shows_only_permitted_agents(keyed_server: CollectorProcess, page: Any) -> None:
+    page.goto(keyed_server.base_url + "/")
+    expect(page.locator("#api-key")).to_be_visible()
+    screenshot(page, "key-prompt")
+    page.fill("#api-key", SCOPED_KEY)
+    page.click("text=Continue")
+    expect(page.locator("#agent option")).to_have_count(1)
+    expect(page.locator("#agent")).to_have_value("visible")
+    assert page.evaluate("sessionStorage.getItem('kate.apiKey')") == SCOPED_KEY
+    assert page.evaluate("localStorage.length") == 0
