@@ -186,3 +186,23 @@ def test_with_keys_the_ui_asks_for_one_and_shows_only_permitted_agents(keyed_ser
     expect(page.locator("#agent")).to_have_value("visible")
     assert page.evaluate("sessionStorage.getItem('kate.apiKey')") == SCOPED_KEY
     assert page.evaluate("localStorage.length") == 0
+
+
+def test_screenshots_of_a_hosted_agents_runs_in_light_and_dark(server: CollectorProcess, browser: Any) -> None:
+    """The README's runs-list picture: finished runs with input and output; and the dark theme."""
+    inputs = ("Plan a launch post for the DuckDB 2.0 release", "Summarise yesterday's support tickets",
+              "Draft a reply to the pricing question")
+    run_ids = [call(server.base_url, "POST", "/agents/ui-hosted/runs/enqueue", {"trigger": "manual", "user_input": text})["run_id"]
+               for text in inputs]
+    for scheme in ("light", "dark"):
+        context = browser.new_context(viewport={"width": 1440, "height": 900}, color_scheme=scheme)
+        tab = context.new_page()
+        tab.goto(server.base_url + "/ui/#/agents/ui-hosted/runs")
+        for run_id in run_ids:  # the list refreshes itself until every run has finished
+            expect(tab.locator(f"a[title='{run_id}']").locator("xpath=../..")).to_contain_text("completed", timeout=30_000)
+        screenshot(tab, f"runs-list-hosted-{scheme}")
+        tab.locator(f"a[title='{run_ids[0]}']").click()
+        tab.locator(".tree-row", has_text="draft").click()
+        expect(tab.locator(".span-pane [data-fact=Model]")).to_have_text("fake-model")
+        screenshot(tab, f"run-detail-hosted-{scheme}")
+        context.close()
