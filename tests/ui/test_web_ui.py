@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,3 +207,45 @@ def test_screenshots_of_a_hosted_agents_runs_in_light_and_dark(server: Collector
         expect(tab.locator(".span-pane [data-fact=Model]")).to_have_text("fake-model")
         screenshot(tab, f"run-detail-hosted-{scheme}")
         context.close()
+
+
+def test_a_run_of_10000_spans_renders_only_the_rows_in_view(server: CollectorProcess, page: Any) -> None:
+    run = call(server.base_url, "POST", "/agents/ui-big/runs", {"trigger": "test"})
+    spans = [{"node_name": "root", "span_kind": "AGENT", "span_id": "f" * 16, "start_time": "2026-12-01T10:00:00Z",
+              "end_time": "2026-12-01T10:10:00Z"}]
+    for group in range(99):
+        group_id = f"{group + 1:016x}"
+        spans.append({"node_name": f"step-{group}", "span_kind": "CHAIN", "span_id": group_id, "parent_span_id": "f" * 16,
+                      "start_time": f"2026-12-01T10:{group // 60:02d}:{group % 60:02d}Z"})
+        spans += [{"node_name": f"call-{group}-{i}", "span_kind": "LLM" if i % 2 else "TOOL", "span_id": f"{(group + 1) * 1000 + i:016x}",
+                   "parent_span_id": group_id, "latency_ms": i, "token_count": i,
+                   "status": "ERROR" if i == 7 else "OK"} for i in range(100)]
+    assert len(spans) == 10_000
+    call(server.base_url, "POST", f"/agents/ui-big/runs/{run['id']}/spans", {"spans": spans})
+
+    started = time.monotonic()
+    page.goto(f"{server.base_url}/ui/#/agents/ui-big/runs/{run['id']}")
+    expect(page.locator(".tree-tools h2")).to_have_text("Spans (10,000)", timeout=30_000)
+    opened_ms = (time.monotonic() - started) * 1000  # navigation, 10 pages of spans, tree built and drawn
+    rows = page.locator(".tree-scroll .tree-row")
+    expect(rows.first).to_contain_text("root")
+    inner = page.locator(".tree-inner")
+    expect(inner).to_have_attribute("style", re.compile(r"height: 3000px"))  # root + 99 groups: two levels open
+    assert 10 < rows.count() < 60  # of those 100 rows only the ones in view (+ overscan) exist
+
+    toggled = page.evaluate("""() => { const t0 = performance.now();
+        [...document.querySelectorAll('.tree-tools button')].find(b => b.textContent === 'Expand all').click();
+        return performance.now() - t0; }""")
+    expect(inner).to_have_attribute("style", re.compile(r"height: 300000px"))  # all 10,000 rows open
+    assert rows.count() < 60  # but only those in view (+ overscan) exist
+    scrolled = page.evaluate("""() => new Promise(done => { const s = document.querySelector('.tree-scroll');
+        const t0 = performance.now(); s.scrollTop = s.scrollHeight / 2;
+        requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now() - t0))); })""")
+    expect(rows.first).not_to_contain_text("root")
+    assert rows.count() < 60
+    page.locator(".tree-scroll").focus()
+    page.keyboard.press("End")  # keyboard navigation reaches the last of 10,000 rows and opens it
+    expect(page.locator(".span-pane h2")).to_contain_text("call-98-99")
+    page.keyboard.press("ArrowUp")
+    expect(page.locator(".span-pane h2")).to_contain_text("call-98-98")
+    print(f"\n10,000 spans: page to tree {opened_ms:.0f} ms, expand all {toggled:.1f} ms, scroll to middle {scrolled:.1f} ms")
