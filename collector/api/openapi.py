@@ -68,6 +68,18 @@ def _paths() -> dict[str, Any]:
                      "parameters": [_AGENT], "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("CreateRun")}}},
                      "responses": {"201": _body("Run", "AgentRunResponse"), **_errors(400, 409, 415, 422, 503)}},
         },
+        "/agents/{agent_id}/spans": {
+            "get": {"operationId": "list_agent_spans",
+                    "summary": "An agent's spans across its runs, newest or slowest first (Kate extension)",
+                    "parameters": [_AGENT, _LIMIT, _CURSOR,
+                                   _param("span_kind", "query", "Filter by kind", {"enum": _KINDS}),
+                                   _param("status", "query", "Filter by status", {"enum": ["OK", "ERROR", "UNSET"]}),
+                                   _param("since", "query", "span start >= (RFC 3339)", {"type": "string", "format": "date-time"}),
+                                   _param("until", "query", "span start < (RFC 3339)", {"type": "string", "format": "date-time"}),
+                                   _param("order", "query", "start: newest first (default); latency: slowest first",
+                                          {"enum": ["start", "latency"]})],
+                    "responses": {"200": _body("AgentSpanList", "A page of spans"), **_errors(400, 422)}},
+        },
         "/agents/{agent_id}/runs/enqueue": {
             "post": {"operationId": "enqueue_run", "summary": "Enqueue a run of a Kate-hosted agent",
                      "parameters": [_AGENT], "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("EnqueueRun")}}},
@@ -210,6 +222,8 @@ def _schemas() -> dict[str, Any]:
         "SpanList": {"type": "object", "required": ["spans", "total"], "properties": {
             "spans": {"type": "array", "items": _ref("Span")}, "total": {"type": "integer"},
             "next_cursor": nullable_str}},
+        "AgentSpanList": {"type": "object", "required": ["spans", "next_cursor"], "properties": {
+            "spans": {"type": "array", "items": _ref("Span")}, "next_cursor": nullable_str}},
         "UploadSpan": {"type": "object", "required": ["node_name"], "properties": {
             "node_name": {"type": "string", "minLength": 1}, "span_kind": {"enum": _KINDS},
             "input_text": nullable_str, "output_text": nullable_str, "model": nullable_str,

@@ -12,6 +12,7 @@ _RUN = "/agents/{agent_id}/runs/{run_id}"
 ROUTES: tuple[tuple[str, str, web.RequestHandler], ...] = (  # type: ignore[type-arg]
     ("GET", "/agents", agents.list_agents),
     ("GET", "/agents/{agent_id}/runs", runs.list_runs),
+    ("GET", "/agents/{agent_id}/spans", agents.list_agent_spans),
     ("POST", "/agents/{agent_id}/runs", runs.create_run),
     ("POST", "/agents/{agent_id}/runs/enqueue", runs.enqueue_run),
     ("GET", _RUN, runs.get_run),

@@ -94,6 +94,7 @@ def test_runs_list_filter_run_detail_tree_and_llm_span(server: CollectorProcess,
     expect(rows.first).to_contain_text("test")
 
     page.select_option("#agent", "ui-otlp")
+    expect(page.locator("table.runs")).to_have_attribute("aria-label", "Runs of ui-otlp")
     rows.first.locator("a").click()
     tree = page.locator(".tree-scroll")
     expect(tree.locator(".tree-row")).to_have_count(3)
@@ -199,10 +200,15 @@ def test_screenshots_of_a_hosted_agents_runs_in_light_and_dark(server: Collector
         context = browser.new_context(viewport={"width": 1440, "height": 900}, color_scheme=scheme)
         tab = context.new_page()
         tab.goto(server.base_url + "/ui/#/agents/ui-hosted/runs")
+        tab.reload()  # the hash route survives a reload
         for run_id in run_ids:  # the list refreshes itself until every run has finished
             expect(tab.locator(f"a[title='{run_id}']").locator("xpath=../..")).to_contain_text("completed", timeout=30_000)
         screenshot(tab, f"runs-list-hosted-{scheme}")
-        tab.locator(f"a[title='{run_ids[0]}']").click()
+        tab.fill("#f-q", "PRICING")  # server-side search in input and output
+        tab.click("form.filters button[type=submit]")
+        expect(tab.locator("table.runs tbody tr")).to_have_count(1)
+        expect(tab.locator("table.runs tbody tr")).to_contain_text("Draft a reply to the pricing question")
+        tab.locator(f"a[title='{run_ids[2]}']").click()
         tab.locator(".tree-row", has_text="draft").click()
         expect(tab.locator(".span-pane [data-fact=Model]")).to_have_text("fake-model")
         screenshot(tab, f"run-detail-hosted-{scheme}")
@@ -249,3 +255,18 @@ def test_a_run_of_10000_spans_renders_only_the_rows_in_view(server: CollectorPro
     page.keyboard.press("ArrowUp")
     expect(page.locator(".span-pane h2")).to_contain_text("call-98-98")
     print(f"\n10,000 spans: page to tree {opened_ms:.0f} ms, expand all {toggled:.1f} ms, scroll to middle {scrolled:.1f} ms")
+
+
+def test_spans_across_runs_slowest_llm_call_opens_in_its_run(server: CollectorProcess, page: Any) -> None:
+    page.goto(server.base_url + "/ui/#/agents/ui-otlp/runs")
+    page.click("text=Spans across runs (slowest first)")
+    rows = page.locator("table.spans tbody tr")
+    expect(rows).to_have_count(3)
+    expect(rows.first).to_contain_text("plan")  # the root lasts longest
+    page.select_option("#s-span_kind", "LLM")
+    page.click("form.filters button[type=submit]")
+    expect(rows).to_have_count(1)
+    screenshot(page, "spans-across-runs")
+    rows.first.locator("a").click()
+    expect(page.locator(".tree-row.selected")).to_contain_text("draft")
+    expect(page.locator(".span-pane [data-fact=Model]")).to_have_text("gpt-ui-test")

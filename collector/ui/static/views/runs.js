@@ -61,7 +61,9 @@ export async function render(main, { agentId, params }) {
   }
 
   replace(main,
-    h("div", { class: "view-head" }, h("h1", {}, "Runs"), agentPicker(agents, agentId)),
+    h("div", { class: "view-head" }, h("h1", {}, "Runs"),
+      h("a", { href: `#/agents/${encodeURIComponent(agentId)}/spans?order=latency` }, "Spans across runs (slowest first)"),
+      agentPicker(agents, agentId)),
     filterForm(agentId, filters, params),
     h("div", { class: "table-wrap" }, table), more,
     h("p", { class: "hint" }, "Columns sort the runs loaded so far; filters and search run on the server."));
@@ -100,11 +102,11 @@ function row(agentId, r) {
     h("td", { class: "text", title: oneLine(r.output || r.error, 500) }, oneLine(r.output || r.error, 80)));
 }
 
-function agentPicker(agents, current) {
+export function agentPicker(agents, current, view = "runs") {
   const ids = agents.map((a) => a.agent_id);
   if (!ids.includes(current)) ids.unshift(current);
   const select = h("select", {
-    id: "agent", onchange: () => { location.hash = `#/agents/${encodeURIComponent(select.value)}/runs`; },
+    id: "agent", onchange: () => { location.hash = `#/agents/${encodeURIComponent(select.value)}/${view}`; },
   }, ids.map((id) => {
     const info = agents.find((a) => a.agent_id === id);
     const label = info ? `${id} (${info.run_count} runs${info.hosted ? ", hosted" : ""})` : id;
