@@ -25,7 +25,7 @@ function facts(span, onParent) {
   const rows = [
     ["Status", badge(span.status || "UNSET")],
     ["Model", span.model],
-    ["Tokens", span.token_count === null ? "" : `${fmtInt(span.token_count)} (in ${fmtInt(span.input_tokens) || "?"}, out ${fmtInt(span.output_tokens) || "?"})`],
+    ["Tokens", tokens(span)],
     ["Latency", fmtMs(span.latency_ms)],
     ["Start", fmtTime(span.start_time)],
     ["End", fmtTime(span.end_time)],
@@ -38,6 +38,12 @@ function facts(span, onParent) {
     ["Truncated", span.truncated ? "yes: a text was cut at ingest.max_text_bytes" : null],
   ].filter(([, value]) => value !== null && value !== undefined && value !== "");
   return h("dl", { class: "facts" }, rows.map(([key, value]) => [h("dt", {}, key), h("dd", { "data-fact": key }, value)]));
+}
+
+function tokens(span) {
+  if (span.token_count === null || span.token_count === undefined) return "";
+  const parts = [["in", span.input_tokens], ["out", span.output_tokens]].filter(([, n]) => n !== null && n !== undefined);
+  return parts.length ? `${fmtInt(span.token_count)} (${parts.map(([k, n]) => `${k} ${fmtInt(n)}`).join(", ")})` : fmtInt(span.token_count);
 }
 
 function idCell(id, label) {
