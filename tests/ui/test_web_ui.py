@@ -231,10 +231,11 @@ def test_a_run_of_10000_spans_renders_only_the_rows_in_view(server: CollectorPro
 
     started = time.monotonic()
     page.goto(f"{server.base_url}/ui/#/agents/ui-big/runs/{run['id']}")
-    expect(page.locator(".tree-tools h2")).to_have_text("Spans (10,000)", timeout=30_000)
-    opened_ms = (time.monotonic() - started) * 1000  # navigation, 10 pages of spans, tree built and drawn
     rows = page.locator(".tree-scroll .tree-row")
     expect(rows.first).to_contain_text("root")
+    first_ms = (time.monotonic() - started) * 1000  # navigation, the first page of spans drawn
+    expect(page.locator(".tree-tools h2")).to_have_text("Spans (10,000)", timeout=30_000)
+    opened_ms = (time.monotonic() - started) * 1000  # all 10 pages loaded and the tree rebuilt
     inner = page.locator(".tree-inner")
     expect(inner).to_have_attribute("style", re.compile(r"height: 3000px"))  # root + 99 groups: two levels open
     assert 10 < rows.count() < 60  # of those 100 rows only the ones in view (+ overscan) exist
@@ -254,7 +255,8 @@ def test_a_run_of_10000_spans_renders_only_the_rows_in_view(server: CollectorPro
     expect(page.locator(".span-pane h2")).to_contain_text("call-98-99")
     page.keyboard.press("ArrowUp")
     expect(page.locator(".span-pane h2")).to_contain_text("call-98-98")
-    print(f"\n10,000 spans: page to tree {opened_ms:.0f} ms, expand all {toggled:.1f} ms, scroll to middle {scrolled:.1f} ms")
+    print(f"\n10,000 spans: first rows {first_ms:.0f} ms, all loaded {opened_ms:.0f} ms,"
+          f" expand all {toggled:.1f} ms, scroll to middle {scrolled:.1f} ms")
 
 
 def test_spans_across_runs_slowest_llm_call_opens_in_its_run(server: CollectorProcess, page: Any) -> None:

@@ -55,7 +55,9 @@ export async function listAgents() {
   return agents;
 }
 
-export async function listAllSpans(agentId, runId) {
+// Every span of a run, 1,000 a page; onPage(spans so far, total) lets a view draw the first
+// page while the rest arrive.
+export async function listAllSpans(agentId, runId, onPage = () => {}) {
   const spans = [];
   let cursor = null;
   let total = 0;
@@ -65,6 +67,7 @@ export async function listAllSpans(agentId, runId) {
     total = answer.total;
     cursor = answer.next_cursor;
     if (!cursor) break;
+    onPage(spans, total);
   }
   return { spans, total };
 }

@@ -12,8 +12,12 @@ const REFRESH_MS = 1500;
 
 export async function render(main, { agentId, runId, spanId }) {
   const path = runPath(agentId, runId);
-  const [run, loaded] = await Promise.all([get(path), listAllSpans(agentId, runId)]);
-  const state = { run, spans: loaded.spans };
+  let firstPage = null;
+  let onLaterPage = null;  // set once the view is drawn: pages after the first update the tree
+  const firstPageSeen = new Promise((resolve) => { firstPage = resolve; });
+  const loading = listAllSpans(agentId, runId, (spans, total) => (onLaterPage ? onLaterPage(spans) : firstPage({ spans: [...spans], total })));
+  const [run, loaded] = await Promise.all([get(path), Promise.race([loading, firstPageSeen])]);
+  const state = { run, spans: loaded.spans, total: loaded.total, nextLoadAt: 0 };
   const pane = h("aside", { class: "span-pane", "aria-label": "Span detail" });
   const head = h("div", { class: "run-head" });
   const tree = new SpanTree({ onSelect: (span) => select(span) });
@@ -42,26 +46,46 @@ export async function render(main, { agentId, runId, spanId }) {
       h("a", { href: `#/agents/${encodeURIComponent(agentId)}/runs` }, `Runs of ${agentId}`), " / ", h("span", {}, "Run")),
     head,
     h("div", { class: "tree-tools" },
-      h("h2", {}, `Spans (${fmtInt(state.spans.length)})`),
+      h("h2", {}, spanTitle(state)),
       h("button", { type: "button", class: "secondary small", onclick: () => tree.expandAll() }, "Expand all"),
       h("button", { type: "button", class: "secondary small", onclick: () => tree.collapseAll() }, "Collapse all")),
     h("div", { class: "split" }, tree.element, pane));
   drawHead();
-  tree.setSpans(state.spans, { first: true });
-  if (spanId && tree.forest.nodes.has(spanId)) tree.select(spanId, { reveal: true });
-  else renderSpan(pane, null, {});
+  tree.setSpans(state.spans, { first: true, total: state.total });
+  const openRequested = () => {
+    if (spanId && tree.forest.nodes.has(spanId)) tree.select(spanId, { reveal: true });
+    else renderSpan(pane, null, {});
+  };
+  if (state.spans.length < state.total) {  // the first page is drawn; the rest arrive in order
+    onLaterPage = showSpans;
+    loading.then(({ spans }) => { showSpans(spans); if (!tree.selectedId) openRequested(); }).catch(reportError);
+  }
+  openRequested();
+
+  function showSpans(spans) {
+    state.spans = [...spans];
+    tree.setSpans(state.spans);
+    main.querySelector(".tree-tools h2").textContent = spanTitle(state);
+  }
 
   return every(REFRESH_MS, async () => {
     const live = ["queued", "running"].includes(state.run.status) || state.run.evaluation_status === "pending";
     if (!live) return;
     state.run = await get(path);
-    if (state.run.span_count !== state.spans.length) {
-      state.spans = (await listAllSpans(agentId, runId)).spans;
-      tree.setSpans(state.spans);
-      main.querySelector(".tree-tools h2").textContent = `Spans (${fmtInt(state.spans.length)})`;
+    if (state.run.span_count !== state.spans.length && Date.now() >= state.nextLoadAt) {
+      const started = Date.now();
+      const { spans, total } = await listAllSpans(agentId, runId);
+      state.total = total;
+      showSpans(spans);
+      state.nextLoadAt = Date.now() + 4 * (Date.now() - started);  // big running runs reload less often
     }
     drawHead();
   });
+}
+
+function spanTitle(state) {
+  const loaded = state.spans.length;
+  return loaded < state.total ? `Spans (${fmtInt(loaded)} of ${fmtInt(state.total)}, loading…)` : `Spans (${fmtInt(loaded)})`;
 }
 
 function runHeader(agentId, run, loadedSpans, act) {

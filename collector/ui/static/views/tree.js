@@ -59,11 +59,14 @@ export class SpanTree {
     new ResizeObserver(() => this.schedule()).observe(this.scroller);
   }
 
-  setSpans(spans, { first = false } = {}) {
+  // total: the run's span count, known from the first page; until the person toggles a node,
+  // a large run keeps opening two levels deep as its later pages arrive.
+  setSpans(spans, { first = false, total = spans.length } = {}) {
     this.forest = buildForest(spans);
     this.axis = timeAxis(spans);
     this.axisLabel.textContent = this.axis.span ? `Timeline (${fmtMs(this.axis.span / 1e6)})` : "Timeline";
-    if (first && spans.length > EXPAND_ALL_BELOW) this.collapseBelow(2);
+    if (first) this.autoCollapse = total > EXPAND_ALL_BELOW;
+    if (this.autoCollapse) this.collapseBelow(2);
     this.refresh();
   }
 
@@ -78,8 +81,8 @@ export class SpanTree {
     }
   }
 
-  expandAll() { this.collapsed.clear(); this.refresh(); }
-  collapseAll() { this.collapseBelow(1); this.refresh(); }
+  expandAll() { this.autoCollapse = false; this.collapsed.clear(); this.refresh(); }
+  collapseAll() { this.autoCollapse = false; this.collapseBelow(1); this.refresh(); }
 
   refresh() {
     const rows = [];
@@ -149,6 +152,7 @@ export class SpanTree {
   }
 
   toggle(spanId) {
+    this.autoCollapse = false;
     if (this.collapsed.has(spanId)) this.collapsed.delete(spanId);
     else this.collapsed.add(spanId);
     this.refresh();
