@@ -77,7 +77,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProces
     process.stop()
 
 
-def test_runs_list_filter_run_detail_tree_and_llm_span(server: CollectorProcess, page: Any) -> None:
+def test_runs_list_filter_run_detail_tree_and_llm_span(page: Any, server: CollectorProcess) -> None:
     page.goto(server.base_url + "/")
     expect(page.locator("#agent")).to_be_visible()
     page.select_option("#agent", "ui-otlp")
@@ -114,7 +114,7 @@ def test_runs_list_filter_run_detail_tree_and_llm_span(server: CollectorProcess,
     screenshot(page, "run-detail")
 
 
-def test_chat_messages_and_tool_calls_render_by_role(server: CollectorProcess, page: Any) -> None:
+def test_chat_messages_and_tool_calls_render_by_role(page: Any, server: CollectorProcess) -> None:
     run = call(server.base_url, "GET", "/agents/ui-upload/runs?trigger=manual")["runs"][0]
     page.goto(f"{server.base_url}/ui/#/agents/ui-upload/runs/{run['id']}")
     page.locator(".tree-row", has_text="respond").click()
@@ -126,7 +126,7 @@ def test_chat_messages_and_tool_calls_render_by_role(server: CollectorProcess, p
     screenshot(page, "span-detail")
 
 
-def test_a_running_runs_new_span_appears_without_reload(server: CollectorProcess, page: Any) -> None:
+def test_a_running_runs_new_span_appears_without_reload(page: Any, server: CollectorProcess) -> None:
     run = call(server.base_url, "POST", "/agents/ui-live/runs", {"trigger": "manual"})
     path = f"/agents/ui-live/runs/{run['id']}"
     call(server.base_url, "POST", f"{path}/spans", {"spans": [{"node_name": "first-step"}]})
@@ -140,7 +140,7 @@ def test_a_running_runs_new_span_appears_without_reload(server: CollectorProcess
     assert page.evaluate("window.__marker") == "same page"
 
 
-def test_enqueue_a_hosted_run_and_watch_it_finish(server: CollectorProcess, page: Any) -> None:
+def test_enqueue_a_hosted_run_and_watch_it_finish(page: Any, server: CollectorProcess) -> None:
     page.goto(server.base_url + "/ui/#/hosted")
     page.fill("#h-input", "hello from the browser")
     page.click("text=Enqueue run")
@@ -152,7 +152,7 @@ def test_enqueue_a_hosted_run_and_watch_it_finish(server: CollectorProcess, page
     expect(page.locator(".tree-row", has_text="draft")).to_be_visible()
 
 
-def test_sql_query_table_and_csv_download(server: CollectorProcess, page: Any, tmp_path: Path) -> None:
+def test_sql_query_table_and_csv_download(page: Any, server: CollectorProcess, tmp_path: Path) -> None:
     page.goto(server.base_url + "/ui/#/sql")
     page.fill("#sql", "SELECT agent_id, count(*) AS runs FROM runs WHERE agent_id LIKE 'ui-%' GROUP BY 1 ORDER BY 1")
     page.click("text=Run query")
@@ -178,7 +178,7 @@ def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector
     process.stop()
 
 
-def test_with_keys_the_ui_asks_for_one_and_shows_only_permitted_agents(keyed_server: CollectorProcess, page: Any) -> None:
+def test_with_keys_the_ui_asks_for_one_and_shows_only_permitted_agents(page: Any, keyed_server: CollectorProcess) -> None:
     page.goto(keyed_server.base_url + "/")
     expect(page.locator("#api-key")).to_be_visible()
     screenshot(page, "key-prompt")
@@ -190,7 +190,7 @@ def test_with_keys_the_ui_asks_for_one_and_shows_only_permitted_agents(keyed_ser
     assert page.evaluate("localStorage.length") == 0
 
 
-def test_screenshots_of_a_hosted_agents_runs_in_light_and_dark(server: CollectorProcess, browser: Any) -> None:
+def test_screenshots_of_a_hosted_agents_runs_in_light_and_dark(browser: Any, server: CollectorProcess) -> None:
     """The README's runs-list picture: finished runs with input and output; and the dark theme."""
     inputs = ("Plan a launch post for the DuckDB 2.0 release", "Summarise yesterday's support tickets",
               "Draft a reply to the pricing question")
@@ -215,7 +215,7 @@ def test_screenshots_of_a_hosted_agents_runs_in_light_and_dark(server: Collector
         context.close()
 
 
-def test_a_run_of_10000_spans_renders_only_the_rows_in_view(server: CollectorProcess, page: Any) -> None:
+def test_a_run_of_10000_spans_renders_only_the_rows_in_view(page: Any, server: CollectorProcess) -> None:
     run = call(server.base_url, "POST", "/agents/ui-big/runs", {"trigger": "test"})
     spans = [{"node_name": "root", "span_kind": "AGENT", "span_id": "f" * 16, "start_time": "2026-12-01T10:00:00Z",
               "end_time": "2026-12-01T10:10:00Z"}]
@@ -259,7 +259,7 @@ def test_a_run_of_10000_spans_renders_only_the_rows_in_view(server: CollectorPro
           f" expand all {toggled:.1f} ms, scroll to middle {scrolled:.1f} ms")
 
 
-def test_spans_across_runs_slowest_llm_call_opens_in_its_run(server: CollectorProcess, page: Any) -> None:
+def test_spans_across_runs_slowest_llm_call_opens_in_its_run(page: Any, server: CollectorProcess) -> None:
     page.goto(server.base_url + "/ui/#/agents/ui-otlp/runs")
     page.click("text=Spans across runs (slowest first)")
     rows = page.locator("table.spans tbody tr")
