@@ -28,7 +28,8 @@ ADMIN_KEY, SCOPED_KEY = "kate_ui_admin_key", "kate_ui_scoped_key"
 CONFIG = {
     "evaluation": {"cooldown_s": 0},
     "jobs": {"poll_interval_ms": 100},
-    "hosted_agents": [{"agent_id": "ui-hosted", "entrypoint": "tests.support.hosted_agents:echo", "timeout_s": 20}],
+    "hosted_agents": [{"agent_id": "ui-hosted", "entrypoint": "tests.support.hosted_agents:echo", "timeout_s": 20},
+                      {"agent_id": "ui-gated", "entrypoint": "tests.support.hosted_agents:gated", "timeout_s": 30}],
 }
 CHAT = json.dumps([{"role": "system", "content": "You plan content."},
                    {"role": "user", "content": "Plan a post about DuckDB"},
@@ -137,19 +138,27 @@ def test_a_running_runs_new_span_appears_without_reload(page: Any, server: Colle
     expect(page.locator(".tree-row", has_text="second-step")).to_be_visible()
     page.click("button:text('Complete')")
     expect(page.locator(".run-head [data-fact=Status]")).to_have_text("completed")
+    expect(page.locator(".run-head [data-fact=Score]")).to_have_text(re.compile(r"^\d\.\d\d$"))  # evaluated meanwhile
+    expect(page.locator("table.scores")).to_contain_text("no_error_spans")
     assert page.evaluate("window.__marker") == "same page"
 
 
-def test_enqueue_a_hosted_run_and_watch_it_finish(page: Any, server: CollectorProcess) -> None:
+def test_enqueue_a_hosted_run_and_watch_it_finish(page: Any, server: CollectorProcess, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"  # the gated agent runs until this file exists
     page.goto(server.base_url + "/ui/#/hosted")
-    page.fill("#h-input", "hello from the browser")
+    page.select_option("#h-agent", "ui-gated")
+    page.fill("#h-input", str(gate))
     page.click("text=Enqueue run")
     job = page.locator("li.job").first
+    expect(job.locator(".badge")).to_have_text("running", timeout=30_000)
+    expect(job.locator(".steps li.reached")).to_have_text(["queued", "running"])
+    gate.touch()
     expect(job.locator(".badge")).to_have_text("succeeded", timeout=30_000)
+    expect(job.locator(".steps li.reached")).to_have_text(["queued", "running", "succeeded"])
     screenshot(page, "hosted")
     job.locator("text=Open the run").click()
-    expect(page.locator(".run-head")).to_contain_text("echo: hello from the browser")
-    expect(page.locator(".tree-row", has_text="draft")).to_be_visible()
+    expect(page.locator(".run-head")).to_contain_text("the gate opened")
+    expect(page.locator(".tree-row", has_text="wait_for_gate")).to_be_visible()
 
 
 def test_sql_query_table_and_csv_download(page: Any, server: CollectorProcess, tmp_path: Path) -> None:
