@@ -281,3 +281,26 @@ def test_spans_across_runs_slowest_llm_call_opens_in_its_run(page: Any, server: 
     rows.first.locator("a").click()
     expect(page.locator(".tree-row.selected")).to_contain_text("draft")
     expect(page.locator(".span-pane [data-fact=Model]")).to_have_text("gpt-ui-test")
+
+
+def test_runs_list_refresh_keeps_keyboard_focus_and_sql_is_refused_for_a_scoped_key(
+    page: Any, keyed_server: CollectorProcess
+) -> None:
+    page.goto(keyed_server.base_url + "/ui/")
+    page.fill("#api-key", ADMIN_KEY)
+    page.keyboard.press("Enter")
+    page.select_option("#agent", "visible")
+    expect(page.locator("table.runs")).to_have_attribute("aria-label", "Runs of visible")
+    rows = page.locator("table.runs tbody tr")
+    expect(rows).to_have_count(1)
+    first_link = rows.first.locator("a")
+    first_id = first_link.get_attribute("title")
+    first_link.focus()
+    call(keyed_server.base_url, "POST", "/agents/visible/runs", {"trigger": "test"}, key=ADMIN_KEY)
+    expect(rows).to_have_count(2)  # the list refreshed itself, redrawing the rows
+    assert page.evaluate("document.activeElement.getAttribute('title')") == first_id
+
+    page.evaluate("key => sessionStorage.setItem('kate.apiKey', key)", SCOPED_KEY)
+    page.goto(keyed_server.base_url + "/ui/#/sql")
+    page.click("text=Run query")
+    expect(page.locator(".sql-out [role=alert]")).to_contain_text("403 forbidden")

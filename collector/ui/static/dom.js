@@ -28,6 +28,20 @@ export function replace(el, ...children) {
   return el;
 }
 
+// Redraw a region that refreshes itself without taking keyboard focus away: the focused link
+// or button is found again by its href or label and focused.
+export function replaceKeepingFocus(el, ...children) {
+  const active = el.contains(document.activeElement) ? document.activeElement : null;
+  const href = active?.getAttribute("href");
+  const label = active?.textContent;
+  replace(el, ...children);
+  if (!active) return el;
+  const again = [...el.querySelectorAll(active.tagName)].find((node) =>
+    (href ? node.getAttribute("href") === href : node.textContent === label));
+  again?.focus();
+  return el;
+}
+
 export function oneLine(text, max = 120) {
   if (!text) return "";
   const flat = String(text).replace(/\s+/g, " ").trim();

@@ -3,7 +3,7 @@
 // While the run is queued or running (or its evaluation pending) it refreshes itself.
 
 import { get, listAllSpans, post, runPath } from "../api.js";
-import { badge, copyButton, durationMs, fmtInt, fmtMs, fmtScore, fmtTime, h, message, replace } from "../dom.js";
+import { badge, copyButton, durationMs, fmtInt, fmtMs, fmtScore, fmtTime, h, message, replace, replaceKeepingFocus } from "../dom.js";
 import { every, reportError } from "../live.js";
 import { folded, renderSpan } from "./span.js";
 import { SpanTree } from "./tree.js";
@@ -37,8 +37,12 @@ export async function render(main, { agentId, runId, spanId }) {
     }
   }
 
+  let shownRun = null;
   function drawHead() {
-    replace(head, runHeader(agentId, state.run, state.spans.length, act));
+    const now = JSON.stringify(state.run);
+    if (now === shownRun) return;  // polls that changed nothing leave the header (and focus) alone
+    shownRun = now;
+    replaceKeepingFocus(head, runHeader(agentId, state.run, state.spans.length, act));
   }
 
   replace(main,

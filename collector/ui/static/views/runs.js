@@ -2,7 +2,7 @@
 // columns over the loaded pages, "Load more" through the API's cursor, and live refresh.
 
 import { agentPath, get, listAgents, query } from "../api.js";
-import { badge, durationMs, fmtInt, fmtMs, fmtScore, fmtTime, h, oneLine, replace } from "../dom.js";
+import { badge, durationMs, fmtInt, fmtMs, fmtScore, fmtTime, h, oneLine, replace, replaceKeepingFocus } from "../dom.js";
 import { every, reportError } from "../live.js";
 
 const STATUSES = ["", "queued", "running", "completed", "failed"];
@@ -48,7 +48,7 @@ export async function render(main, { agentId, params }) {
     const getter = COLUMNS.find(([key]) => key === sort.key)?.[2] || COLUMNS[0][2];
     const sign = sort.dir === "asc" ? 1 : -1;
     const sorted = [...state.rows].sort((a, b) => sign * compare(getter(a), getter(b)));
-    replace(tbody, sorted.length ? sorted.map((r) => row(agentId, r)) : h("tr", {}, h("td", { colspan: COLUMNS.length }, "No runs match.")));
+    replaceKeepingFocus(tbody, sorted.length ? sorted.map((r) => row(agentId, r)) : h("tr", {}, h("td", { colspan: COLUMNS.length }, "No runs match.")));
     more.hidden = !state.cursor;
   }
 
@@ -70,11 +70,12 @@ export async function render(main, { agentId, params }) {
   draw();
   return every(REFRESH_MS, async () => {
     const page = await fetchPage(agentId, filters, null);
+    const before = JSON.stringify(state.rows);
     const byId = new Map(state.rows.map((r) => [r.id, r]));
     const fresh = page.runs.filter((r) => !byId.has(r.id));
     for (const r of page.runs) if (byId.has(r.id)) Object.assign(byId.get(r.id), r);
     state.rows = [...fresh, ...state.rows];
-    draw();
+    if (JSON.stringify(state.rows) !== before) draw();
   });
 }
 
