@@ -213,6 +213,12 @@ def test_screenshots_of_a_hosted_agents_runs_in_light_and_dark(browser: Any, ser
         for run_id in run_ids:  # the list refreshes itself until every run has finished
             expect(tab.locator(f"a[title='{run_id}']").locator("xpath=../..")).to_contain_text("completed", timeout=30_000)
         screenshot(tab, f"runs-list-hosted-{scheme}")
+        inputs_shown = tab.locator("table.runs tbody tr td:nth-child(8)")
+        tab.click("th button:text('Input')")  # sortable columns: descending first, then ascending
+        expect(tab.locator("th[aria-sort=descending]")).to_have_text("Input ▼")
+        expect(inputs_shown).to_have_text(sorted(inputs, reverse=True))
+        tab.click("th button:text('Input')")
+        expect(inputs_shown).to_have_text(sorted(inputs))
         tab.fill("#f-q", "PRICING")  # server-side search in input and output
         tab.click("form.filters button[type=submit]")
         expect(tab.locator("table.runs tbody tr")).to_have_count(1)
