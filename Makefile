@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: serve test bench clean
+.PHONY: serve test typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,17 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 serve: $(VENV)/.collector-installed
 	$(BIN)/kate serve
 
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed typecheck
 	$(BIN)/ruff check collector exporter schema bench tests
 	$(BIN)/python -m pytest
+
+# mypy --strict over the three packages as they are imported (kate.*): package-dir maps those
+# names from the top-level folders, so mypy reads them through a tree of links under build/.
+TYPECHECK_TREE := build/typecheck/kate
+typecheck: $(VENV)/.dev-installed
+	@mkdir -p $(TYPECHECK_TREE)
+	@for package in collector exporter schema; do ln -sfn ../../../$$package $(TYPECHECK_TREE)/$$package; done
+	cd build/typecheck && $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) -p kate.collector -p kate.exporter -p kate.schema
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench

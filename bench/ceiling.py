@@ -2,7 +2,7 @@
 
 The rows are produced once by Kate's own pipeline (parse, decode, map) from fresh copies of the
 request bodies the ingestion cases send, so the ceiling and the collector write identical data.
-The fastest methods: the Appender (fastest in otlp-duckdb-facts B3) and an INSERT ... SELECT
+The fastest methods: the Appender (fastest in docs/performance.md#duckdb-facts-the-design-rests-on) and an INSERT ... SELECT
 from an Arrow table (what Kate's writer does), the Arrow tables built before the clock starts.
 Each is timed into Kate's own `spans` table (same DDL: primary key and run index, from Kate's
 migrations), fresh file, checkpoints included as they happen, in two ways: transactions of

@@ -1,7 +1,7 @@
 """The read path with millions of spans stored, measured through the collector's HTTP API.
 
 Building that many spans through ingestion would take minutes, so the data set is written
-straight into a DuckDB file with SQL generators (as otlp-duckdb-facts B4 did), into the schema
+straight into a DuckDB file with SQL generators (as docs/performance.md's DuckDB facts were measured), into the schema
 Kate's own migrations created: 100 spans per run, ~50 runs interleaved in arrival order, random
 (trace-id derived) run ids as OTLP gives them, ten agents. Then the collector is started on the
 file and timed over HTTP. Bounded in count and time; loopback only.

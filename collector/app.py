@@ -1,5 +1,5 @@
 """create_app(config): wiring only. Lifecycle order: open db → writer → decode workers →
-evaluation → gRPC → job worker; torn down in reverse."""
+evaluation → gRPC → job worker → traffic summary; torn down in reverse."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from kate.collector import metrics
 from kate.collector.api.access import AUTHENTICATOR_KEY, access_middleware
 from kate.collector.api.context import STATE_KEY, AppState
 from kate.collector.api.ratelimit import RateLimiter
+from kate.collector.api.request_guard import GUARD_KEY, RequestGuard, add_cors_headers, request_guard_middleware
 from kate.collector.api.routes import add_routes
 from kate.collector.auth import Authenticator
 from kate.collector.completion import CompletionHub
@@ -23,15 +24,20 @@ from kate.collector.jobs.spans import SpanForwarder
 from kate.collector.jobs.worker import JobWorker
 from kate.collector.middleware import BODY_TIMEOUT_KEY, body_deadline_middleware, error_middleware
 from kate.collector.store.database import Database
+from kate.collector.traffic_log import TrafficSummary
 from kate.collector.ui.routes import add_ui_routes
 
 GRPC_KEY = web.AppKey("kate_grpc_receiver", GrpcReceiver)
 
 
 def create_app(config: Config) -> web.Application:
-    # error_middleware is outermost so that access errors (401/403) render like every other error.
-    app = web.Application(middlewares=[error_middleware, access_middleware, body_deadline_middleware],
+    # error_middleware is outermost so that access errors (401/403) render like every other error;
+    # the request guard refuses cross-site and rebound requests before access control runs.
+    app = web.Application(middlewares=[error_middleware, request_guard_middleware, access_middleware,
+                                       body_deadline_middleware],
                           client_max_size=config.server.max_body_bytes)
+    app[GUARD_KEY] = RequestGuard.from_config(config.server, keys_required=bool(config.auth.keys))
+    app.on_response_prepare.append(add_cors_headers)
     app[BODY_TIMEOUT_KEY] = config.server.body_timeout_s
     app[AUTHENTICATOR_KEY] = Authenticator(config.auth)
     database = Database(config.storage.path, config.storage)
@@ -64,6 +70,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_evaluation_lifecycle)  # before gRPC: root spans' completions find it running
     app.cleanup_ctx.append(_grpc_lifecycle)  # after the store: it serves only while the store is open
     app.cleanup_ctx.append(_jobs_lifecycle)  # last: stopped first, while its agents' writes still land
+    app.cleanup_ctx.append(_traffic_summary_lifecycle)
     return app
 
 
@@ -101,3 +108,10 @@ async def _jobs_lifecycle(app: web.Application) -> AsyncIterator[None]:
     await worker.start()
     yield
     await worker.stop()  # running agents get jobs.shutdown_grace_s, then their jobs are released
+
+
+async def _traffic_summary_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    summary = TrafficSummary(app[STATE_KEY].config.logging.traffic_summary_s)
+    summary.start()  # logging.traffic_summary_s 0: off
+    yield
+    await summary.stop()

@@ -1,4 +1,4 @@
-"""API keys (design §9): hashed in config, compared in constant time, optionally per agent.
+"""API keys (docs/configuration.md#auth): hashed in config, compared in constant time, optionally per agent.
 
 Pure logic shared by the HTTP middleware and the gRPC receiver. Keys themselves are never
 stored or logged; only their SHA-256 appears in config. With no keys configured every caller

@@ -1,19 +1,20 @@
 """The `kate` command: `kate serve` runs the collector, `kate sql` queries the span tables,
 `kate repair` recovers a file that a kill tore during a checkpoint.
 
-Flags override config.yaml, which overrides the defaults in config.py (see README).
+Flags override config.yaml, which overrides the defaults in config.py (docs/configuration.md#precedence).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from pathlib import Path
 
 from kate.collector.config import Config, ConfigError, load_config
+from kate.collector.listen import PortUnavailable
+from kate.collector.log_format import configure_logging
 
 DEFAULT_CONFIG = Path("config.yaml")
 
@@ -26,8 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"kate: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=config.logging.level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(config.logging.level)  # every line escaped, credentials withheld (log_format.py)
     return int(args.run(args, config) or 0)
 
 
@@ -84,10 +84,29 @@ def _run_serve(args: argparse.Namespace, config: Config) -> int:
     except (KateError, SchemaTooNew, ConfigError) as exc:  # ConfigError: a custom evaluator fails to load
         print(f"kate: cannot start: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:  # e.g. the port is taken
+    except PortUnavailable as exc:
+        print(f"kate: cannot start: {_port_advice(exc)}", file=sys.stderr)
+        return 1
+    except OSError as exc:
         print(f"kate: cannot start: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
+
+
+# The flag and the environment variable that set each listening setting (README "Configuration").
+_LISTEN_SOURCES = {
+    "server.port": "--port or KATE_PORT",
+    "server.grpc_port": "--grpc-port or KATE_GRPC_PORT",
+    "server.host": "--host or KATE_HOST",
+    "server.grpc_host": "server.grpc_host in the config file",
+}
+
+
+def _port_advice(exc: PortUnavailable) -> str:
+    source = _LISTEN_SOURCES.get(exc.setting, exc.setting)
+    if exc.setting.endswith("port"):
+        return f"{exc.setting} {exc}: choose another port with {source} (0 picks a free one)"
+    return f"{exc.setting} {exc}: choose another address with {source}"
 
 
 def _run_keygen(args: argparse.Namespace, config: Config) -> int:

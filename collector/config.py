@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 import types
 import typing
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +20,10 @@ from typing import Any
 import yaml
 from kate.collector.evaluation.settings import EvaluationConfig, check_evaluation
 from kate.collector.jobs.settings import HostedAgentConfig, JobsConfig, check_jobs
+from kate.collector.sizes import UNITS, size_bytes
 
 MIB = 1024 * 1024
+MIN_MEMORY_LIMIT_BYTES = 16 * MIB  # below this DuckDB cannot even create the tables
 
 
 class ConfigError(ValueError):
@@ -37,6 +41,8 @@ class ServerConfig:
     shutdown_timeout_s: float = 10.0
     body_timeout_s: float = 60.0  # a request body not fully received by then answers 408 (slow-loris)
     keepalive_timeout_s: float = 75.0  # an idle connection (or one stuck in its headers) is closed after this
+    allowed_origins: tuple[str, ...] = ()  # browser origins (scheme://host[:port]) allowed besides the collector's own
+    allowed_hosts: tuple[str, ...] = ()  # Host names answered besides localhost, IP literals and host; "*": any
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,7 @@ class AuthConfig:
 @dataclass(frozen=True, slots=True)
 class LoggingConfig:
     level: str = "INFO"
+    traffic_summary_s: float = 10.0  # one INFO line of traffic per interval while spans flow; 0 = off
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +120,7 @@ class Config:
     ui: UiConfig = field(default_factory=UiConfig)
 
 
-# Documented environment overrides (README "Configuration"): variable → dotted path.
+# Documented environment overrides (docs/configuration.md#precedence): variable → dotted path.
 ENV_OVERRIDES: dict[str, str] = {
     "KATE_HOST": "server.host",
     "KATE_PORT": "server.port",
@@ -136,15 +143,29 @@ def load_config(
     tree: dict[str, Any] = {}
     if path is not None:
         tree = _read_yaml(Path(path))
+    from_env: dict[str, str] = {}
     for variable, dotted in ENV_OVERRIDES.items():
         if environ and variable in environ:
             _set_dotted(tree, dotted, environ[variable])
+            from_env[dotted] = variable
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(tree, dotted, value)
-    config = _with_secrets(_build(Config, tree, ""), environ or {})
-    _check(config)
+            from_env.pop(dotted, None)
+    try:
+        config = _with_secrets(_build(Config, tree, ""), environ or {})
+        _check(config)
+    except ConfigError as exc:
+        raise ConfigError(_with_source(str(exc), from_env)) from None
     return config
+
+
+def _with_source(message: str, from_env: Mapping[str, str]) -> str:
+    """Name the environment variable when the wrong value came from one (KATE_PORT=abc)."""
+    for dotted, variable in from_env.items():
+        if dotted in message:
+            return f"{message} (set by the environment variable {variable})"
+    return message
 
 
 def _with_secrets(config: Config, environ: Mapping[str, str]) -> Config:
@@ -205,7 +226,7 @@ def _build(cls: type[Any], data: Any, prefix: str) -> Any:
 def _coerce(hint: Any, value: Any, dotted: str) -> Any:
     if hint is Any:  # free-form values handed to user code (evaluation.custom[i].options)
         return value
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, f"{dotted}.")
     origin = typing.get_origin(hint)
     if origin is tuple:
@@ -247,7 +268,7 @@ def _to_bool(value: Any, dotted: str) -> bool:
     raise ConfigError(f"{dotted} must be true or false, got {value!r}")
 
 
-def _to_number(kind: type, value: Any, dotted: str) -> int | float:
+def _to_number(kind: type[int] | type[float], value: Any, dotted: str) -> int | float:
     if isinstance(value, bool):
         raise ConfigError(f"{dotted} must be a number, got {value!r}")
     try:
@@ -289,11 +310,26 @@ def _check(config: Config) -> None:
     if not 0 < config.api.default_page_size <= config.api.max_page_size:
         raise ConfigError("api.default_page_size must be between 1 and api.max_page_size")
     _check_auth(config)
+    _check_duckdb_sizes(config.storage)
+    _check_browser_access(config.server)
     problems = check_evaluation(config.evaluation) + check_jobs(config.jobs, config.hosted_agents)
     if problems:
         raise ConfigError(problems[0])
+    if config.logging.traffic_summary_s < 0:
+        raise ConfigError(f"logging.traffic_summary_s must be 0 (off) or more, got {config.logging.traffic_summary_s}")
     if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"logging.level must be DEBUG, INFO, WARNING or ERROR, got {config.logging.level!r}")
+
+
+def _check_duckdb_sizes(storage: StorageConfig) -> None:
+    """Values passed through to DuckDB as text: checked here so the error names the key."""
+    for dotted, text in (("storage.memory_limit", storage.memory_limit),
+                         ("storage.wal_autocheckpoint", storage.wal_autocheckpoint)):
+        size = size_bytes(text)
+        if size is None or size <= 0:
+            raise ConfigError(f"{dotted} must be a size: a number and a unit ({UNITS}), e.g. 512MiB; got {text!r}")
+    if (size_bytes(storage.memory_limit) or 0) < MIN_MEMORY_LIMIT_BYTES:
+        raise ConfigError(f"storage.memory_limit must be at least 16MiB, got {storage.memory_limit!r}")
 
 
 def _check_auth(config: Config) -> None:
@@ -309,6 +345,31 @@ def _check_auth(config: Config) -> None:
             f"refusing to listen on {exposed[0]} without API keys: add auth.keys, "
             "or set auth.allow_anonymous: true to accept anonymous traffic from the network"
         )
+
+
+def _check_browser_access(server: ServerConfig) -> None:
+    for index, origin in enumerate(server.allowed_origins):
+        if not _is_origin(origin):
+            raise ConfigError(f"server.allowed_origins[{index}] must be an origin such as "
+                              f"https://kate.example.com or http://localhost:3000, got {origin!r}")
+    for index, host in enumerate(server.allowed_hosts):
+        if host != "*" and not _HOST_NAME.fullmatch(host):
+            raise ConfigError(f"server.allowed_hosts[{index}] must be a host name without scheme or port "
+                              f"(e.g. kate.internal), or \"*\" for any, got {host!r}")
+
+
+_HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
+
+
+def _is_origin(text: str) -> bool:
+    """scheme://host[:port] with http or https, and nothing else (what browsers send as Origin)."""
+    parts = urllib.parse.urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname) and parts.path in ("", "/")
+            and not parts.query and not parts.fragment and parts.username is None)
 
 
 def is_loopback(host: str) -> bool:

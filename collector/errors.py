@@ -9,6 +9,7 @@ envelope; the gRPC servicer maps them with to_grpc_code(). Nothing here does I/O
     │   └── ValidationError (422 validation_error)   well-formed JSON with wrong fields
     ├── Unauthorized (401 unauthorized)
     ├── Forbidden (403 forbidden)
+    │   └── OriginNotAllowed (403 origin_not_allowed)   a browser page of another site
     ├── NotFound (404 not_found)
     │   └── AgentNotHosted (404 agent_not_hosted)
     ├── MethodNotAllowed (405 method_not_allowed)
@@ -20,6 +21,7 @@ envelope; the gRPC servicer maps them with to_grpc_code(). Nothing here does I/O
     │   └── DuplicateRun (409 run_exists)
     ├── PayloadTooLarge (413 payload_too_large)
     ├── UnsupportedMediaType (415 unsupported_media_type)
+    ├── HostNotAllowed (421 host_not_allowed)   a Host header that is not a name of this collector
     ├── RateLimited (429 rate_limited, retryable, retry_after_s)
     ├── Overloaded (503 overloaded, retryable, retry_after_s)
     └── StoreUnavailable (503 store_unavailable)   the DuckDB file cannot be opened
@@ -90,6 +92,13 @@ class Forbidden(KateError):
     code = "forbidden"
 
 
+class OriginNotAllowed(Forbidden):
+    """A browser request (Origin header) from a site other than the collector's own or those
+    listed in server.allowed_origins: a cross-site request, refused before it runs."""
+
+    code = "origin_not_allowed"
+
+
 class NotFound(KateError):
     status = 404
     code = "not_found"
@@ -141,6 +150,14 @@ class PayloadTooLarge(KateError):
 class UnsupportedMediaType(KateError):
     status = 415
     code = "unsupported_media_type"
+
+
+class HostNotAllowed(KateError):
+    """The Host header names neither this collector nor server.allowed_hosts: a page that
+    rebound its own DNS name to the collector's address (DNS rebinding) sends that name."""
+
+    status = 421
+    code = "host_not_allowed"
 
 
 class _RetryableError(KateError):

@@ -1,4 +1,4 @@
-"""The collector's Prometheus metrics, served as text at GET /metrics (design §3).
+"""The collector's Prometheus metrics, served as text at GET /metrics (docs/operations.md#metrics).
 
 One registry for Kate's own series (not the library's global one). Counters are incremented
 where the thing happens (decoded spans by the ingest pipeline, commits and checkpoints by the
@@ -21,7 +21,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-disable_created_metrics()  # no *_created series: they double the output and nobody graphs them
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: they double the output and nobody graphs them
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -35,6 +35,9 @@ SPANS_REJECTED = Counter(
     "kate_spans_rejected", "Spans of accepted OTLP requests refused one by one (partial_success), by protocol.",
     ["protocol"], registry=REGISTRY)
 SPANS_STORED = Counter("kate_spans_stored", "Spans committed to DuckDB.", registry=REGISTRY)
+INGEST_REQUESTS = Counter(
+    "kate_ingest_requests", "Requests (hosted agents: frames) whose spans were handed to the store, by protocol.",
+    ["protocol"], registry=REGISTRY)
 REQUEST_ERRORS = Counter(
     "kate_request_errors", "Requests answered with an error, by transport (http, grpc) and Kate error code "
     "(overloaded: refused with a retry hint).", ["transport", "code"], registry=REGISTRY)

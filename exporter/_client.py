@@ -1,4 +1,4 @@
-"""The async SDK client: `Client(...).runs` speaks the Runs API of runs-api.txt over aiohttp.
+"""The async SDK client: `Client(...).runs` speaks the Runs API (docs/api.md) over aiohttp.
 
 No retries: every error is raised as the KateError subclass for its status and code.
 """

@@ -29,7 +29,7 @@ class KateSpanExporter(SpanExporter):
     """Maps finished spans with the shared mapping and uploads them to their runs.
 
     Spans are grouped per run: `kate.run.id` on the span or its resource, else the trace id as
-    a UUID (design §5). A run the exporter has not seen is created (trigger `automatic`; an
+    a UUID (docs/mapping.md#agents-and-runs). A run the exporter has not seen is created (trigger `automatic`; an
     answer `409 run_exists` means it already exists and is fine). A run created here is
     completed when its root span is exported, unless `complete_runs=False`. 429 and 503 are
     retried after Retry-After (others with jittered backoff) inside `timeout`; export() never

@@ -66,7 +66,7 @@ def group_by_run(
 
 
 def run_id_of(span: ReadableSpan) -> str:
-    """Design §5: span `kate.run.id`, else resource `kate.run.id`, else the trace id as a UUID."""
+    """docs/mapping.md#agents-and-runs: span `kate.run.id`, else resource `kate.run.id`, else the trace id as a UUID."""
     for attributes in (span.attributes, span.resource.attributes):
         found = _uuid((attributes or {}).get(RUN_ID_KEY))
         if found is not None:

@@ -20,7 +20,7 @@ from yarl import URL
 
 T = TypeVar("T")
 USER_AGENT = "kate-exporter/0.1.0"
-DEFAULT_ENDPOINT = "http://127.0.0.1:4318"  # the collector's default HTTP address (design §3)
+DEFAULT_ENDPOINT = "http://127.0.0.1:4318"  # the collector's default HTTP address (docs/configuration.md#server)
 
 
 def _headers(api_key: str | None) -> dict[str, str]:

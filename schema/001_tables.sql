@@ -1,4 +1,4 @@
--- Kate storage, version 1: the four tables of design §4.
+-- Kate storage, version 1: the four tables of docs/sql.md#tables.
 -- Times of runs, jobs and evaluations are TIMESTAMP in UTC; span times are unix nanoseconds
 -- (BIGINT) as received, with timestamps derived in the views of 002_views.sql.
 

@@ -1,5 +1,5 @@
 -- Kate storage, version 2: what automatic evaluation and the hosted-agent job queue need
--- beyond the four tables of version 1 (design §7, §8).
+-- beyond the four tables of version 1 (docs/evaluation.md, docs/hosted-agents.md).
 
 -- A run points at its latest evaluation; evaluation_requested_at is when that evaluation was
 -- admitted, so max(evaluation_requested_at) per agent is the agent's cooldown clock and

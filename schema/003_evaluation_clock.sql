@@ -1,4 +1,4 @@
--- The cooldown clock of automatic evaluation (design §7), one row per agent: when the agent's
+-- The cooldown clock of automatic evaluation (docs/evaluation.md), one row per agent: when the agent's
 -- latest evaluation was admitted. Admission reads and moves it in the transaction that
 -- completes the run, by key, instead of taking max(runs.evaluation_requested_at) over every
 -- run of the agent. runs.evaluation_requested_at stays: when each run's evaluation was admitted.

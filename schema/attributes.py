@@ -1,6 +1,6 @@
 """Reading span attributes: one pass that groups flattened keys, typed look-ups, count coercion.
 
-Owns how raw attribute values are read (attribute-mapping.md §3, §5, §6). Pure: never raises
+Owns how raw attribute values are read (docs/mapping.md). Pure: never raises
 on any value, never performs I/O, never renders text (that is messages.py).
 """
 
@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 from kate.schema.record import AttributeValue
 
-# Flattened families (§5): `<prefix><index>.<suffix>`, classified by the text up to the second
-# dot. One C-level startswith over a tuple rejects every other key (the hot path, §6).
+# Flattened families (docs/mapping.md#rendering-messages): `<prefix><index>.<suffix>`, classified by the text up to the second
+# dot. One C-level startswith over a tuple rejects every other key (the hot path).
 FLAT_PREFIXES: frozenset[str] = frozenset(
     {
         "gen_ai.prompt.",
@@ -134,7 +134,7 @@ def is_blank(text: str) -> bool:
 
 
 def first_text(attrs: Mapping[str, AttributeValue], keys: Iterable[str]) -> tuple[str, str] | None:
-    """The first (key, value) among keys whose value is a non-blank string (§3: first wins)."""
+    """The first (key, value) among keys whose value is a non-blank string (docs/mapping.md#field-sources-and-precedence: first wins)."""
     for key in keys:
         value = attrs.get(key)
         if isinstance(value, str) and not is_blank(value):
@@ -153,7 +153,7 @@ def first_count(attrs: Mapping[str, AttributeValue], keys: Iterable[str]) -> tup
 
 
 def coerce_count(value: object) -> int | None:
-    """A non-negative int from an OTLP int, double or numeric string (§3); else None."""
+    """A non-negative int from an OTLP int, double or numeric string (docs/mapping.md#field-sources-and-precedence); else None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -174,12 +174,12 @@ def _count_from_text(text: str) -> int | None:
 
 
 def is_data_url(value: str) -> bool:
-    """A `data:...;base64,` URL: an inlined image or file, never text (§6)."""
+    """A `data:...;base64,` URL: an inlined image or file, never text (docs/mapping.md#size-truncation-and-blobs)."""
     return value.startswith("data:") and ";base64," in value[:_DATA_URL_PROBE]
 
 
 def is_blob(value: object) -> bool:
-    """Values dropped from stored attributes: raw bytes and base64 data URLs (§6)."""
+    """Values dropped from stored attributes: raw bytes and base64 data URLs (docs/mapping.md#size-truncation-and-blobs)."""
     if isinstance(value, str):
         return is_data_url(value)
     return isinstance(value, BYTES_TYPES)

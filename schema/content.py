@@ -1,4 +1,4 @@
-"""Choosing input_text and output_text: the ordered source chains of attribute-mapping.md §3.
+"""Choosing input_text and output_text: the ordered source chains of docs/mapping.md#field-sources-and-precedence.
 
 Owns which source wins (the first with non-blank text) and which attribute keys it consumed.
 Pure and total; renders nothing itself (messages.py does) and never caps (mapping.py does).
@@ -88,7 +88,7 @@ def _content(text: str, *consumed: str) -> Content | None:
 
 
 def _value(key: str, *companions: str, literal: bool = False) -> Source:
-    """A generic value (`input.value`...) kept as its text; `literal` decodes a JSON string (§5).
+    """A generic value (`input.value`...) kept as its text; `literal` decodes a JSON string (docs/mapping.md#rendering-messages).
 
     traceloop.entity.* values are JSON-encoded, so a returned str arrives as `"\\"text\\""`.
     """
@@ -186,7 +186,7 @@ def _embedding_texts(index: AttributeIndex, events: Sequence[SpanEvent]) -> Cont
 
 
 def _attribute(attrs: Mapping[str, AttributeValue], key: str) -> AttributeValue:
-    """A source's value; a blob counts as absent so the chain goes on (§6: never text)."""
+    """A source's value; a blob counts as absent so the chain goes on (docs/mapping.md#size-truncation-and-blobs: never text)."""
     value = attrs.get(key)
     return None if is_blob(value) else value
 
@@ -205,7 +205,7 @@ def _group(prefix: str) -> Gate:
 
 _EVENTS: Gate = ((), "", True)
 
-# attribute-mapping.md §3: the first source with non-blank text wins, in this order.
+# docs/mapping.md#field-sources-and-precedence: the first source with non-blank text wins, in this order.
 _INPUT_SOURCES: tuple[tuple[Gate, Source], ...] = (
     (_key("langfuse.observation.input"), _value("langfuse.observation.input")),
     (_key(SYSTEM_INSTRUCTIONS, INPUT_MESSAGES), _genai_input),

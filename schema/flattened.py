@@ -1,7 +1,7 @@
 """Un-flattening indexed message attributes: `gen_ai.prompt.{i}.*`, `llm.input_messages.{i}.*`.
 
 Owns reading one flattened family into Messages and naming the keys it rendered, so only
-those leave the stored attributes (§5). Pure and total; suffixes it does not render (ids,
+those leave the stored attributes (docs/mapping.md#what-stays-in-attributes). Pure and total; suffixes it does not render (ids,
 finish reasons) are left unread and therefore kept.
 """
 

@@ -1,6 +1,6 @@
 """map_span: one span's name, attributes, times, status and events become the record's fields.
 
-Owns attribute-mapping.md §3-§6 as one pure, total function: no I/O, no logging, and no
+Owns docs/mapping.md as one pure, total function: no I/O, no logging, and no
 exception for any attribute shape. Must not import duckdb, aiohttp, grpc or kate.collector.
 
 remaining_attributes is the span's attributes minus what the mapping consumed and minus blobs:
@@ -9,7 +9,7 @@ remaining_attributes is the span's attributes minus what the mapping consumed an
   rendered; `input.mime_type` / `output.mime_type` with their value), the model key that won
   and the token-count keys that were read;
 - dropped: embedding vectors (`embedding.embeddings.{i}.embedding.vector`), `output.value` of
-  EMBEDDING spans (the vector response, §6), bytes values and base64 data URLs;
+  EMBEDDING spans (the vector response, docs/mapping.md#size-truncation-and-blobs), bytes values and base64 data URLs;
 - kept: everything else, including keys that only selected span_kind, node_name or the
   status message (`openinference.span.kind`, `gen_ai.operation.name`, `gen_ai.tool.name`,
   `error.type`...: small, and the conventions' own vocabulary to filter by), sources that lost
@@ -82,7 +82,7 @@ _ENTITY_NAME_KEYS = ("traceloop.entity.name",)
 
 
 def map_span(span: SpanInput, *, max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES) -> MappedFields:
-    """Derive the record fields of one span; total over every attribute shape (§3-§6)."""
+    """Derive the record fields of one span; total over every attribute shape (docs/mapping.md)."""
     index = AttributeIndex.build(span.attributes)
     attrs = index.attrs
     kind = _span_kind(index, span.name)
@@ -124,7 +124,7 @@ _NO_TEXT: tuple[None, bool] = (None, False)
 
 
 def _span_kind(index: AttributeIndex, span_name: str) -> SpanKind:
-    """§4: declared kinds in convention order, then attribute heuristics, else UNKNOWN."""
+    """docs/mapping.md#span-kind: declared kinds in convention order, then attribute heuristics, else UNKNOWN."""
     declared = _short_text(index.attrs.get("openinference.span.kind")).upper()
     if declared in _DECLARED_KINDS:
         return SpanKind(declared)
@@ -144,12 +144,12 @@ def _inferred_kind(index: AttributeIndex, span_name: str) -> SpanKind:
         return SpanKind.RETRIEVER
     if first_text(index.attrs, _MODEL_HINT_KEYS):
         return SpanKind.EMBEDDING if "embed" in str(span_name).lower() else SpanKind.LLM
-    # §4.6: never guess CHAIN; plain HTTP/DB spans must stay distinguishable.
+    # docs/mapping.md#span-kind: never guess CHAIN; plain HTTP/DB spans must stay distinguishable.
     return SpanKind.UNKNOWN
 
 
 def _latency_ms(start_time_unix_nano: int, end_time_unix_nano: int) -> float | None:
-    """Duration from the span's own times; ints first, since nanos exceed 2^53 (§6)."""
+    """Duration from the span's own times; ints first, since nanos exceed 2^53 (docs/mapping.md#field-sources-and-precedence)."""
     start, end = start_time_unix_nano, end_time_unix_nano
     if not (isinstance(start, int) and not isinstance(start, bool) and start > 0):
         return None
@@ -161,7 +161,7 @@ def _latency_ms(start_time_unix_nano: int, end_time_unix_nano: int) -> float | N
 
 
 def _node_name(attrs: Mapping[str, AttributeValue], kind: SpanKind, span_name: str) -> str:
-    # §3: agent/workflow names copied onto descendants never name a non-agent span.
+    # docs/mapping.md#field-sources-and-precedence: agent/workflow names copied onto descendants never name a non-agent span.
     found = first_text(attrs, _NODE_KEYS.get(kind, _ENTITY_NAME_KEYS))
     if found is not None:
         return found[1]
@@ -169,7 +169,7 @@ def _node_name(attrs: Mapping[str, AttributeValue], kind: SpanKind, span_name: s
 
 
 def _model(attrs: Mapping[str, AttributeValue]) -> tuple[str | None, str | None]:
-    """(key consumed, model): the response model beats the request model (§3)."""
+    """(key consumed, model): the response model beats the request model (docs/mapping.md#field-sources-and-precedence)."""
     found = first_text(attrs, _MODEL_KEYS)
     if found is not None:
         return found
@@ -205,7 +205,7 @@ def _exception_message(events: Sequence[SpanEvent]) -> tuple[str, str] | None:
 def _remaining(index: AttributeIndex, consumed: set[str], kind: SpanKind) -> dict[str, AttributeValue]:
     dropped = consumed.union(index.vector_keys)
     if kind is SpanKind.EMBEDDING:
-        dropped.add("output.value")  # §6: OpenInference puts the whole vector list there
+        dropped.add("output.value")  # docs/mapping.md#size-truncation-and-blobs: OpenInference puts the whole vector list there
     # is_blob, inlined (this runs for every attribute of every span): data URLs and bytes go.
     return {
         key: value

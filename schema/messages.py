@@ -1,4 +1,4 @@
-"""Rendering chat messages and attribute values as readable text (attribute-mapping.md §5).
+"""Rendering chat messages and attribute values as readable text (docs/mapping.md#rendering-messages).
 
 Owns the Message shape and how structured content (GenAI parts, OpenAI and Anthropic content
 lists, tool calls) becomes text. Pure and total: never raises, never recurses on its own (only
@@ -35,12 +35,12 @@ class Message(NamedTuple):
 
 
 def render_input(messages: Iterable[Message]) -> str:
-    """One `role: text` line per message that has text (§5)."""
+    """One `role: text` line per message that has text (docs/mapping.md#rendering-messages)."""
     return "\n".join([f"{m.role}: {m.text}" if m.role else m.text for m in messages if m.text])
 
 
 def render_output(messages: Iterable[Message]) -> str:
-    """Like render_input, but a single assistant message is shown bare (§5)."""
+    """Like render_input, but a single assistant message is shown bare (docs/mapping.md#rendering-messages)."""
     shown = [m for m in messages if m.text]
     if len(shown) == 1 and shown[0].role in _OUTPUT_ROLES:
         return shown[0].text
@@ -120,7 +120,7 @@ def render_part(part: object) -> str:
 
 
 def call_text(name: object, arguments: object) -> str:
-    """A tool call as `name(arguments)` (§5), so a tool-call-only reply is not empty."""
+    """A tool call as `name(arguments)` (docs/mapping.md#rendering-messages), so a tool-call-only reply is not empty."""
     name_text = name if isinstance(name, str) else ""
     arguments_text = render_value(arguments)
     return f"{name_text}({arguments_text})" if name_text or arguments_text else ""
@@ -141,7 +141,7 @@ def render_value(value: object) -> str:
 
 
 def load_json(text: str) -> object:
-    """The JSON value in text when it holds an array or object; else text itself (§5)."""
+    """The JSON value in text when it holds an array or object; else text itself (docs/mapping.md#rendering-messages)."""
     if not text.lstrip().startswith(("[", "{")):
         return text
     try:

@@ -101,7 +101,7 @@ class SpanInput(NamedTuple):
 
 
 class MappedFields(NamedTuple):
-    """The record fields the mapping derives from a SpanInput (attribute-mapping.md §3)."""
+    """The record fields the mapping derives from a SpanInput (docs/mapping.md#field-sources-and-precedence)."""
 
     node_name: str
     span_kind: str

@@ -1,6 +1,6 @@
 """Text capping shared by every path that stores text: cut on a UTF-8 boundary, mark the cut.
 
-Design §5: text fields are capped (default 64 KiB), with a visible marker and `truncated` set.
+docs/mapping.md#size-truncation-and-blobs: text fields are capped (default 64 KiB), with a visible marker and `truncated` set.
 """
 from __future__ import annotations
 

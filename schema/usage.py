@@ -1,4 +1,4 @@
-"""Token usage: input, output and total counts from the three conventions (attribute-mapping.md §3).
+"""Token usage: input, output and total counts from the three conventions (docs/mapping.md#field-sources-and-precedence).
 
 Owns the precedence of the count keys and the never-double-count rule: cached and reasoning
 counts are subsets of input and output, so they are never added. Pure and total.

@@ -25,18 +25,18 @@ FROM runs;
 
 CREATE OR REPLACE VIEW api_jobs AS
 SELECT
-    job_id,
-    run_id,
-    agent_id,
-    status,
-    attempts,
-    error,
-    strftime(created_at, '%Y-%m-%dT%H:%M:%S.%gZ')       AS created_at,
-    strftime(started_at, '%Y-%m-%dT%H:%M:%S.%gZ')       AS started_at,
-    strftime(finished_at, '%Y-%m-%dT%H:%M:%S.%gZ')      AS finished_at,
-    strftime(lease_until, '%Y-%m-%dT%H:%M:%S.%gZ')      AS lease_until,
-    strftime(available_at, '%Y-%m-%dT%H:%M:%S.%gZ')     AS next_attempt_at
-FROM jobs;
+    j.job_id,
+    j.run_id,
+    j.agent_id,
+    j.status,
+    j.attempts,
+    j.error,
+    strftime(j.created_at, '%Y-%m-%dT%H:%M:%S.%gZ')     AS created_at,
+    strftime(j.started_at, '%Y-%m-%dT%H:%M:%S.%gZ')     AS started_at,
+    strftime(j.finished_at, '%Y-%m-%dT%H:%M:%S.%gZ')    AS finished_at,
+    strftime(l.lease_until, '%Y-%m-%dT%H:%M:%S.%gZ')    AS lease_until,
+    strftime(j.available_at, '%Y-%m-%dT%H:%M:%S.%gZ')   AS next_attempt_at
+FROM jobs j LEFT JOIN job_leases l ON l.job_id = j.job_id;
 
 CREATE OR REPLACE VIEW api_spans AS
 SELECT

@@ -1,4 +1,4 @@
-"""Handler of POST /agents/{agent_id}/runs/{run_id}/evaluate: force an evaluation (design §7).
+"""Handler of POST /agents/{agent_id}/runs/{run_id}/evaluate: force an evaluation (docs/evaluation.md).
 
 Answers 202 at once with the run (evaluation_status pending); the scores arrive in the
 background. No SQL here: admission is the store's, the work the scheduler's.

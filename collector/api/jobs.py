@@ -1,4 +1,4 @@
-"""Handler of GET /jobs/{job_id}: a hosted agent's job (design §8). Enqueue is in api/runs.py.
+"""Handler of GET /jobs/{job_id}: a hosted agent's job (docs/hosted-agents.md). Enqueue is in api/runs.py.
 
 The path names no agent, so the access check happens here, once the job's agent is known.
 """

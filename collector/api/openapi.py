@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from kate.collector.api.request_guard import OTLP_PREFIX, PROBE_PATHS
 from kate.collector.api.serialize import json_response
 
 _JSON = "application/json"
@@ -28,6 +29,27 @@ def _errors(*statuses: int) -> dict[str, Any]:
                409: "Wrong state or duplicate", 413: "Too large", 415: "Wrong content type",
                422: "Validation error", 429: "Rate limited", 503: "Overloaded, retry after Retry-After"}
     return {str(code): _body("Error", reasons[code]) for code in statuses}
+
+
+# The request guard's answers, possible on every operation but the probes (request_guard.py).
+_GUARD_REASONS = {403: "Origin not allowed (origin_not_allowed), or the key may not access this agent",
+                  415: "A body that is not application/json (unsupported_media_type)",
+                  421: "Host is not a name of this collector (host_not_allowed): server.allowed_hosts"}
+
+
+def _with_guard_answers(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation outside PROBE_PATHS, with the guard's 403/421 (and 415 on POST) added where missing."""
+    for path, operations in paths.items():
+        if path in PROBE_PATHS:
+            continue
+        for method, operation in operations.items():
+            otlp = path.startswith(OTLP_PREFIX)
+            for status, reason in _GUARD_REASONS.items():
+                if status == 415 and method == "get":
+                    continue  # bodies are checked on POST only
+                answer = _otlp("google.rpc.Status", reason) if otlp else _body("Error", reason)
+                operation["responses"].setdefault(str(status), answer)
+    return paths
 
 
 def _param(name: str, where: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -83,7 +105,7 @@ def _paths() -> dict[str, Any]:
         "/agents/{agent_id}/runs/enqueue": {
             "post": {"operationId": "enqueue_run", "summary": "Enqueue a run of a Kate-hosted agent",
                      "parameters": [_AGENT], "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("EnqueueRun")}}},
-                     "responses": {"202": _body("Enqueued", "Queued"), **_errors(400, 404, 415, 422, 503)}},
+                     "responses": {"202": _body("Enqueued", "Queued"), **_errors(400, 404, 413, 415, 422, 503)}},
         },
         run: {"get": {"operationId": "get_run", "summary": "Get a run", "parameters": [_AGENT, _RUN],
                       "responses": {"200": _body("Run", "AgentRunResponse"), **_errors(404, 422)}}},
@@ -182,7 +204,7 @@ def _schemas() -> dict[str, Any]:
             "trigger": {"enum": _TRIGGERS}, "run_id": {"type": "string", "format": "uuid"}}},
         "FailRun": {"type": "object", "properties": {"error": {"type": "string"}}},
         "EnqueueRun": {"type": "object", "required": ["trigger"], "properties": {
-            "trigger": {"enum": _TRIGGERS}, "user_input": {"type": "string"},
+            "trigger": {"enum": _TRIGGERS}, "user_input": {"type": "string", "description": "at most jobs.max_input_bytes of UTF-8"},
             "run_id": {"type": "string", "format": "uuid"}}},
         "Job": {"type": "object", "required": ["job_id", "run_id", "agent_id", "status", "attempts", "created_at"],
                 "properties": {"job_id": {"type": "string", "format": "uuid"}, "run_id": {"type": "string", "format": "uuid"},
@@ -264,7 +286,7 @@ def build_document() -> dict[str, Any]:
                  "description": "Runs API, span upload, read-only SQL and OTLP/HTTP of the Kate tracing "
                                 "collector. Errors use the Error envelope, except on the OTLP routes "
                                 "(/v1/*), which answer google.rpc.Status as OTLP requires."},
-        "paths": _paths(),
+        "paths": _with_guard_answers(_paths()),
         "components": {"schemas": _schemas()},
     }
 

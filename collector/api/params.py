@@ -14,16 +14,17 @@ from typing import TypeVar
 from aiohttp import web
 from kate.collector.errors import BadRequest, NotFound, ValidationError
 from kate.collector.timefmt import parse_rfc3339_naive_utc
+from kate.schema.agent_id import agent_id_problem
 
 E = TypeVar("E", bound=enum.Enum)
-MAX_AGENT_ID_CHARS = 256
 
 
 def agent_id(request: web.Request) -> str:
-    """The {agent_id} path segment: 1..256 printable characters."""
+    """The {agent_id} path segment: 1..256 printable characters (kate.schema.agent_id, as OTLP)."""
     value = request.match_info["agent_id"]
-    if len(value) > MAX_AGENT_ID_CHARS or not value.isprintable():
-        raise ValidationError.for_field("agent_id", f"must be 1 to {MAX_AGENT_ID_CHARS} printable characters")
+    problem = agent_id_problem(value)
+    if problem:
+        raise ValidationError.for_field("agent_id", problem)
     return value
 
 
@@ -32,7 +33,7 @@ MAX_RUN_ID_CHARS = 128
 
 def run_id(request: web.Request) -> str:
     """The {run_id} path segment: a UUID in canonical form, or as given for the non-UUID ids an
-    OTLP sender may set with `kate.run.id` (design §5); anything else cannot name a run: 404."""
+    OTLP sender may set with `kate.run.id` (docs/mapping.md#agents-and-runs); anything else cannot name a run: 404."""
     raw = request.match_info["run_id"]
     canonical = canonical_uuid(raw)
     if canonical is not None:

@@ -1,4 +1,4 @@
-"""Per-run request rate limit of the span upload (runs-api: 60 requests a minute).
+"""Per-run request rate limit of the span upload (docs/api.md#rate-limits: 60 requests a minute).
 
 A token bucket per key: `limit` tokens, refilled continuously over one minute, so a client
 may burst up to the limit and then sustain limit/minute. Memory stays bounded: idle, full

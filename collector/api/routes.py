@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 from kate.collector.api import agents, evaluations, health, jobs, openapi, runs, sql
 from kate.collector.ingest import otlp_http
-from kate.collector.middleware import RENDERER_KEY, ErrorRenderer
+from kate.collector.middleware import RENDERER_KEY, ErrorRenderer, Handler
 
 _RUN = "/agents/{agent_id}/runs/{run_id}"
 
-ROUTES: tuple[tuple[str, str, web.RequestHandler], ...] = (  # type: ignore[type-arg]
+ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/agents", agents.list_agents),
     ("GET", "/agents/{agent_id}/runs", runs.list_runs),
     ("GET", "/agents/{agent_id}/spans", agents.list_agent_spans),

@@ -1,4 +1,4 @@
-"""Handlers of the Runs API, one per operation of runs-api.txt: parse, call the store, serialize.
+"""Handlers of the Runs API, one per operation of the Runs API (docs/api.md): parse, call the store, serialize.
 
 No SQL and no business rules here: those live in store/ and ingest/. Errors are raised and
 rendered by the middleware.
@@ -13,7 +13,7 @@ from kate.collector.api import params
 from kate.collector.api.context import STATE_KEY, AppState
 from kate.collector.api.serialize import json_response, read_json_bytes, read_json_object, span_objects
 from kate.collector.completion import CompletedRun, FollowUps
-from kate.collector.errors import ValidationError
+from kate.collector.errors import PayloadTooLarge, ValidationError
 from kate.collector.ingest.upload import UploadTarget
 from kate.collector.store import jobs as job_store
 from kate.collector.store import runs as run_store
@@ -89,7 +89,7 @@ async def complete_run(request: web.Request) -> web.Response:
 
     def complete(txn: WriteTxn) -> FollowUps:
         run_store.complete_run(txn, agent_id, run_id)
-        return state.completions.in_transaction(txn, [CompletedRun(agent_id, run_id)])  # evaluation (design §7)
+        return state.completions.in_transaction(txn, [CompletedRun(agent_id, run_id)])  # evaluation (docs/evaluation.md)
 
     (await state.database.write(complete)).run()
     run = await state.database.read(lambda c: run_store.get_run(c, agent_id, run_id))
@@ -151,9 +151,18 @@ async def enqueue_run(request: web.Request) -> web.Response:
     user_input = "" if user_input is None else user_input
     if not isinstance(user_input, str):
         raise ValidationError.for_field("user_input", "must be a string (the text handed to the agent)")
+    _check_input_size(user_input, state.config.jobs.max_input_bytes)
     run = NewRun(_requested_run_id(body.get("run_id")), agent_id, trigger, RunSource.HOSTED, RunStatus.QUEUED, user_input)
     job_id = uuid7()
     await state.database.write(lambda txn: job_store.enqueue_job(txn, run, job_id, run_store.utc_now()))
     state.jobs.wake()
     answer = {"run_id": run.run_id, "job_id": job_id, "status": RunStatus.QUEUED.value}
     return json_response(answer, status=202, headers={"Location": f"/jobs/{job_id}"})
+
+
+def _check_input_size(user_input: str, max_bytes: int) -> None:
+    """The input travels to the agent process and into the run and job rows: capped by jobs.max_input_bytes."""
+    size = len(user_input.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        message = f"is {size} bytes (UTF-8), at most {max_bytes} allowed (jobs.max_input_bytes)"
+        raise PayloadTooLarge(f"user_input: {message}", details=[{"field": "user_input", "message": message}])

@@ -1,4 +1,4 @@
-"""The cooldown rule of automatic evaluation (design §7): one evaluation per agent per cooldown.
+"""The cooldown rule of automatic evaluation (docs/evaluation.md): one evaluation per agent per cooldown.
 
 A completed run is evaluated automatically only when the agent's last evaluation was admitted
 at least cooldown_s ago (per-agent overrides in config). The clock lives in the store

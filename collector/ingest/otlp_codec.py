@@ -52,7 +52,7 @@ def decompress(body: bytes, content_encoding: str | None, *, max_bytes: int) -> 
         return _gunzip(body, max_bytes)
     if encoding == "deflate":
         return _inflate_deflate(body, max_bytes)
-    # The Collector answers 400 "unsupported Content-Encoding" (otlp-duckdb-facts A1).
+    # The Collector answers 400 "unsupported Content-Encoding" (docs/api.md#otlp-over-http).
     msg = f"unsupported Content-Encoding {content_encoding!r}; expected gzip, deflate or identity"
     raise BadRequest(msg)
 
@@ -174,7 +174,7 @@ def _load_json_object(body: bytes) -> dict[str, Any]:
 
 def _rewrite_ids(document: dict[str, Any]) -> None:
     """OTLP/JSON: ids are case-insensitive hex, not proto3 base64; json_format would silently
-    base64-decode them into garbage (otlp-duckdb-facts A1), so hand it base64 instead."""
+    base64-decode them into garbage (docs/architecture.md#the-ingestion-pipeline), so hand it base64 instead."""
     for rs_path, resource_spans in _children(document, "resourceSpans", "resource_spans", ""):
         for ss_path, scope_spans in _children(resource_spans, "scopeSpans", "scope_spans", rs_path):
             for span_path, span in _children(scope_spans, "spans", "spans", ss_path):
@@ -242,7 +242,8 @@ def encode_status(message: str, content_type: str, *, code: int = 0) -> bytes:
 
 def _encode(message: Message, kind: str) -> bytes:
     if kind == PROTOBUF:
-        return message.SerializeToString()
+        serialized: bytes = message.SerializeToString()
+        return serialized
     # OTLP/JSON: lowerCamelCase keys and int64 as decimal strings (json_format's defaults), enums as ints.
     document = json_format.MessageToDict(message, use_integers_for_enums=True)
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from kate.schema.agent_id import resource_agent_problem
 from kate.schema.record import AttributeValue, SpanEvent, SpanInput, StatusCode
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -58,9 +59,19 @@ def decode_spans(request: ExportTraceServiceRequest) -> DecodeResult:
     result = DecodeResult(spans=[], rejected=[])
     for r_index, resource_spans in enumerate(request.resource_spans):
         resource = _attributes(resource_spans.resource.attributes)  # once per ResourceSpans
+        agent_problem = resource_agent_problem(resource)  # the same rule as the Runs API's paths
         for s_index, scope_spans in enumerate(resource_spans.scope_spans):
-            _decode_scope(scope_spans, resource, f"resourceSpans[{r_index}].scopeSpans[{s_index}]", result)
+            path = f"resourceSpans[{r_index}].scopeSpans[{s_index}]"
+            if agent_problem:
+                _reject_scope(scope_spans, path, agent_problem, result)
+            else:
+                _decode_scope(scope_spans, resource, path, result)
     return result
+
+
+def _reject_scope(scope_spans: ScopeSpans, path: str, reason: str, result: DecodeResult) -> None:
+    """Every span of a scope whose resource cannot be stored, counted with the reason."""
+    result.rejected.extend(Rejection(f"{path}.spans[{index}]", reason) for index in range(len(scope_spans.spans)))
 
 
 def _decode_scope(

@@ -31,10 +31,10 @@ async def export_traces(
     max_text_bytes: int,
     require_agent: Callable[[str], None] | None = None,
 ) -> ExportTraceServiceResponse:
-    """Store every valid span of a parsed request; return after commit (ack after commit, design §1).
+    """Store every valid span of a parsed request; return after commit (ack after commit, docs/architecture.md#the-ingestion-pipeline).
 
     require_agent is called once per agent id of the spans before anything is stored (API keys
-    limited to some agents, design §9) and raises to refuse the whole request. Raises
+    limited to some agents, docs/api.md#conventions) and raises to refuse the whole request. Raises
     Overloaded (retryable) when the store cannot take the spans now.
     """
     decoded = decode_spans(request)

@@ -20,14 +20,16 @@ from kate.collector.errors import KateError, Overloaded
 from kate.collector.ingest.otlp_codec import PROTOBUF
 from kate.collector.ingest.otlp_export import export_body
 from kate.collector.ingest.sink import Sink
+from kate.collector.listen import PortUnavailable, bind_http, display_address
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 logger = logging.getLogger(__name__)
+_Context = grpc.aio.ServicerContext[bytes, ExportTraceServiceResponse]
 Metadata = tuple[tuple[str, bytes], ...]
 
 # Go clients read RetryInfo from the status details, the Python exporter from its own trailer
-# (otlp-duckdb-facts A2), so a retryable answer carries both.
+# (docs/api.md#otlp-over-grpc), so a retryable answer carries both.
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 RETRY_INFO_KEY = "google.rpc.retryinfo-bin"
 
@@ -40,7 +42,7 @@ class TraceServicer:
         self._authenticator = authenticator
 
     async def Export(  # noqa: N802 - the name is the RPC's
-        self, request: bytes, context: grpc.aio.ServicerContext
+        self, request: bytes, context: _Context
     ) -> ExportTraceServiceResponse:
         """request is the serialized ExportTraceServiceRequest (see _rpc_handler)."""
         try:
@@ -55,7 +57,7 @@ class TraceServicer:
         await _abort(context, error)
 
 
-def _credential(context: grpc.aio.ServicerContext) -> str | None:
+def _credential(context: _Context) -> str | None:
     """The API key from the `authorization` (Bearer, what OTLP exporters send) or `x-api-key` metadata."""
     metadata = {key.lower(): value for key, value in (context.invocation_metadata() or ())}
     authorization, api_key = metadata.get("authorization"), metadata.get("x-api-key")
@@ -68,13 +70,13 @@ def _rpc_handler(servicer: TraceServicer) -> grpc.GenericRpcHandler:
     """TraceService/Export taking raw bytes: grpcio would answer a corrupt message UNKNOWN, but
     OTLP wants bad data as INVALID_ARGUMENT, so the servicer parses it (as otlp_http does)."""
     service = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
-    export = grpc.unary_unary_rpc_method_handler(
+    export: grpc.RpcMethodHandler[bytes, ExportTraceServiceResponse] = grpc.unary_unary_rpc_method_handler(
         servicer.Export, request_deserializer=None, response_serializer=ExportTraceServiceResponse.SerializeToString
     )
     return grpc.method_handlers_generic_handler(service, {"Export": export})
 
 
-async def _abort(context: grpc.aio.ServicerContext, error: KateError) -> NoReturn:
+async def _abort(context: _Context, error: KateError) -> NoReturn:
     """End the call with error's status (OTLP: transient → UNAVAILABLE, bad data → INVALID_ARGUMENT)."""
     code = error.to_grpc_code()
     metrics.REQUEST_ERRORS.labels("grpc", error.code).inc()
@@ -107,17 +109,25 @@ class GrpcReceiver:
     def host(self) -> str:
         return self._config.grpc_host
 
-    async def start(self) -> None:
-        """Listen on grpc_host:grpc_port (0 picks a free port). Raises OSError if it cannot bind."""
+    def bind(self) -> None:
+        """Take grpc_host:grpc_port now (0 picks a free port), before the store opens; serving
+        starts in start(). PortUnavailable (an OSError) naming server.grpc_port if it cannot."""
+        if self._server is not None:
+            return
         server = grpc.aio.server(options=self._options())
         server.add_generic_rpc_handlers((_rpc_handler(self._servicer),))
         address = _address(self._config.grpc_host, self._config.grpc_port)
         try:
-            self.port = server.add_insecure_port(address)
+            self.port = server.add_insecure_port(address)  # grpcio binds here
         except RuntimeError as exc:
-            raise OSError(f"cannot listen for OTLP/gRPC on {address}: {exc}") from exc
-        await server.start()
+            raise _bind_failure(self._config.grpc_host, self._config.grpc_port) from exc
         self._server = server
+
+    async def start(self) -> None:
+        """Serve OTLP/gRPC (binding first when bind() was not called). Raises OSError if it cannot bind."""
+        self.bind()
+        assert self._server is not None and self.port is not None  # bind() set both
+        await self._server.start()
         logger.info("OTLP/gRPC listening on %s", _address(self._config.grpc_host, self.port))
 
     async def stop(self, grace_s: float) -> None:
@@ -134,4 +144,14 @@ class GrpcReceiver:
 
 
 def _address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return display_address(host, port)
+
+
+def _bind_failure(host: str, port: int) -> PortUnavailable:
+    """grpcio says only "Failed to bind"; a plain bind of the same address says why."""
+    try:
+        for sock in bind_http(host, port, "server.grpc_port", "server.grpc_host"):
+            sock.close()
+    except PortUnavailable as exc:
+        return exc
+    return PortUnavailable("server.grpc_port", display_address(host, port), "grpcio could not bind it", taken=False)

@@ -1,4 +1,4 @@
-"""Decoded OTLP spans to SpanRecords: the shared mapping plus agent and run linkage (design §5).
+"""Decoded OTLP spans to SpanRecords: the shared mapping plus agent and run linkage (docs/mapping.md#agents-and-runs).
 
 The ingestion hot path: one map_span and one json.dumps per JSON field per span, resource
 work once per ResourceSpans. Pure: no I/O, no validation (otlp_decode owns that).
@@ -14,15 +14,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from kate.collector.ingest.otlp_decode import DecodedSpan
+from kate.schema.agent_id import resource_agent_id
 from kate.schema.mapping import map_span
 from kate.schema.record import AttributeValue, SpanEvent, SpanRecord
 
-AGENT_KEY = "kate.agent.id"
 RUN_KEY = "kate.run.id"
-SERVICE_KEY = "service.name"
-UNKNOWN_AGENT = "unknown_service"  # the OTel SDK's own fallback service name, unsuffixed
 MAX_RUN_ID_CHARS = 128
-MAX_AGENT_ID_CHARS = 256  # the Runs API accepts agent ids up to this length
 _UUID_TEXT_LENGTHS = frozenset({32, 36, 38, 45})  # hex, hyphenated, {braced}, urn:uuid:
 
 
@@ -95,12 +92,10 @@ def _resource_fields(resource: dict[str, AttributeValue]) -> _ResourceFields:
 
 
 def agent_id_from(resource: dict[str, AttributeValue]) -> str:
-    """Design §5: resource kate.agent.id, else service.name, else "unknown_service"."""
-    for key in (AGENT_KEY, SERVICE_KEY):
-        value = resource.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()[:MAX_AGENT_ID_CHARS]
-    return UNKNOWN_AGENT
+    """docs/mapping.md#agents-and-runs: resource kate.agent.id, else service.name, else
+    "unknown_service". Resources with an invalid agent id never get here: otlp_decode rejects
+    their spans."""
+    return resource_agent_id(resource)[0]
 
 
 def run_id_from(value: AttributeValue) -> str | None:
@@ -122,7 +117,7 @@ def run_id_from(value: AttributeValue) -> str | None:
 
 
 def trace_run_id(trace_id: str) -> str:
-    """Design §5: a 128-bit trace id read as a UUID names the run (trace_id is 32 lowercase hex)."""
+    """docs/mapping.md#agents-and-runs: a 128-bit trace id read as a UUID names the run (trace_id is 32 lowercase hex)."""
     return f"{trace_id[:8]}-{trace_id[8:12]}-{trace_id[12:16]}-{trace_id[16:20]}-{trace_id[20:]}"
 
 

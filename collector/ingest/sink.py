@@ -33,15 +33,17 @@ class Sink:
 
     async def consume_upload(self, agent_id: str, run_id: str, batch: SpanBatch) -> IngestResult:
         """Store an upload to a running run, all or nothing."""
+        metrics.INGEST_REQUESTS.labels("upload").inc()
         metrics.SPANS_RECEIVED.labels("upload").inc(batch.count)
         return await self._database.write(
             lambda txn: insert_uploaded_spans(txn, agent_id, run_id, batch), weight_bytes=batch.weight_bytes
         )
 
     async def consume_otlp(self, batch: SpanBatch, *, protocol: str) -> IngestResult:
-        """Store OTLP spans, creating and completing their runs (design §5); the runs that root
+        """Store OTLP spans, creating and completing their runs (docs/mapping.md#agents-and-runs); the runs that root
         spans complete are admitted for evaluation in the same transaction. protocol labels the
         metrics (otlp_http, otlp_grpc, hosted)."""
+        metrics.INGEST_REQUESTS.labels(protocol).inc()
         metrics.SPANS_RECEIVED.labels(protocol).inc(batch.count)
         if not batch.count:
             return IngestResult(stored=0, completed_runs=())

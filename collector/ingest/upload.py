@@ -249,29 +249,31 @@ class _FieldReader:
         return None
 
     def text(self, name: str, *, required: bool = False) -> str | None:
-        value = self._get(name, lambda v: isinstance(v, str), "a string")
+        value: str | None = self._get(name, lambda v: isinstance(v, str), "a string")
         if required and self._span.get(name) in ("", None):
             self._problems.add(f"{self._path}.{name}", "is required and must be a non-empty string")
         return value
 
     def choice(self, name: str, allowed: frozenset[str], *, upper: bool) -> str | None:
-        value = self._get(name, lambda v: isinstance(v, str) and (v.upper() if upper else v) in allowed,
+        value: str | None = self._get(name, lambda v: isinstance(v, str) and (v.upper() if upper else v) in allowed,
                           "one of " + ", ".join(sorted(allowed)))
         return value.upper() if value is not None and upper else value
 
     def object(self, name: str) -> dict[str, Any] | None:
-        return self._get(name, lambda v: isinstance(v, dict), "an object")
+        found: dict[str, Any] | None = self._get(name, lambda v: isinstance(v, dict), "an object")
+        return found
 
     def number(self, name: str) -> float | None:
         value = self._get(name, lambda v: _is_number(v) and v >= 0, "a non-negative number")
         return None if value is None else float(value)
 
     def integer(self, name: str) -> int | None:
-        return self._get(name, lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63,
-                         "a non-negative integer")
+        found: int | None = self._get(name, lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63,
+                                      "a non-negative integer")
+        return found
 
     def hex_id(self, name: str, pattern: re.Pattern[str], expected: str) -> str | None:
-        value = self._get(name, lambda v: isinstance(v, str) and bool(pattern.match(v)) and set(v) != {"0"}, expected)
+        value: str | None = self._get(name, lambda v: isinstance(v, str) and bool(pattern.match(v)) and set(v) != {"0"}, expected)
         return value
 
     def time_ns(self, name: str) -> int | None:

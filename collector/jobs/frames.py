@@ -15,7 +15,8 @@ from typing import BinaryIO
 SPANS = b"S"
 RESULT = b"R"
 _HEADER = struct.Struct(">cI")  # kind, payload length
-MAX_FRAME_BYTES = 64 * 1024 * 1024
+MIB = 1024 * 1024
+MAX_FRAME_BYTES = 64 * MIB
 
 
 class FrameError(Exception):
@@ -44,8 +45,12 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[bytes, bytes] | None
             raise FrameError("the agent process's output ended inside a frame header") from None
         return None
     kind, length = _HEADER.unpack(header)
-    if kind not in (SPANS, RESULT) or length > MAX_FRAME_BYTES:
-        raise FrameError(f"unexpected frame {kind!r} of {length} bytes from the agent process")
+    if kind not in (SPANS, RESULT):
+        raise FrameError(f"unexpected frame kind {kind!r} from the agent process (its output is corrupted)")
+    if length > MAX_FRAME_BYTES:  # refused before reading it: the worker never holds such a frame
+        what = "span" if kind == SPANS else "result"
+        raise FrameError(f"the agent process sent a {what} frame of {length / MIB:.1f} MiB, over the limit of "
+                         f"{MAX_FRAME_BYTES // MIB} MiB per frame (too much text in its {what}s)")
     try:
         return kind, await reader.readexactly(length)
     except asyncio.IncompleteReadError:

@@ -1,4 +1,4 @@
-"""The hosted agents declared in config (design §8), looked up by agent id.
+"""The hosted agents declared in config (docs/hosted-agents.md), looked up by agent id.
 
 Owns the question "is this agent hosted, and how": enqueue and the worker ask here. Must not
 import the agents' code: that happens only in the agent process (runner.py).

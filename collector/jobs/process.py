@@ -29,6 +29,9 @@ SpanSink = Callable[[bytes], Awaitable[None]]
 _TAIL_LINES = 40
 _MAX_LINE_CHARS = 1000
 _MAX_DETAIL_CHARS = 4000
+# After the kill, reading the pipes to their end and reaping the process takes milliseconds;
+# only a process that left the agent's group (setsid) can hold a pipe open longer.
+END_BOUND_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +56,7 @@ class AttemptOutcome:
 
 async def run_attempt(spec: AttemptSpec, on_spans: SpanSink, *, timeout_s: float, python: str = "") -> AttemptOutcome:
     """Run the agent once in a new process group; never raises but CancelledError (after
-    killing the process)."""
+    killing the process). Whatever the agent does, this returns within timeout_s + END_BOUND_S."""
     process = await asyncio.create_subprocess_exec(
         python or sys.executable, "-m", RUNNER_MODULE,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -64,8 +67,7 @@ async def run_attempt(spec: AttemptSpec, on_spans: SpanSink, *, timeout_s: float
     failure: AttemptOutcome | None = None
     result = None
     try:
-        await _send_spec(process, spec)
-        result = await asyncio.wait_for(_supervise(process, on_spans), timeout_s)
+        result = await asyncio.wait_for(_supervise(process, spec, on_spans), timeout_s)
     except TimeoutError:
         failure = AttemptOutcome(False, error=f"timed out after {timeout_s:g} s; the agent process was killed")
     except FrameError as exc:
@@ -84,8 +86,10 @@ async def _send_spec(process: asyncio.subprocess.Process, spec: AttemptSpec) -> 
         await stdin.drain()
 
 
-async def _supervise(process: asyncio.subprocess.Process, on_spans: SpanSink) -> dict[str, Any] | None:
-    """Hand span frames to on_spans as they come; return the RESULT frame after the exit."""
+async def _supervise(process: asyncio.subprocess.Process, spec: AttemptSpec, on_spans: SpanSink) -> dict[str, Any] | None:
+    """Send the spec (an agent that never reads it is timed out too), hand span frames to
+    on_spans as they come; return the RESULT frame after the exit."""
+    await _send_spec(process, spec)
     result = None
     stdout = _stream(process.stdout)
     while (frame := await read_frame(stdout)) is not None:
@@ -110,15 +114,28 @@ def _result(payload: bytes) -> dict[str, Any]:
 
 async def _end(process: asyncio.subprocess.Process, stderr_task: asyncio.Task[None], stderr: StderrTail) -> str:
     """Kill the process group (the agent and anything it left running), close its stdin, reap
-    it; return the stderr tail."""
+    it within END_BOUND_S; return the stderr tail."""
     with contextlib.suppress(ProcessLookupError, PermissionError):  # the whole group is gone already
         os.killpg(process.pid, signal.SIGKILL)
     if process.stdin is not None and not process.stdin.is_closing():
         process.stdin.close()
-    await process.wait()
-    await asyncio.wait({stderr_task}, timeout=5)  # a grandchild that left the group may hold stderr
+    try:
+        await asyncio.wait_for(_reap(process, stderr_task), END_BOUND_S)
+    except TimeoutError:  # SIGKILLed all the same; the loop's child watcher still reaps it
+        logger.warning("agent process %d was killed, but a process that left its group still holds its pipes",
+                       process.pid)
     stderr_task.cancel()
     return stderr.text()
+
+
+async def _reap(process: asyncio.subprocess.Process, stderr_task: asyncio.Task[None]) -> None:
+    """asyncio's wait() returns only once every pipe reached its end, and a pipe whose reader
+    stopped (frames left unread after a timeout or a bad frame) never does: read it out first."""
+    stdout = _stream(process.stdout)
+    while await stdout.read(65536):
+        pass
+    await asyncio.wait({stderr_task})
+    await process.wait()
 
 
 def _outcome(result: dict[str, Any] | None, returncode: int | None, stderr_tail: str) -> AttemptOutcome:

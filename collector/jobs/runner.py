@@ -17,10 +17,10 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
 
-from kate.collector.jobs.frames import RESULT, SPANS, FrameWriter
+from kate.collector.jobs.frames import MAX_FRAME_BYTES, RESULT, SPANS, FrameWriter
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
@@ -40,7 +40,8 @@ class FrameSpanExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
-            self._frames.write(SPANS, encode_spans(spans).SerializeToString())
+            for payload in _payloads(spans):
+                self._frames.write(SPANS, payload)
         except Exception as exc:  # noqa: BLE001 - exporter boundary: a span batch lost, never the agent's run
             print(f"kate runner: {len(spans)} spans not sent: {exc}", file=sys.stderr)
             return SpanExportResult.FAILURE
@@ -48,6 +49,18 @@ class FrameSpanExporter(SpanExporter):
 
     def shutdown(self) -> None:
         return None
+
+
+def _payloads(spans: Sequence[ReadableSpan]) -> Iterator[bytes]:
+    """The batch as frames under the frame limit: a batch over it is halved until it fits; a
+    single span over it goes as is, and the worker fails the attempt saying so."""
+    payload = encode_spans(spans).SerializeToString()
+    if len(payload) <= MAX_FRAME_BYTES or len(spans) == 1:
+        yield payload
+        return
+    half = len(spans) // 2
+    yield from _payloads(spans[:half])
+    yield from _payloads(spans[half:])
 
 
 def main() -> None:

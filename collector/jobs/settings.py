@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kate.schema.agent_id import agent_id_problem
+
 _ENTRYPOINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
@@ -22,6 +24,7 @@ class JobsConfig:
     retry_backoff_s: float = 2.0  # attempt n+1 waits retry_backoff_s * 2**(n-1), at most 300 s
     shutdown_grace_s: float = 5.0  # on stop, running agents get this long before they are killed
     python: str = ""  # interpreter of agent processes; "" = the collector's own
+    max_input_bytes: int = 1024 * 1024  # user_input of an enqueue above this (UTF-8) answers 413
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,7 @@ def check_jobs(jobs: JobsConfig, agents: tuple[HostedAgentConfig, ...]) -> list[
         ("max_concurrency", jobs.max_concurrency),
         ("lease_s", jobs.lease_s),
         ("poll_interval_ms", jobs.poll_interval_ms),
+        ("max_input_bytes", jobs.max_input_bytes),
     ) if value <= 0]
     if jobs.retry_backoff_s < 0 or jobs.shutdown_grace_s < 0:
         problems.append("jobs.retry_backoff_s and jobs.shutdown_grace_s must be 0 or more")
@@ -53,8 +57,9 @@ def check_jobs(jobs: JobsConfig, agents: tuple[HostedAgentConfig, ...]) -> list[
 
 def _check_agent(path: str, agent: HostedAgentConfig) -> list[str]:
     problems = []
-    if not agent.agent_id or len(agent.agent_id) > 256 or not agent.agent_id.isprintable():
-        problems.append(f"{path}.agent_id must be 1 to 256 printable characters")
+    agent_problem = agent_id_problem(agent.agent_id)
+    if agent_problem:
+        problems.append(f"{path}.agent_id {agent_problem}")
     if not _ENTRYPOINT.match(agent.entrypoint):
         problems.append(f"{path}.entrypoint must be 'package.module:callable', got {agent.entrypoint!r}")
     for name, value in (("timeout_s", agent.timeout_s), ("max_concurrency", agent.max_concurrency),

@@ -3,7 +3,9 @@
 Write ops run in the single writer, so a claim is atomic and no job is handed out twice while
 its lease holds. Every transition after a claim is fenced by (status running, attempts = the
 claim's attempt): a worker whose lease expired and whose job was claimed again cannot settle
-it. Each op moves the job and its run together, in one transaction. No HTTP, no processes.
+it. Each op moves the job and its run together, in one transaction. A running job's lease is a
+row of job_leases, not of jobs: renewing it must not rewrite the job's input (DuckDB rewrites a
+whole row on UPDATE). No HTTP, no processes.
 """
 
 from __future__ import annotations
@@ -62,10 +64,10 @@ def enqueue_job(txn: WriteTxn, run: NewRun, job_id: str, now: dt.datetime) -> No
 
 _DUE = """
 SELECT j.job_id, j.run_id, j.user_input, j.attempts, j.status, r.status
-FROM jobs j JOIN runs r ON r.run_id = j.run_id
+FROM jobs j JOIN runs r ON r.run_id = j.run_id LEFT JOIN job_leases l ON l.job_id = j.job_id
 WHERE j.agent_id = ?
   AND ((j.status = 'queued' AND coalesce(j.available_at, j.created_at) <= ?)
-       OR (j.status = 'running' AND j.lease_until < ?))
+       OR (j.status = 'running' AND coalesce(l.lease_until < ?, true)))
   AND j.job_id NOT IN (SELECT unnest(?::VARCHAR[]))
 ORDER BY j.created_at, j.job_id
 LIMIT ?
@@ -100,11 +102,11 @@ def _claim_one(txn: WriteTxn, agent_id: str, row: tuple[Any, ...], request: Clai
         _fail_run(txn, run_id, error, now)
         return None
     txn.execute(
-        "UPDATE jobs SET status = 'running', attempts = ?, lease_until = ?, lease_owner = ?, available_at = NULL,"
+        "UPDATE jobs SET status = 'running', attempts = ?, available_at = NULL,"
         " started_at = coalesce(started_at, ?), error = CASE WHEN ? THEN ? ELSE error END WHERE job_id = ?",
-        [attempts + 1, request.lease_until, request.owner, now, expired,
-         f"attempt {attempts} was interrupted: its lease expired", job_id],
+        [attempts + 1, now, expired, f"attempt {attempts} was interrupted: its lease expired", job_id],
     )
+    txn.execute("INSERT OR REPLACE INTO job_leases VALUES (?, ?, ?)", [job_id, request.lease_until, request.owner])
     txn.execute(
         "UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?) WHERE run_id = ?", [now, run_id]
     )
@@ -112,14 +114,13 @@ def _claim_one(txn: WriteTxn, agent_id: str, row: tuple[Any, ...], request: Clai
 
 
 def renew_leases(txn: WriteTxn, claims: Sequence[Claim], lease_until: dt.datetime) -> list[str]:
-    """Extend the leases still held; return the ids of jobs whose lease was lost."""
+    """Extend the leases still held; return the ids of jobs whose lease was lost. Writes only
+    job_leases rows: the jobs row (with its input) is read for the fence, never rewritten."""
     lost = []
     for claim in claims:
-        rows = txn.execute(
-            "UPDATE jobs SET lease_until = ? WHERE job_id = ? AND status = 'running' AND attempts = ? RETURNING job_id",
-            [lease_until, claim.job_id, claim.attempt],
-        )
-        if not rows:
+        if _holds(txn, claim):
+            txn.execute("UPDATE job_leases SET lease_until = ? WHERE job_id = ?", [lease_until, claim.job_id])
+        else:
             lost.append(claim.job_id)
     return lost
 
@@ -149,9 +150,10 @@ def fail_attempt(txn: WriteTxn, claim: Claim, error: str, detail: str, retry_at:
         _fail_run(txn, claim.run_id, error, now)
         return
     txn.execute(
-        "UPDATE jobs SET status = 'queued', available_at = ?, lease_until = NULL, error = ? WHERE job_id = ?",
+        "UPDATE jobs SET status = 'queued', available_at = ?, error = ? WHERE job_id = ?",
         [retry_at, job_error, claim.job_id],
     )
+    _drop_lease(txn, claim.job_id)
     txn.execute("UPDATE runs SET status = 'queued', error = ? WHERE run_id = ? AND status = 'running'", [error, claim.run_id])
 
 
@@ -160,10 +162,9 @@ def release_jobs(txn: WriteTxn, claims: Sequence[Claim]) -> None:
     for claim in claims:
         if _holds(txn, claim):
             txn.execute(
-                "UPDATE jobs SET status = 'queued', attempts = attempts - 1, lease_until = NULL, lease_owner = NULL"
-                " WHERE job_id = ?",
-                [claim.job_id],
+                "UPDATE jobs SET status = 'queued', attempts = attempts - 1 WHERE job_id = ?", [claim.job_id]
             )
+            _drop_lease(txn, claim.job_id)
             txn.execute("UPDATE runs SET status = 'queued' WHERE run_id = ? AND status = 'running'", [claim.run_id])
 
 
@@ -184,9 +185,13 @@ def _holds(txn: WriteTxn, claim: Claim) -> bool:
 
 def _finish(txn: WriteTxn, job_id: str, status: JobStatus, error: str | None, now: dt.datetime) -> None:
     txn.execute(
-        "UPDATE jobs SET status = ?, finished_at = ?, lease_until = NULL, error = ? WHERE job_id = ?",
-        [status.value, now, error, job_id],
+        "UPDATE jobs SET status = ?, finished_at = ?, error = ? WHERE job_id = ?", [status.value, now, error, job_id]
     )
+    _drop_lease(txn, job_id)
+
+
+def _drop_lease(txn: WriteTxn, job_id: str) -> None:
+    txn.execute("DELETE FROM job_leases WHERE job_id = ?", [job_id])
 
 
 def _fail_run(txn: WriteTxn, run_id: str, error: str, now: dt.datetime) -> None:

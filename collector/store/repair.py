@@ -104,7 +104,7 @@ class _Opener:
 
     def __init__(self, path: Path, memory_limit: str) -> None:
         self._path = path
-        self._config = {"memory_limit": memory_limit}
+        self._config: dict[str, str | bool | int | float | list[str]] = {"memory_limit": memory_limit}
 
     def connect(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(self._path), read_only=read_only, config=self._config)

@@ -1,7 +1,7 @@
 """Spans in DuckDB: the write ops of both ingestion paths (reads: span_reads.py).
 
 Write ops only stage span batches; the writer inserts every staged batch of a group in one
-columnar INSERT. Run linkage rules (design §5) for OTLP live here.
+columnar INSERT. Run linkage rules (docs/mapping.md#agents-and-runs) for OTLP live here.
 """
 
 from __future__ import annotations

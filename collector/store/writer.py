@@ -38,7 +38,7 @@ _INSERT = f"INSERT INTO spans ({_INSERT_COLUMNS}) SELECT {_SELECT_COLUMNS}, ?::T
 # and then the group is redone with OR IGNORE, which stays on for a while (retries come in bursts).
 _INSERT_OR_IGNORE = _INSERT.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1)
 _DEDUPE_WINDOW_S = 30.0
-# A checkpoint costs ~6 ms per MiB of WAL (otlp-duckdb-facts B2) and blocks commits meanwhile:
+# A checkpoint costs ~6 ms per MiB of WAL (docs/performance.md#duckdb-facts-the-design-rests-on) and blocks commits meanwhile:
 # taken while no request waits, at this size, the auto-checkpoint (wal_autocheckpoint) rarely fires.
 IDLE_CHECKPOINT_WAL_BYTES = 16 * 1024 * 1024
 

@@ -29,7 +29,7 @@ def test_an_agent_process_that_exits_without_shutdown_loses_no_spans(
     )
     assert done.returncode == 0, done.stderr
     ids = json.loads(done.stdout.strip().splitlines()[-1])
-    auto_run_id = str(uuid.UUID(ids["trace_id"]))  # design §5: the trace id is the run id
+    auto_run_id = str(uuid.UUID(ids["trace_id"]))  # docs/mapping.md#agents-and-runs: the trace id is the run id
 
     with SyncClient(collector.base_url) as client:
         manual = client.runs.get(agent_id=agent_id, run_id=ids["run_id"])

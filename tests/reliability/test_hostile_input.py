@@ -220,7 +220,7 @@ async def test_hostile_grpc_export_is_refused_and_writes_nothing(
 def _slow_client(port: int, path: str, content_type: str) -> tuple[float, bytes]:
     """Send headers, then one body byte every 50 ms; return (seconds until answered, answer)."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: kate\r\nContent-Type: {content_type}\r\n"
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
                      "Content-Length: 100000\r\n\r\n".encode())
         sock.settimeout(0.05)
         started, answer = time.monotonic(), b""

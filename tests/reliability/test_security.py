@@ -1,4 +1,4 @@
-"""Security (design §9) beyond tests/collector/test_auth.py: a key limited to agent B can neither
+"""Security (docs/api.md#conventions) beyond tests/collector/test_auth.py: a key limited to agent B can neither
 read nor write agent A on any route (REST, OTLP/HTTP, gRPC, /sql, /jobs/{job_id}); the config
 holds only hashes; no secret (API keys, the LLM judge's key) reaches the logs, even at DEBUG and
 on failures; hostile SQL is interrupted or refused without hurting the collector."""
@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -171,3 +172,33 @@ async def test_no_secret_reaches_the_log_even_at_debug_and_on_failures(
         assert secret not in log
         assert secret not in json.dumps(settled)
     assert os.environ.get("KATE_SEC_JUDGE_KEY") is None  # the secret went to the child only
+
+
+def _raw_request(port: int, header_lines: bytes) -> bytes:
+    """A GET with these header lines as given (malformed on purpose); the start of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /agents/alpha/runs HTTP/1.1\r\nHost: 127.0.0.1\r\n" + header_lines + b"\r\n\r\n")
+        return sock.recv(64)
+
+
+async def test_malformed_and_oversized_key_headers_never_reach_the_log(secured: CollectorProcess) -> None:
+    """aiohttp quotes the offending header line of a request it cannot parse; at DEBUG (and at
+    ERROR, where it logs them) only the kind of error may appear, never the key."""
+    oversized = "kate_oversized_secret_" + "z" * 9000
+    malformed = [
+        f"Authorization: Bearer {ADMIN}{'x' * 9000}".encode(),  # past aiohttp's 8190-byte header limit
+        f"X-API-Key: {oversized}".encode(),
+        f"X-API-Key: {KEY_A}\x01".encode(),  # a control character
+        f"Authorization: Bearer {KEY_B}\r\n folded".encode(),  # obsolete line folding
+    ]
+    for lines in malformed:
+        answer = await asyncio.to_thread(_raw_request, secured.http_port, lines)
+        assert answer.startswith(b"HTTP/1.1 400") or answer.startswith(b"HTTP/1.0 400"), answer
+
+    async def log() -> str:
+        return secured.log()
+
+    text = await poll(log, lambda t: t.count("the request's bytes are not logged") >= len(malformed),
+                      what="the parse errors in the log")
+    for secret in (ADMIN, KEY_A, KEY_B, "kate_oversized_secret_"):
+        assert secret not in text

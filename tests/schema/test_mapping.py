@@ -1,6 +1,7 @@
 """map_span field by field: span kind, node name, model, tokens, latency, caps, status, leftovers.
 
-attribute-mapping.md §3, §4 and §6; the per-convention realistic spans live in test_mapping_<convention>.py.
+docs/mapping.md#field-sources-and-precedence, #span-kind and #size-truncation-and-blobs; the per-convention
+realistic spans live in test_mapping_<convention>.py.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def test_plain_http_span_is_unknown_and_keeps_everything() -> None:
     )
 
 
-# --- §4 span kind -------------------------------------------------------------------------------
+# --- span kind (docs/mapping.md#span-kind) --------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -86,7 +87,7 @@ def test_node_name(attributes: dict[str, AttributeValue], node_name: str) -> Non
     assert map_span(span("span-name", attributes)).node_name == node_name
 
 
-# --- §3 model and tokens ----------------------------------------------------------------------------
+# --- model and tokens (docs/mapping.md#field-sources-and-precedence) ------------------------------
 
 
 @pytest.mark.parametrize(
@@ -181,7 +182,7 @@ def test_token_keys_that_were_read_are_consumed_and_others_kept() -> None:
     assert remaining == {"gen_ai.usage.input_tokens": "bad", "gen_ai.usage.cache_read.input_tokens": 4}
 
 
-# --- §6 latency and truncation --------------------------------------------------------------------
+# --- latency and truncation (docs/mapping.md#size-truncation-and-blobs) ---------------------------
 
 
 @pytest.mark.parametrize(
@@ -263,10 +264,10 @@ def test_status_message(
     mapped = map_span(span("x", attributes, *events, status_code=status_code, status_message=status_message))
 
     assert mapped.status_message == expected
-    assert mapped.output_text is None  # §5: the error never becomes output
+    assert mapped.output_text is None  # docs/mapping.md#field-sources-and-precedence: the error never becomes output
 
 
-# --- §5 rendering ---------------------------------------------------------------------------------
+# --- rendering (docs/mapping.md#rendering-messages) -----------------------------------------------
 
 
 def test_blobs_are_dropped_from_remaining_attributes_and_kate_keys_kept() -> None:

@@ -1,6 +1,6 @@
 """map_span on OTel GenAI spans: latest `gen_ai.*.messages` attributes and the older span events.
 
-attribute-mapping.md §1 (OTel GenAI, three homes of content), §3 and §5.
+docs/mapping.md#the-three-conventions (OTel GenAI, three homes of content), #field-sources-and-precedence and #rendering-messages.
 """
 
 from __future__ import annotations

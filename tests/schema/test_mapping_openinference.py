@@ -1,6 +1,7 @@
 """map_span on OpenInference spans as openinference-instrumentation-{openai,openai-agents} emit them.
 
-attribute-mapping.md §1 (OpenInference), §3 and §5 (flattened `llm.*_messages.{i}` keys).
+docs/mapping.md#the-three-conventions (OpenInference), #field-sources-and-precedence and #rendering-messages
+(flattened `llm.*_messages.{i}` keys).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """map_span on OpenLLMetry / Traceloop spans: old flattened style, 0.62.4 style and decorator spans.
 
-attribute-mapping.md §1 (OpenLLMetry / Traceloop), §3 (inherited agent names) and §4.
+docs/mapping.md#the-three-conventions (OpenLLMetry / Traceloop), #field-sources-and-precedence (inherited agent names) and #span-kind.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""map_span is total: no attribute shape, event or time makes it raise (attribute-mapping.md §3-§6).
+"""map_span is total: no attribute shape, event or time makes it raise (docs/mapping.md).
 
 Property tests over arbitrary nested attributes and events, plus adversarial values that target
 the parsers: every type under `gen_ai.input.messages`, deep nesting, cycles, a 10 MB string.

@@ -10,6 +10,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -80,3 +82,33 @@ def hogs_memory(user_input: str) -> str:
     blocks = []
     while True:
         blocks.append(bytearray(50 * 1024 * 1024))
+
+
+def floods_and_ignores_sigterm(user_input: str) -> str:
+    """Answers "quick" at once. Otherwise ignores SIGTERM, leaves a child that ignores it too in
+    its process group (pid written to the file named by user_input), and floods big spans for
+    at most 120 s: its export thread blocks on the full frame pipe while the worker stores."""
+    if user_input == "quick":
+        return "quick answer"
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    child = subprocess.Popen([sys.executable, "-c", "import signal, time; "
+                              "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)"])
+    Path(user_input).write_text(str(child.pid), encoding="utf-8")
+    blob = "x" * (256 * 1024)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with tracer.start_as_current_span("flood", attributes={"input.value": blob}):
+            time.sleep(0.005)
+        print("flooding", file=sys.stderr)
+    return "never"
+
+
+def one_huge_span(user_input: str) -> str:
+    """Answers "quick" at once. Otherwise makes one span of 65 MiB: a frame over the 64 MiB
+    limit (a single span cannot be split), then waits at most 120 s."""
+    if user_input == "quick":
+        return "quick answer"
+    with tracer.start_as_current_span("huge", attributes={"input.value": "x" * (65 * 1024 * 1024)}):
+        pass
+    time.sleep(120)
+    return "never"

@@ -92,7 +92,7 @@ def span_count(base_url: str, agent_id: str) -> int:
 
 
 def run_id_for_trace(trace_id: int) -> str:
-    """Design §5: with no kate.run.id, the run id is the trace id read as a UUID."""
+    """docs/mapping.md#agents-and-runs: with no kate.run.id, the run id is the trace id read as a UUID."""
     text = format(trace_id, "032x")
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 

@@ -1,4 +1,4 @@
-"""The Runs API of runs-api.txt against the real collector: success paths and their errors."""
+"""The Runs API (docs/api.md) against the real collector: success paths and their errors."""
 
 from __future__ import annotations
 

@@ -132,7 +132,7 @@ async def test_an_otlp_root_span_completes_its_run_and_starts_an_evaluation(api:
     exported = await api.call("POST", "/v1/traces", {"resourceSpans": [{"resource": resource,
                                                                         "scopeSpans": [{"spans": [span]}]}]})
 
-    run = await evaluated_run(api, agent_id, str(uuid.UUID(trace_id)))  # design §5: the trace id names the run
+    run = await evaluated_run(api, agent_id, str(uuid.UUID(trace_id)))  # docs/mapping.md#agents-and-runs: the trace id names the run
 
     assert exported.status == 200
     assert (run["source"], run["status"], run["evaluation_status"]) == ("otlp", "completed", "done")

@@ -242,3 +242,25 @@ def test_protobuf_and_json_decode_to_identical_spans(
     for decoded, (_, attributes, _, _) in zip(from_protobuf.spans, specs, strict=False):  # root finishes last
         assert decoded.span.attributes == attributes
     assert all(isinstance(s, DecodedSpan) and len(s.trace_id) == 32 for s in from_protobuf.spans)
+
+
+@pytest.mark.parametrize(("resource", "key"), [
+    ([_kv("kate.agent.id", string_value="planner\nINFO forged")], "kate.agent.id"),
+    ([_kv("service.name", string_value="svc\x1b[31m")], "service.name"),
+    ([_kv("kate.agent.id", string_value="a\u2028b"), _kv("service.name", string_value="fine")], "kate.agent.id"),
+])
+def test_a_resource_whose_agent_id_is_not_printable_has_every_span_rejected(resource: list[KeyValue], key: str) -> None:
+    """The rule of the Runs API's {agent_id} (kate.schema.agent_id), on every OTLP path."""
+    request = _request(_span(), _span(span_id=PARENT_ID), resource=resource)
+    request.resource_spans.append(_request(_span(), resource=[_kv("kate.agent.id", string_value="ok")]).resource_spans[0])
+    result = decode_spans(request)
+    assert [span.resource["kate.agent.id"] for span in result.spans] == ["ok"]
+    assert [rejection.path for rejection in result.rejected] == [
+        "resourceSpans[0].scopeSpans[0].spans[0]", "resourceSpans[0].scopeSpans[0].spans[1]"]
+    reason = result.rejected[0].reason
+    assert f"(resource {key})" in reason and "printable" in reason and reason.isprintable()
+
+
+def test_a_long_agent_id_is_still_cut_not_rejected() -> None:
+    result = decode_spans(_request(_span(), resource=[_kv("service.name", string_value="a" * 300)]))
+    assert result.rejected == [] and len(result.spans) == 1

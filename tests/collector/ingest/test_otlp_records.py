@@ -1,4 +1,4 @@
-"""Decoded OTLP spans to SpanRecords: agent and run linkage (design §5) and the JSON columns,
+"""Decoded OTLP spans to SpanRecords: agent and run linkage (docs/mapping.md#agents-and-runs) and the JSON columns,
 which must always be valid JSON the API can serve back (no NaN, no raw bytes)."""
 
 from __future__ import annotations
