@@ -110,7 +110,7 @@ export function agentPicker(agents, current, view = "runs") {
     id: "agent", onchange: () => { location.hash = `#/agents/${encodeURIComponent(select.value)}/${view}`; },
   }, ids.map((id) => {
     const info = agents.find((a) => a.agent_id === id);
-    const label = info ? `${id} (${info.run_count} runs${info.hosted ? ", hosted" : ""})` : id;
+    const label = info ? `${id} (${info.run_count} run${info.run_count === 1 ? "" : "s"}${info.hosted ? ", hosted" : ""})` : id;
     return h("option", { value: id, selected: id === current }, label);
   }));
   return h("div", { class: "field inline" }, h("label", { for: "agent" }, "Agent"), select);
