@@ -25,6 +25,7 @@ from kate.collector.jobs.worker import JobWorker
 from kate.collector.middleware import BODY_TIMEOUT_KEY, body_deadline_middleware, error_middleware
 from kate.collector.store.database import Database
 from kate.collector.traffic_log import TrafficSummary
+from kate.collector.ui.routes import add_ui_routes
 
 GRPC_KEY = web.AppKey("kate_grpc_receiver", GrpcReceiver)
 
@@ -62,6 +63,8 @@ def create_app(config: Config) -> web.Application:
     )
     app[GRPC_KEY] = GrpcReceiver(config.server, sink, app[AUTHENTICATOR_KEY])
     add_routes(app)
+    if config.ui.enabled:
+        add_ui_routes(app)  # / redirects to /ui/; the UI uses the API above
     app.cleanup_ctx.append(_database_lifecycle)
     app.cleanup_ctx.append(_decoding_lifecycle)  # before the receivers, stopped after they drained
     app.cleanup_ctx.append(_evaluation_lifecycle)  # before gRPC: root spans' completions find it running

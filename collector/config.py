@@ -101,6 +101,11 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class UiConfig:
+    enabled: bool = True  # the web UI at /ui/ (and / redirecting there)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -112,6 +117,7 @@ class Config:
     jobs: JobsConfig = field(default_factory=JobsConfig)
     hosted_agents: tuple[HostedAgentConfig, ...] = ()
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    ui: UiConfig = field(default_factory=UiConfig)
 
 
 # Documented environment overrides (docs/configuration.md#precedence): variable → dotted path.

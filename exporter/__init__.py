@@ -36,7 +36,7 @@ from kate.exporter._errors import (
     TransportError,
     ValidationError,
 )
-from kate.exporter._models import Enqueued, Job, Run, RunPage, Score, Span, SpanPage, Uploaded
+from kate.exporter._models import Agent, AgentPage, Enqueued, Job, Run, RunPage, Score, Span, SpanPage, Uploaded
 from kate.exporter._run_context import RunContext, SyncRunContext
 from kate.exporter._setup import configure, run
 from kate.exporter._span_exporter import KateSpanExporter
@@ -45,6 +45,8 @@ from kate.exporter._transport import DEFAULT_ENDPOINT
 
 __all__ = [
     "DEFAULT_ENDPOINT",
+    "Agent",
+    "AgentPage",
     "AuthenticationError",
     "Client",
     "Conflict",

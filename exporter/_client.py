@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any
 
 from kate.exporter import _operations as op
-from kate.exporter._models import Enqueued, Job, Run, RunPage, Span, SpanPage, Uploaded
+from kate.exporter._models import AgentPage, Enqueued, Job, Run, RunPage, Span, SpanPage, Uploaded
 from kate.exporter._operations import Since
 from kate.exporter._run_context import DEFAULT_RUN_TIMEOUT_S, RunContext
 from kate.exporter._transport import DEFAULT_ENDPOINT, AsyncTransport
@@ -43,6 +43,22 @@ class Client:
     async def aclose(self) -> None:
         """Close the HTTP session; the client opens a new one if used again."""
         await self._transport.aclose()
+
+    async def list_agents(self, *, limit: int | None = None, cursor: str | None = None) -> AgentPage:
+        """One page of the agents this client's key may see, in agent_id order (GET /agents).
+
+        Args:
+            limit: Page size (server default 50, max 1000).
+            cursor: `next_cursor` of the previous page.
+
+        Returns:
+            An AgentPage: iterate it, or read `.agents` and `.next_cursor`.
+
+        Raises:
+            ValidationError: `limit` or `cursor` is not accepted.
+            KateError: Any other error answer; TransportError without an answer.
+        """
+        return await self._transport.send(op.list_agents(limit=limit, cursor=cursor))
 
     def run(
         self,

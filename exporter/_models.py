@@ -12,10 +12,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-__all__ = ["Enqueued", "Job", "Run", "RunPage", "Score", "Span", "SpanPage", "Uploaded"]
+__all__ = ["Agent", "AgentPage", "Enqueued", "Job", "Run", "RunPage", "Score", "Span", "SpanPage", "Uploaded"]
 
 _TIME_FIELDS = frozenset(
-    {"created_at", "completed_at", "started_at", "start_time", "end_time", "finished_at", "lease_until", "next_attempt_at"}
+    {"created_at", "completed_at", "started_at", "start_time", "end_time", "finished_at", "lease_until", "next_attempt_at",
+     "last_activity_at"}
 )
 M = TypeVar("M")
 
@@ -133,6 +134,38 @@ class SpanPage:
     def from_json(cls, data: Mapping[str, Any]) -> SpanPage:
         spans = tuple(Span.from_json(s) for s in data.get("spans", ()))
         return cls(spans, int(data.get("total", len(spans))), data.get("next_cursor"))
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """One agent as GET /agents lists it: its runs' count and latest activity, hosted or not."""
+
+    agent_id: str
+    run_count: int = 0
+    last_activity_at: dt.datetime | None = None
+    hosted: bool = False
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Agent:
+        return _build(cls, data)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPage:
+    """One page of agents in agent_id order; iterate it directly. `next_cursor` is None on the last."""
+
+    agents: tuple[Agent, ...]
+    next_cursor: str | None = None
+
+    def __iter__(self) -> Iterator[Agent]:
+        return iter(self.agents)
+
+    def __len__(self) -> int:
+        return len(self.agents)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AgentPage:
+        return cls(tuple(Agent.from_json(a) for a in data.get("agents", ())), data.get("next_cursor"))
 
 
 @dataclass(frozen=True, slots=True)

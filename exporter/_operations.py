@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from kate.exporter._models import Enqueued, Job, Run, RunPage, SpanPage, Uploaded
+from kate.exporter._models import AgentPage, Enqueued, Job, Run, RunPage, SpanPage, Uploaded
 
 T = TypeVar("T")
 Since = dt.datetime | str
@@ -103,3 +103,7 @@ def enqueue_run(agent_id: str, trigger: str, user_input: str | None = None) -> C
     if user_input is not None:
         body["user_input"] = user_input
     return Call("POST", _runs_path(agent_id, "enqueue"), Enqueued.from_json, body=body)
+
+
+def list_agents(*, limit: int | None = None, cursor: str | None = None) -> Call[AgentPage]:
+    return Call("GET", "/agents", AgentPage.from_json, _query(limit=limit, cursor=cursor))

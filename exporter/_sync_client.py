@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any
 
 from kate.exporter import _operations as op
-from kate.exporter._models import Enqueued, Job, Run, RunPage, Span, SpanPage, Uploaded
+from kate.exporter._models import AgentPage, Enqueued, Job, Run, RunPage, Span, SpanPage, Uploaded
 from kate.exporter._operations import Since
 from kate.exporter._run_context import DEFAULT_RUN_TIMEOUT_S, SyncRunContext
 from kate.exporter._transport import DEFAULT_ENDPOINT, SyncTransport
@@ -44,6 +44,10 @@ class SyncClient:
     def close(self) -> None:
         """Close the connection; it reopens if the client is used again."""
         self._transport.close()
+
+    def list_agents(self, *, limit: int | None = None, cursor: str | None = None) -> AgentPage:
+        """One page of the agents this client's key may see, as `Client.list_agents`."""
+        return self._transport.send(op.list_agents(limit=limit, cursor=cursor))
 
     def run(
         self,

@@ -17,7 +17,9 @@ RUN = "/agents/{agent_id}/runs/{run_id}"
 
 # (method, route) → requests that must fail: (path, JSON body or raw bytes, expected status)
 ERROR_CASES: dict[tuple[str, str], list[tuple[str, Any, int]]] = {
+    ("GET", "/agents"): [("/agents?limit=0", None, 400), ("/agents?cursor=nope", None, 400)],
     ("GET", "/agents/{agent_id}/runs"): [("/agents/a/runs?limit=x", None, 400)],
+    ("GET", "/agents/{agent_id}/spans"): [("/agents/a/spans?order=fastest", None, 400), ("/agents/a/spans?cursor=x", None, 400)],
     ("POST", "/agents/{agent_id}/runs"): [("/agents/a/runs", {"trigger": "no"}, 422), ("/agents/a/runs", b"{", 400)],
     ("POST", "/agents/{agent_id}/runs/enqueue"): [("/agents/a/runs/enqueue", {"trigger": "manual"}, 404)],
     ("GET", RUN): [(f"/agents/a/runs/{uuid.uuid4()}", None, 404), ("/agents/a/runs/x'%20OR%201=1", None, 404)],

@@ -11,6 +11,7 @@ from kate.collector.auth import Authenticator, Principal, credential_from_header
 from kate.collector.middleware import Handler
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})  # nothing per agent
+PUBLIC_PREFIXES = ("/ui/",)  # the web UI's static files: no data; its API calls carry the key
 AUTHENTICATOR_KEY = web.AppKey("kate_authenticator", Authenticator)
 _PRINCIPAL = "kate_principal"
 
@@ -25,7 +26,7 @@ def principal(request: web.Request) -> Principal:
 
 @web.middleware
 async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path in PUBLIC_PATHS:
+    if request.path in PUBLIC_PATHS or request.path in ("/", "/ui") or request.path.startswith(PUBLIC_PREFIXES):
         return await handler(request)
     authenticator = request.app[AUTHENTICATOR_KEY]
     credential = credential_from_headers(request.headers.get("Authorization"), request.headers.get("X-API-Key"))

@@ -71,17 +71,36 @@ _TIME = {"type": ["string", "null"], "format": "date-time"}
 def _paths() -> dict[str, Any]:
     run = "/agents/{agent_id}/runs/{run_id}"
     return {
+        "/agents": {"get": {"operationId": "list_agents",
+                            "summary": "Agents with runs or hosted here, in agent_id order (Kate extension); "
+                                       "a key limited to some agents sees only those",
+                            "parameters": [_LIMIT, _CURSOR],
+                            "responses": {"200": _body("AgentList", "A page of agents"), **_errors(400)}}},
         "/agents/{agent_id}/runs": {
             "get": {"operationId": "list_runs", "summary": "List runs, newest first",
                     "parameters": [_AGENT, _LIMIT, _CURSOR,
                                    _param("status", "query", "Filter by status", {"enum": _STATUSES}),
                                    _param("trigger", "query", "Filter by trigger", {"enum": _TRIGGERS}),
                                    _param("since", "query", "created_at >= (RFC 3339)", {"type": "string", "format": "date-time"}),
-                                   _param("until", "query", "created_at < (RFC 3339)", {"type": "string", "format": "date-time"})],
+                                   _param("until", "query", "created_at < (RFC 3339)", {"type": "string", "format": "date-time"}),
+                                   _param("q", "query", "Case-insensitive substring of user_input or output (Kate extension)",
+                                          {"type": "string", "maxLength": 200})],
                     "responses": {"200": _body("RunList", "A page of runs"), **_errors(400, 422)}},
             "post": {"operationId": "create_run", "summary": "Create a run",
                      "parameters": [_AGENT], "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("CreateRun")}}},
                      "responses": {"201": _body("Run", "AgentRunResponse"), **_errors(400, 409, 415, 422, 503)}},
+        },
+        "/agents/{agent_id}/spans": {
+            "get": {"operationId": "list_agent_spans",
+                    "summary": "An agent's spans across its runs, newest or slowest first (Kate extension)",
+                    "parameters": [_AGENT, _LIMIT, _CURSOR,
+                                   _param("span_kind", "query", "Filter by kind", {"enum": _KINDS}),
+                                   _param("status", "query", "Filter by status", {"enum": ["OK", "ERROR", "UNSET"]}),
+                                   _param("since", "query", "span start >= (RFC 3339)", {"type": "string", "format": "date-time"}),
+                                   _param("until", "query", "span start < (RFC 3339)", {"type": "string", "format": "date-time"}),
+                                   _param("order", "query", "start: newest first (default); latency: slowest first",
+                                          {"enum": ["start", "latency"]})],
+                    "responses": {"200": _body("AgentSpanList", "A page of spans"), **_errors(400, 422)}},
         },
         "/agents/{agent_id}/runs/enqueue": {
             "post": {"operationId": "enqueue_run", "summary": "Enqueue a run of a Kate-hosted agent",
@@ -225,6 +244,8 @@ def _schemas() -> dict[str, Any]:
         "SpanList": {"type": "object", "required": ["spans", "total"], "properties": {
             "spans": {"type": "array", "items": _ref("Span")}, "total": {"type": "integer"},
             "next_cursor": nullable_str}},
+        "AgentSpanList": {"type": "object", "required": ["spans", "next_cursor"], "properties": {
+            "spans": {"type": "array", "items": _ref("Span")}, "next_cursor": nullable_str}},
         "UploadSpan": {"type": "object", "required": ["node_name"], "properties": {
             "node_name": {"type": "string", "minLength": 1}, "span_kind": {"enum": _KINDS},
             "input_text": nullable_str, "output_text": nullable_str, "model": nullable_str,
@@ -249,6 +270,11 @@ def _schemas() -> dict[str, Any]:
             "columns": {"type": "array", "items": {"type": "string"}}, "types": {"type": "array", "items": {"type": "string"}},
             "rows": {"type": "array", "items": {"type": "array"}}, "row_count": {"type": "integer"},
             "truncated": {"type": "boolean"}}},
+        "Agent": {"type": "object", "required": ["agent_id", "run_count", "last_activity_at", "hosted"], "properties": {
+            "agent_id": {"type": "string"}, "run_count": {"type": "integer"}, "last_activity_at": _TIME,
+            "hosted": {"type": "boolean"}}},
+        "AgentList": {"type": "object", "required": ["agents", "next_cursor"], "properties": {
+            "agents": {"type": "array", "items": _ref("Agent")}, "next_cursor": nullable_str}},
         "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
     }
 

@@ -88,3 +88,17 @@ def timestamp(request: web.Request, name: str) -> dt.datetime | None:
         return parse_rfc3339_naive_utc(raw)
     except ValueError as exc:
         raise BadRequest(f"{name} {exc}", details=[{"field": name, "message": str(exc)}]) from None
+
+
+MAX_SEARCH_CHARS = 200
+
+
+def search_text(request: web.Request, name: str) -> str | None:
+    """A free-text search term: 1..200 characters, or None when absent or empty."""
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    if len(raw) > MAX_SEARCH_CHARS:
+        raise BadRequest(f"{name} must be at most {MAX_SEARCH_CHARS} characters, got {len(raw)}",
+                         details=[{"field": name, "message": f"at most {MAX_SEARCH_CHARS} characters"}])
+    return raw

@@ -39,6 +39,7 @@ async def list_runs(request: web.Request) -> web.Response:
         trigger=params.choice(request, "trigger", RunTrigger),
         since=params.timestamp(request, "since"),
         until=params.timestamp(request, "until"),
+        text=params.search_text(request, "q"),
     )
     limit = params.limit(request, default=state.config.api.default_page_size, maximum=state.config.api.max_page_size)
     after = params.cursor(request)

@@ -54,6 +54,7 @@ class RunFilter:
     trigger: RunTrigger | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+    text: str | None = None  # a substring of user_input or output, case-insensitive (`q`)
 
 
 def utc_now() -> dt.datetime:
@@ -199,6 +200,10 @@ def _add_filters(filters: RunFilter, where: list[str], params: list[Any]) -> Non
     if filters.until is not None:
         where.append("created_at < ?")
         params.append(filters.until)
+    if filters.text:
+        pattern = "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append("(user_input ILIKE ? ESCAPE '\\' OR output ILIKE ? ESCAPE '\\')")
+        params += [pattern, pattern]
 
 
 def _attach_details(cursor: duckdb.DuckDBPyConnection, runs: list[dict[str, Any]]) -> None:

@@ -135,6 +135,10 @@ def _runs_api() -> dict[str, Hostile]:
     runs, upload = f"/agents/{AGENT}/runs", f"/agents/{AGENT}/runs/{RUN}/spans"
     return {
         # list_runs: hostile query strings
+        "agents-cursor-garbage": Hostile("GET", "/agents?cursor=%00%ff'%22", None, None, OK_400),
+        "agents-limit-huge": Hostile("GET", "/agents?limit=99999999999999999999999", None, None, OK_400),
+        "agent-spans-since-far-future": Hostile("GET", "/agents/a/spans?since=9999-12-31T23:59:59Z", None, None, frozenset({200})),
+        "agent-spans-order-sql": Hostile("GET", "/agents/a/spans?order=latency%3B%20DROP%20TABLE%20spans", None, None, OK_400),
         "list-limit-huge": Hostile("GET", f"{runs}?limit=99999999999999999999999", None, None, OK_400),
         "list-limit-negative": Hostile("GET", f"{runs}?limit=-1", None, None, OK_400),
         "list-status-sql": Hostile("GET", f"{runs}?status=running'%20OR%201=1--", None, None, OK_400),
