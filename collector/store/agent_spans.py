@@ -69,7 +69,8 @@ def list_agent_spans(
 
 
 def _where(agent_id: str, filters: AgentSpanFilter) -> tuple[list[str], list[Any]]:
-    where, params = ["agent_id = ?"], [agent_id]
+    where: list[str] = ["agent_id = ?"]
+    params: list[Any] = [agent_id]
     for column, value in (("span_kind", filters.span_kind), ("status", filters.status)):
         if value is not None:
             where.append(f"{column} = ?")
