@@ -75,7 +75,7 @@ def _via_file(path: Path, sql: str, params: list[str], max_rows: int, config: Co
     try:
         connection = connect(path, config.storage, read_only=True)
         try:
-            return run_readonly_query(connection, sql, params or None, max_rows).to_json()
+            return run_readonly_query(connection, sql, params or None, max_rows, config.sql.max_response_bytes).to_json()
         finally:
             connection.close()
     except KateError as exc:
