@@ -30,7 +30,7 @@ async def run_sql(request: web.Request) -> web.Response:
         )
     except TimeoutError:
         raise QueryTimeout(f"query did not finish within {timeout_ms} ms and was interrupted") from None
-    return web.Response(body=body_bytes, content_type="application/json")
+    return web.Response(body=body_bytes, content_type="application/json", charset="utf-8")
 
 
 def _query(body: dict[str, Any], row_cap: int) -> tuple[str, Any, int]:

@@ -1,15 +1,6 @@
-"""Which analyst statements may run: one SELECT (or EXPLAIN) whose parse tree holds no write and
-calls only allow-listed functions. It reads DuckDB's parse tree (json_serialize_sql) and its
-catalog of built-in functions; it runs nothing the analyst wrote.
-
-The allow-list is built once per process from a private in-memory DuckDB (so only built-ins
-count, never anything defined in a data file):
-- scalar, aggregate and window functions that DuckDB declares without side effects and not
-  VOLATILE, plus the few volatile ones that only compute (PURE_VOLATILE);
-- table functions only from TABLE_FUNCTIONS (FROM range(...), json_each(...), the catalog);
-- built-in macros whose own definition passes the same check.
-Everything else (json_execute_serialized_sql, query, enable_logging, checkpoint, nextval,
-setseed, write_log, ...) is refused by name, wherever it sits in the tree.
+"""Which analyst statements may run: one SELECT (or EXPLAIN) whose parse tree (json_serialize_sql)
+holds no write and calls only allow-listed functions. It reads the tree and DuckDB's catalog of
+built-ins; it never runs what the analyst wrote.
 """
 
 from __future__ import annotations
@@ -132,7 +123,14 @@ class AllowedFunctions:
 
 @functools.cache
 def allowed_functions() -> AllowedFunctions:
-    """The allow-list, read from the built-in catalog of a private in-memory DuckDB."""
+    """The allow-list, read once from the catalog of a private in-memory DuckDB (so only built-ins
+    count, never anything defined in a data file):
+    - scalar, aggregate and window functions that DuckDB declares without side effects and not
+      VOLATILE, plus the few volatile ones that only compute (PURE_VOLATILE);
+    - table functions only from TABLE_FUNCTIONS;
+    - built-in macros whose own definition passes the same check.
+    Everything else (json_execute_serialized_sql, query, enable_logging, checkpoint, nextval,
+    setseed, write_log, ...) is refused by name, wherever it sits in the tree."""
     with duckdb.connect(":memory:", config={"enable_external_access": False}) as catalog:
         computing = {name for (name,) in catalog.execute(
             "SELECT DISTINCT function_name FROM duckdb_functions()"
