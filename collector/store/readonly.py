@@ -55,7 +55,7 @@ def run_readonly_query(cursor: duckdb.DuckDBPyConnection, sql: str, params: SqlP
         result = cursor.execute(sql, params) if params else cursor.execute(sql)
         columns = [column[0] for column in result.description or ()]
         types = [str(column[1]) for column in result.description or ()]
-        budget = max_bytes - len(_json_head(columns, types)) - len(_json_tail(max_rows, truncated=True))
+        budget = max_bytes - len(_json_head(columns, types)) - len(_json_tail(max_rows, truncated=False))
         rows, encoded, truncated = _fetch_within(result, max_rows, budget)
     except duckdb.InterruptException:
         raise
