@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("--url", help="ask the collector at this base URL")
     sql.add_argument("--db", help="open this DuckDB file directly (read-only; only when no collector holds it)")
     sql.add_argument("--max-rows", type=int, default=None, help="row cap (default: sql.max_rows)")
+    sql.add_argument("--api-key", help="API key sent to the collector as a Bearer token (default: $KATE_API_KEY)")
     sql.set_defaults(run=_run_sql)
     repair = commands.add_parser("repair", help="recover a DuckDB file that a kill tore during a checkpoint")
     repair.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config file")
@@ -145,4 +146,4 @@ def _run_repair(args: argparse.Namespace, config: Config) -> int:
 def _run_sql(args: argparse.Namespace, config: Config) -> int:
     from kate.collector.sql_command import run_sql_command
 
-    return run_sql_command(args, config)
+    return run_sql_command(args, config, api_key=args.api_key or os.environ.get("KATE_API_KEY") or None)

@@ -79,6 +79,7 @@ class SqlConfig:
     enabled: bool = True
     max_rows: int = 10_000
     timeout_ms: int = 10_000
+    max_response_bytes: int = 16 * MIB  # the JSON answer of one query; more rows answer truncated: true
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +299,7 @@ def _check(config: Config) -> None:
         "api.max_page_size": config.api.max_page_size,
         "sql.max_rows": config.sql.max_rows,
         "sql.timeout_ms": config.sql.timeout_ms,
+        "sql.max_response_bytes": config.sql.max_response_bytes,
     }
     for dotted, value in positive.items():
         if value <= 0:

@@ -1,7 +1,8 @@
 """`kate sql`: one read-only query, through the running collector or straight from the file.
 
 DuckDB lets one process hold a file, so while a collector runs the query goes to its POST /sql;
-when none answers, the file is opened read-only here. Output: table, CSV or JSON.
+when none answers, the file is opened read-only here (same allow-list and caps). Output: table,
+CSV or JSON; a reader that stops early (`| head`) ends it quietly.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -21,15 +23,17 @@ from kate.collector.store.database import connect
 from kate.collector.store.readonly import run_readonly_query
 
 
-def run_sql_command(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
-    """--url: ask that collector. --db: open that file. Neither: the configured collector, else its file."""
+def run_sql_command(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout, *,
+                    api_key: str | None = None) -> int:
+    """--url: ask that collector. --db: open that file. Neither: the configured collector, else its file.
+    api_key (--api-key, else $KATE_API_KEY) goes to the collector as `Authorization: Bearer`."""
     max_rows = args.max_rows or config.sql.max_rows
     url = args.url or f"http://{_connect_host(config.server.host)}:{config.server.port}"
     try:
         if args.db and not args.url:
             result = _via_file(Path(args.db), args.query, args.param, max_rows, config)
         else:
-            result = _via_collector(url, args.query, args.param, max_rows)
+            result = _via_collector(url, args.query, args.param, max_rows, api_key)
     except ConnectionRefusedError:
         if args.url:
             print(f"kate sql: no collector answers at {url}", file=sys.stderr)
@@ -40,7 +44,21 @@ def run_sql_command(args: argparse.Namespace, config: Config, out: TextIO = sys.
         return 1
     if result is None:
         return 1
-    _FORMATS[args.format](result, out)
+    return _print(result, args.format, out)
+
+
+def _print(result: dict[str, Any], output_format: str, out: TextIO) -> int:
+    """Write the rows; when the reader has gone (`kate sql ... | head`), stop quietly with 141 as a
+    process killed by SIGPIPE would, instead of a BrokenPipeError traceback."""
+    try:
+        _FORMATS[output_format](result, out)
+        out.flush()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; point it at devnull so that flush cannot fail too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
+        return 141
     return 0
 
 
@@ -52,10 +70,12 @@ def _connect_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
 
 
-def _via_collector(url: str, sql: str, params: list[str], max_rows: int) -> dict[str, Any]:
+def _via_collector(url: str, sql: str, params: list[str], max_rows: int, api_key: str | None) -> dict[str, Any]:
     body = json.dumps({"sql": sql, "params": params or None, "max_rows": max_rows}).encode()
-    request = urllib.request.Request(f"{url.rstrip('/')}/sql", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    request = urllib.request.Request(f"{url.rstrip('/')}/sql", data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return dict(json.load(response))
@@ -75,7 +95,7 @@ def _via_file(path: Path, sql: str, params: list[str], max_rows: int, config: Co
     try:
         connection = connect(path, config.storage, read_only=True)
         try:
-            return run_readonly_query(connection, sql, params or None, max_rows).to_json()
+            return run_readonly_query(connection, sql, params or None, max_rows, config.sql.max_response_bytes).to_json()
         finally:
             connection.close()
     except KateError as exc:

@@ -1,7 +1,8 @@
 """POST /sql: read-only analysis queries over the live file, served by the process that owns it.
 
-Body: {"sql": "SELECT ...", "params": [...] | {...}, "max_rows": n}. Rows and time are
-capped by config (sql.max_rows, sql.timeout_ms); a timeout answers 408 `query_timeout`.
+Body: {"sql": "SELECT ...", "params": [...] | {...}, "max_rows": n}. Rows, answer bytes and time
+are capped by config (sql.max_rows, sql.max_response_bytes, sql.timeout_ms); a timeout answers
+408 `query_timeout`. The answer's JSON is built on the reader thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 from kate.collector.api.context import STATE_KEY
-from kate.collector.api.serialize import json_response, read_json_object
+from kate.collector.api.serialize import read_json_object
 from kate.collector.errors import NotFound, QueryTimeout, ValidationError
 from kate.collector.store.readonly import run_readonly_query
 
@@ -21,14 +22,15 @@ async def run_sql(request: web.Request) -> web.Response:
         raise NotFound("the SQL endpoint is disabled (sql.enabled: false)")
     body = await read_json_object(request)
     sql, params, max_rows = _query(body, state.config.sql.max_rows)
-    timeout_ms = state.config.sql.timeout_ms
+    timeout_ms, max_bytes = state.config.sql.timeout_ms, state.config.sql.max_response_bytes
     try:
-        result = await state.database.read(
-            lambda cursor: run_readonly_query(cursor, sql, params, max_rows), timeout_s=timeout_ms / 1000
+        body_bytes = await state.database.read(
+            lambda cursor: run_readonly_query(cursor, sql, params, max_rows, max_bytes).to_json_bytes(),
+            timeout_s=timeout_ms / 1000,
         )
     except TimeoutError:
         raise QueryTimeout(f"query did not finish within {timeout_ms} ms and was interrupted") from None
-    return json_response(result.to_json())
+    return web.Response(body=body_bytes, content_type="application/json", charset="utf-8")
 
 
 def _query(body: dict[str, Any], row_cap: int) -> tuple[str, Any, int]:

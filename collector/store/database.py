@@ -25,6 +25,7 @@ from kate.collector.store.writer import WriteOp, WriterThread
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 ReadFn = Callable[[duckdb.DuckDBPyConnection], T]
+_INTERRUPT_EVERY_S = 0.05
 
 
 class Database:
@@ -114,8 +115,11 @@ class Database:
         """Run fn(cursor) on a reader thread; interrupt the query after timeout_s."""
         pool = self._require(self._reader_pool)
         holder: dict[str, duckdb.DuckDBPyConnection] = {}
+        timed_out = threading.Event()
 
         def run() -> T:
+            if timed_out.is_set():  # it waited for a reader thread past its deadline: never start it
+                raise TimeoutError
             holder["cursor"] = cursor = self._reader_cursor()
             return fn(cursor)
 
@@ -125,9 +129,8 @@ class Database:
         try:
             return await asyncio.wait_for(asyncio.shield(task), timeout_s)
         except TimeoutError:
-            if "cursor" in holder:
-                holder["cursor"].interrupt()
-            await asyncio.gather(task, return_exceptions=True)
+            timed_out.set()
+            await _interrupt_until_done(task, holder)
             raise
 
     def _reader_cursor(self) -> duckdb.DuckDBPyConnection:
@@ -142,6 +145,17 @@ class Database:
         if value is None:
             raise Overloaded("the store is not open (starting up or shutting down)")
         return value
+
+
+async def _interrupt_until_done(task: asyncio.Future[Any], holder: dict[str, duckdb.DuckDBPyConnection]) -> None:
+    """Interrupt the read's cursor until the read ends. One interrupt is not enough: DuckDB drops one
+    that arrives while no statement runs (fn between two statements, or still in Python code), and
+    the next statement would then run to its end."""
+    while not task.done():
+        if "cursor" in holder:
+            holder["cursor"].interrupt()
+        await asyncio.wait({task}, timeout=_INTERRUPT_EVERY_S)
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def connect(path: Path, settings: StorageConfig, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -165,6 +179,8 @@ def connect(path: Path, settings: StorageConfig, *, read_only: bool = False) -> 
         raise StoreUnavailable(f"cannot open DuckDB file {path}: {exc}{hint}") from exc
     if not read_only:
         connection.execute(f"SET wal_autocheckpoint = '{_size_literal(settings.wal_autocheckpoint)}'")
+    # Last setting: from here no statement on any cursor (analysis SQL included) can change one.
+    connection.execute("SET lock_configuration = true")
     return connection
 
 

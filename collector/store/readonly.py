@@ -1,9 +1,9 @@
-"""Read-only SQL for analysis (POST /sql and `kate sql`): one SELECT, bounded rows, no side effects.
+"""Read-only SQL for analysis (POST /sql and `kate sql`): one SELECT, bounded rows and bytes, no side effects.
 
-Three walls: the statement must parse as exactly one SELECT (or EXPLAIN) with no write hidden in
-a CTE; it runs inside a transaction that is always rolled back; the connection has external
-file access disabled.
-Time limits are the caller's (Database.read interrupts the cursor).
+Walls: sql_guard admits one SELECT (or EXPLAIN) calling only allow-listed functions; it runs in a
+transaction that is always rolled back; the connection has external access disabled and its
+configuration locked. Rows are fetched in chunks and encoded as they come, so the row and byte
+caps stop the fetch early. Time limits are the caller's (Database.read interrupts the cursor).
 """
 
 from __future__ import annotations
@@ -12,19 +12,19 @@ import base64
 import datetime as dt
 import decimal
 import json
-import re
+import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-from kate.collector.errors import BadRequest, ValidationError
+from kate.collector.errors import BadRequest
+from kate.collector.store.sql_guard import check_readonly
 
-_ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
-_READ_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE", "BOUND_SUBQUERY_NODE"})
-_EXPLAIN_PREFIX = re.compile(r"^\s*EXPLAIN\s+(?:ANALY[SZ]E\s+)?", re.IGNORECASE)
 SqlParams = Sequence[Any] | Mapping[str, Any] | None
+_ROLLBACK_ATTEMPTS = 5  # interrupts come 50 ms apart: a retry at once gets through
+_FIRST_CHUNK_ROWS, _MAX_CHUNK_ROWS = 16, 1024  # chunks double, so a few huge rows are not fetched by the thousand
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,67 +32,87 @@ class QueryResult:
     columns: list[str]
     types: list[str]
     rows: list[list[Any]]
+    encoded_rows: list[bytes]  # each row as compact JSON (UTF-8), as counted against the byte cap
     truncated: bool
 
     def to_json(self) -> dict[str, Any]:
         return {"columns": self.columns, "types": self.types, "rows": self.rows,
                 "row_count": len(self.rows), "truncated": self.truncated}
 
+    def to_json_bytes(self) -> bytes:
+        """to_json() as compact UTF-8 JSON, joined from the rows encoded while fetching."""
+        return _json_head(self.columns, self.types) + b",".join(self.encoded_rows) + _json_tail(
+            len(self.rows), self.truncated)
 
-def run_readonly_query(cursor: duckdb.DuckDBPyConnection, sql: str, params: SqlParams, max_rows: int) -> QueryResult:
-    """Run one read-only statement and return at most max_rows rows (truncated says if cut)."""
+
+def run_readonly_query(cursor: duckdb.DuckDBPyConnection, sql: str, params: SqlParams, max_rows: int,
+                       max_bytes: int) -> QueryResult:
+    """Run one read-only statement and return at most max_rows rows whose JSON answer (to_json_bytes)
+    stays within max_bytes; truncated says if either cap cut it."""
     check_readonly(cursor, sql)
     cursor.begin()
     try:
         result = cursor.execute(sql, params) if params else cursor.execute(sql)
-        rows = result.fetchmany(max_rows + 1)
         columns = [column[0] for column in result.description or ()]
         types = [str(column[1]) for column in result.description or ()]
+        budget = max_bytes - len(_json_head(columns, types)) - len(_json_tail(max_rows, truncated=False))
+        rows, encoded, truncated = _fetch_within(result, max_rows, budget)
     except duckdb.InterruptException:
         raise
     except duckdb.Error as exc:
         raise BadRequest(f"query failed: {exc}", details=[{"field": "sql", "message": str(exc)}]) from None
     finally:
-        cursor.rollback()
-    return QueryResult(columns, types, [[jsonable(v) for v in row] for row in rows[:max_rows]], len(rows) > max_rows)
+        end_transaction(cursor)
+    return QueryResult(columns, types, rows, encoded, truncated)
 
 
-def check_readonly(cursor: duckdb.DuckDBPyConnection, sql: str) -> None:
-    try:
-        statements = cursor.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise BadRequest(f"sql does not parse: {exc}", details=[{"field": "sql", "message": str(exc)}]) from None
-    if len(statements) != 1:
-        raise ValidationError.for_field("sql", f"must be exactly one statement, got {len(statements)}")
-    kind = statements[0].type
-    if kind not in _ALLOWED:
-        raise ValidationError.for_field("sql", f"must be a read-only SELECT, got {kind.name}")
-    _refuse_nested_writes(cursor, _EXPLAIN_PREFIX.sub("", sql, count=1) if kind == duckdb.StatementType.EXPLAIN else sql)
+def end_transaction(cursor: duckdb.DuckDBPyConnection) -> None:
+    """Roll back, even when an interrupt meant for the query lands on the ROLLBACK itself (Database.read
+    interrupts until the read returns): a transaction left open would fail every later read on this cursor."""
+    for attempt in range(_ROLLBACK_ATTEMPTS):
+        try:
+            cursor.rollback()
+            return
+        except duckdb.InterruptException:
+            if attempt == _ROLLBACK_ATTEMPTS - 1:
+                raise
 
 
-def _refuse_nested_writes(cursor: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """A SELECT may hide a write in a CTE (`WITH x AS (DELETE ... RETURNING 1) SELECT ...`), which
-    the statement type does not show; the parse tree does. Rollback would undo it, but meanwhile it
-    holds row versions that make the writer's commits conflict."""
-    (serialized,) = cursor.execute("SELECT json_serialize_sql(?)", [sql]).fetchone() or ("{}",)
-    tree = json.loads(serialized)
-    if tree.get("error"):
-        msg = f"must be a read-only SELECT that can be checked: {tree.get('error_message', 'unknown statement')}"
-        raise ValidationError.for_field("sql", msg)
-    pending: list[Any] = [tree]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, dict):
-            kind = node.get("type")
-            if isinstance(kind, str) and kind.endswith("_NODE") and kind not in _READ_NODES:
-                raise ValidationError.for_field("sql", f"must be read-only, but contains a {kind.removesuffix('_QUERY_NODE')}")
-            pending.extend(node.values())
-        elif isinstance(node, list):
-            pending.extend(node)
+def _fetch_within(result: duckdb.DuckDBPyConnection, max_rows: int,
+                  budget_bytes: int) -> tuple[list[list[Any]], list[bytes], bool]:
+    """Fetch and encode rows chunk by chunk; stop at max_rows or at the first row past the byte budget."""
+    rows: list[list[Any]] = []
+    encoded: list[bytes] = []
+    used, chunk_rows = 0, _FIRST_CHUNK_ROWS
+    while chunk := result.fetchmany(min(chunk_rows, max_rows + 1 - len(rows))):
+        for raw in chunk:
+            row = [jsonable(value) for value in raw]
+            text = _encode(row)
+            used += len(text) + 1  # the comma before the next row
+            if len(rows) == max_rows or used > budget_bytes:
+                return rows, encoded, True
+            rows.append(row)
+            encoded.append(text)
+        chunk_rows = min(chunk_rows * 2, _MAX_CHUNK_ROWS)
+    return rows, encoded, False
+
+
+def _encode(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _json_head(columns: list[str], types: list[str]) -> bytes:
+    return b'{"columns":' + _encode(columns) + b',"types":' + _encode(types) + b',"rows":['
+
+
+def _json_tail(row_count: int, truncated: bool) -> bytes:
+    return b'],"row_count":' + str(row_count).encode() + b',"truncated":' + (b"true" if truncated else b"false") + b"}"
 
 
 def jsonable(value: Any) -> Any:
-    """A DuckDB value as JSON: times as RFC 3339, decimals as numbers, blobs as base64."""
+    """A DuckDB value as JSON: times as RFC 3339, decimals as numbers, blobs as base64, NaN as "NaN"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value).replace("inf", "Infinity").replace("nan", "NaN")  # JSON has no NaN or Infinity
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, dt.datetime):
