@@ -27,7 +27,7 @@ from kate.collector.config import StorageConfig
 from kate.collector.errors import Overloaded
 from kate.collector.ingest.otlp_codec import parse_request
 from kate.collector.ingest.otlp_decode import Rejection, decode_spans
-from kate.collector.ingest.otlp_records import to_records
+from kate.collector.ingest.otlp_records import to_span_batch
 from kate.collector.ingest.upload import DecodedUpload, UploadTarget, decode_upload
 from kate.collector.store.span_batch import SpanBatch
 
@@ -48,7 +48,7 @@ class DecodedBatch:
 def decode_body(body: bytes, media_type: str, max_text_bytes: int) -> DecodedBatch:
     """Parse (raises BadRequest), decode and map one OTLP trace body, into an Arrow batch."""
     decoded = decode_spans(parse_request(body, media_type))
-    return DecodedBatch(SpanBatch.of(to_records(decoded.spans, max_text_bytes=max_text_bytes)), decoded.rejected)
+    return DecodedBatch(to_span_batch(decoded.spans, max_text_bytes=max_text_bytes), decoded.rejected)
 
 
 def default_workers() -> int:

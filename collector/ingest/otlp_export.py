@@ -10,10 +10,9 @@ from collections.abc import Callable, Sequence
 
 from kate.collector import metrics
 from kate.collector.ingest.decoding import DecodedBatch
-from kate.collector.ingest.otlp_decode import Rejection, decode_spans
-from kate.collector.ingest.otlp_records import to_records
+from kate.collector.ingest.otlp_decode import decode_spans
+from kate.collector.ingest.otlp_records import to_span_batch
 from kate.collector.ingest.sink import Sink
-from kate.collector.store.span_batch import SpanBatch
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
     ExportTraceServiceRequest,
@@ -38,7 +37,7 @@ async def export_traces(
     Overloaded (retryable) when the store cannot take the spans now.
     """
     decoded = decode_spans(request)
-    batch = DecodedBatch(SpanBatch.of(to_records(decoded.spans, max_text_bytes=max_text_bytes)), decoded.rejected)
+    batch = DecodedBatch(to_span_batch(decoded.spans, max_text_bytes=max_text_bytes), decoded.rejected)
     return await store_batch(batch, sink, protocol="hosted", require_agent=require_agent)
 
 
@@ -63,19 +62,20 @@ async def store_batch(
     if require_agent is not None:
         for agent_id in sorted(batch.spans.agent_ids):
             require_agent(agent_id)
-    if batch.rejected:
-        metrics.SPANS_REJECTED.labels(protocol).inc(len(batch.rejected))
-    await sink.consume_otlp(batch.spans, protocol=protocol)
-    if not batch.rejected:
+    result = await sink.consume_otlp(batch.spans, protocol=protocol)
+    # Refused in the writer: spans naming a run of another agent (store/run_ownership.py).
+    reasons = [rejection.message for rejection in batch.rejected] + [run.message for run in result.refused]
+    count = len(batch.rejected) + sum(run.spans for run in result.refused)
+    if not count:
         return ExportTraceServiceResponse()  # OTLP: full success leaves partial_success unset
-    message = rejection_message(batch.rejected)
-    partial = ExportTracePartialSuccess(rejected_spans=len(batch.rejected), error_message=message)
+    metrics.SPANS_REJECTED.labels(protocol).inc(count)
+    partial = ExportTracePartialSuccess(rejected_spans=count, error_message=rejection_message(count, reasons))
     return ExportTraceServiceResponse(partial_success=partial)
 
 
-def rejection_message(rejected: Sequence[Rejection]) -> str:
+def rejection_message(count: int, reasons: Sequence[str]) -> str:
     """A readable summary: the count and the first few reasons (OTLP: error_message is for humans)."""
-    shown = "; ".join(rejection.message for rejection in rejected[:_MAX_REASONS])
-    more = f"; and {len(rejected) - _MAX_REASONS} more" if len(rejected) > _MAX_REASONS else ""
-    noun = "span" if len(rejected) == 1 else "spans"
-    return f"{len(rejected)} {noun} rejected: {shown}{more}"[:_MAX_MESSAGE_CHARS]
+    shown = "; ".join(reasons[:_MAX_REASONS])
+    more = f"; and {len(reasons) - _MAX_REASONS} more" if len(reasons) > _MAX_REASONS else ""
+    noun = "span" if count == 1 else "spans"
+    return f"{count} {noun} rejected: {shown}{more}"[:_MAX_MESSAGE_CHARS]

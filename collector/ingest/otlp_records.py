@@ -1,7 +1,8 @@
 """Decoded OTLP spans to SpanRecords: the shared mapping plus agent and run linkage (docs/mapping.md#agents-and-runs).
 
-The ingestion hot path: one map_span and one json.dumps per JSON field per span, resource
-work once per ResourceSpans. Pure: no I/O, no validation (otlp_decode owns that).
+The ingestion hot path: one map_span and one json.dumps per JSON field per span, resource work
+once per ResourceSpans. Pure: no I/O, no validation (otlp_decode owns that), no run ownership
+(which agent may write to a run is the writer's decision: store/run_ownership.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from kate.collector.ingest.otlp_decode import DecodedSpan
+from kate.collector.store.span_batch import SpanBatch
 from kate.schema.agent_id import resource_agent_id
 from kate.schema.mapping import map_span
 from kate.schema.record import AttributeValue, SpanEvent, SpanRecord
@@ -33,28 +35,39 @@ class _ResourceFields(NamedTuple):
 
 def to_records(spans: Sequence[DecodedSpan], *, max_text_bytes: int) -> list[SpanRecord]:
     """One SpanRecord per decoded span, in order. Never raises on attribute shapes."""
+    return _linked_records(spans, max_text_bytes)[0]
+
+
+def to_span_batch(spans: Sequence[DecodedSpan], *, max_text_bytes: int) -> SpanBatch:
+    """The records as a SpanBatch that knows which rows' run ids came from their trace ids:
+    the writer treats those differently when the run belongs to another agent (spans.py)."""
+    records, derived_run_rows = _linked_records(spans, max_text_bytes)
+    return SpanBatch.of(records, derived_run_rows if any(derived_run_rows) else b"")
+
+
+def _linked_records(spans: Sequence[DecodedSpan], max_text_bytes: int) -> tuple[list[SpanRecord], bytes]:
     shared: dict[int, _ResourceFields] = {}  # DecodedSpan.resource is one dict per ResourceSpans
     trace_runs: dict[str, str] = {}  # trace id → its run id (a request carries few traces)
     records = []
-    for decoded in spans:
+    derived = bytearray(len(spans))  # 1 where the run id is the trace id's
+    for index, decoded in enumerate(spans):
         fields = shared.get(id(decoded.resource))
         if fields is None:
             fields = shared[id(decoded.resource)] = _resource_fields(decoded.resource)
-        records.append(_record(decoded, fields, max_text_bytes, trace_runs))
-    return records
+        own_run = decoded.span.attributes.get(RUN_KEY)
+        run_id = (run_id_from(own_run) if own_run is not None else None) or fields.run_id
+        if run_id is None:
+            derived[index] = 1
+            run_id = trace_runs.get(decoded.trace_id)
+            if run_id is None:
+                run_id = trace_runs[decoded.trace_id] = trace_run_id(decoded.trace_id)
+        records.append(_record(decoded, fields, max_text_bytes, run_id))
+    return records, bytes(derived)
 
 
-def _record(
-    decoded: DecodedSpan, shared: _ResourceFields, max_text_bytes: int, trace_runs: dict[str, str]
-) -> SpanRecord:
+def _record(decoded: DecodedSpan, shared: _ResourceFields, max_text_bytes: int, run_id: str) -> SpanRecord:
     span = decoded.span
     mapped = map_span(span, max_text_bytes=max_text_bytes)
-    own_run = span.attributes.get(RUN_KEY)
-    run_id = (run_id_from(own_run) if own_run is not None else None) or shared.run_id
-    if run_id is None:
-        run_id = trace_runs.get(decoded.trace_id)
-        if run_id is None:
-            run_id = trace_runs[decoded.trace_id] = trace_run_id(decoded.trace_id)
     # Positional, in column order (SPAN_COLUMNS): this runs once per span.
     return SpanRecord(
         decoded.span_id,

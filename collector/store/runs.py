@@ -10,7 +10,7 @@ import datetime as dt
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 from kate.collector.errors import DuplicateRun, NotFound, RunNotRunning
@@ -60,6 +60,24 @@ class RunFilter:
 def utc_now() -> dt.datetime:
     """Naive UTC now: the TIMESTAMP columns hold UTC."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class StoredRun(NamedTuple):
+    """What a write op needs to know of an existing run."""
+
+    agent_id: str
+    status: str
+    source: str
+
+
+def find_runs(txn: WriteTxn, run_ids: Sequence[str]) -> dict[str, StoredRun]:
+    """The stored runs among run_ids, whichever agent they belong to (run ids are global)."""
+    if not run_ids:
+        return {}
+    rows = txn.execute(
+        "SELECT run_id, agent_id, status, source FROM runs WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [list(run_ids)]
+    )
+    return {row[0]: StoredRun(row[1], row[2], row[3]) for row in rows}
 
 
 def find_run_status(txn: WriteTxn, agent_id: str, run_id: str) -> str | None:

@@ -5,7 +5,7 @@ once), and the writer inserts the group's streams with one INSERT ... SELECT tha
 over the Arrow buffers without holding the GIL: in the collector process the rows are never
 Python objects again (measured: 28 against 41 us of collector CPU a span for the Appender it
 replaces, and no unpickling of records). The few facts a write op needs about the runs ride
-along as plain values.
+along as plain values, per (run, agent): the writer decides there which agent owns a run.
 """
 
 from __future__ import annotations
@@ -40,42 +40,99 @@ class RunSpanStats(NamedTuple):
     tokens: int  # the sum of token_count (spans without one add nothing)
 
 
+class RunKey(NamedTuple):
+    """A run as a batch names it: one agent's spans for one run id."""
+
+    run_id: str
+    agent_id: str
+
+
+class RunLink(NamedTuple):
+    """What a batch holds for one RunKey."""
+
+    spans: int
+    tokens: int
+    rooted: bool  # a root span (no parent) is among them
+
+
+_LINK_COLUMNS = ("run_id", "agent_id", "parent_span_id", "token_count")  # what RunLinks are counted from
+_LINK_INDEXES = tuple(SPAN_COLUMNS.index(name) for name in _LINK_COLUMNS)
+
+
 @dataclass(frozen=True, slots=True)
 class SpanBatch:
-    """The spans of one request, ready for the writer; cheap to pickle (one bytes object)."""
+    """The spans of one request, ready for the writer; cheap to pickle (bytes and small dicts)."""
 
     arrow_ipc: bytes  # an Arrow IPC stream of SPAN_SCHEMA; empty when count == 0
     count: int
     weight_bytes: int  # memory the batch holds while queued (the write queue's byte bound)
-    agent_by_run: dict[str, str]  # run_id -> agent_id, in order of first appearance
-    rooted_runs: frozenset[str]  # runs with a root span (no parent) in this batch
-    stats_by_run: dict[str, RunSpanStats]  # what this batch adds to each run's counters
+    links: dict[RunKey, RunLink]  # in order of first appearance: the first agent naming a run comes first
+    # One byte per row, 1 where the run id was derived from the trace id rather than given
+    # (kate.run.id, or the upload's path); empty when every row's was given.
+    derived_run_rows: bytes = b""
 
     @classmethod
-    def of(cls, records: Sequence[SpanRecord]) -> SpanBatch:
+    def of(cls, records: Sequence[SpanRecord], derived_run_rows: bytes = b"") -> SpanBatch:
         if not records:
-            return cls(b"", 0, 0, {}, frozenset(), {})
+            return cls(b"", 0, 0, {})
         columns = list(zip(*records, strict=True))
         table = pa.Table.from_arrays(
             [pa.array(column, type=field.type) for column, field in zip(columns, SPAN_SCHEMA, strict=True)],
             schema=SPAN_SCHEMA,
         )
+        return cls._of(table, [columns[index] for index in _LINK_INDEXES], derived_run_rows)
+
+    @classmethod
+    def of_table(cls, table: pa.Table, derived_run_rows: bytes = b"") -> SpanBatch:
+        """A batch of an Arrow table of SPAN_SCHEMA (e.g. another batch's rows, re-keyed)."""
+        if not table.num_rows:
+            return cls(b"", 0, 0, {})
+        return cls._of(table, [table.column(name).to_pylist() for name in _LINK_COLUMNS], derived_run_rows)
+
+    @classmethod
+    def _of(cls, table: pa.Table, link_columns: Sequence[Sequence[object]], derived_run_rows: bytes) -> SpanBatch:
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, SPAN_SCHEMA) as writer:
             writer.write_table(table)
         ipc = sink.getvalue().to_pybytes()
         return cls(
             arrow_ipc=ipc,
-            count=len(records),
-            weight_bytes=len(ipc) + _RECORD_OVERHEAD_BYTES * len(records),
-            agent_by_run={record.run_id: record.agent_id for record in records},
-            rooted_runs=frozenset(record.run_id for record in records if record.parent_span_id is None),
-            stats_by_run=_stats_by_run(records),
+            count=table.num_rows,
+            weight_bytes=len(ipc) + len(derived_run_rows) + _RECORD_OVERHEAD_BYTES * table.num_rows,
+            links=_links(*link_columns),
+            derived_run_rows=derived_run_rows,
         )
 
     @property
     def agent_ids(self) -> frozenset[str]:
-        return frozenset(self.agent_by_run.values())
+        return frozenset(key.agent_id for key in self.links)
+
+    @property
+    def run_ids(self) -> list[str]:
+        """The runs named, in order of first appearance."""
+        return list(dict.fromkeys(key.run_id for key in self.links))
+
+    @property
+    def agent_by_run(self) -> dict[str, str]:
+        """run_id -> the first agent naming it (the only one, once the writer settled ownership)."""
+        owners: dict[str, str] = {}
+        for key in self.links:
+            owners.setdefault(key.run_id, key.agent_id)
+        return owners
+
+    @property
+    def rooted_runs(self) -> frozenset[str]:
+        """Runs with a root span (no parent) in this batch."""
+        return frozenset(key.run_id for key, link in self.links.items() if link.rooted)
+
+    @property
+    def stats_by_run(self) -> dict[str, RunSpanStats]:
+        """What this batch adds to each run's counters."""
+        stats: dict[str, RunSpanStats] = {}
+        for key, link in self.links.items():
+            spans, tokens = stats.get(key.run_id, (0, 0))
+            stats[key.run_id] = RunSpanStats(spans + link.spans, tokens + link.tokens)
+        return stats
 
     def table(self) -> pa.Table:
         """The spans as an Arrow table over the IPC bytes (no copy)."""
@@ -84,15 +141,18 @@ class SpanBatch:
         return pa.ipc.open_stream(self.arrow_ipc).read_all()
 
 
-def _stats_by_run(records: Sequence[SpanRecord]) -> dict[str, RunSpanStats]:
-    counts: dict[str, list[int]] = {}
-    for record in records:
-        stats = counts.get(record.run_id)
-        if stats is None:
-            stats = counts[record.run_id] = [0, 0]
-        stats[0] += 1
-        stats[1] += record.token_count or 0
-    return {run_id: RunSpanStats(spans, tokens) for run_id, (spans, tokens) in counts.items()}
+def _links(run_ids: Sequence[object], agent_ids: Sequence[object], parents: Sequence[object],
+           tokens: Sequence[object]) -> dict[RunKey, RunLink]:
+    counts: dict[tuple[object, object], list[int]] = {}
+    for run_id, agent_id, parent, token_count in zip(run_ids, agent_ids, parents, tokens, strict=True):
+        link = counts.get((run_id, agent_id))
+        if link is None:
+            link = counts[(run_id, agent_id)] = [0, 0, 0]
+        link[0] += 1
+        link[1] += token_count if isinstance(token_count, int) else 0
+        link[2] |= parent is None
+    return {RunKey(str(run), str(agent)): RunLink(spans, tokens_sum, bool(rooted))
+            for (run, agent), (spans, tokens_sum, rooted) in counts.items()}
 
 
 def concatenated(batches: Sequence[SpanBatch]) -> pa.Table:

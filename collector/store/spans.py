@@ -10,11 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kate.collector.completion import CompletedRun
+from kate.collector.store.run_ownership import RefusedRun, settle_ownership
+from kate.collector.store.run_texts import RunTexts, batch_texts, refresh_texts
 from kate.collector.store.runs import (
     RunSource,
     RunStatus,
     RunTrigger,
+    StoredRun,
     add_span_stats,
+    find_runs,
     recount_span_stats,
     require_running,
     utc_now,
@@ -27,6 +31,7 @@ from kate.collector.store.writer import WriteTxn
 class IngestResult:
     stored: int
     completed_runs: tuple[CompletedRun, ...]  # runs completed by this write (for evaluation)
+    refused: tuple[RefusedRun, ...] = ()  # OTLP spans not stored: their run belongs to another agent
 
 
 def insert_uploaded_spans(txn: WriteTxn, agent_id: str, run_id: str, batch: SpanBatch) -> IngestResult:
@@ -37,50 +42,72 @@ def insert_uploaded_spans(txn: WriteTxn, agent_id: str, run_id: str, batch: Span
 
 
 def ingest_otlp_spans(txn: WriteTxn, batch: SpanBatch) -> IngestResult:
-    """OTLP: create unknown runs (otlp, automatic, running); a root span completes its run.
+    """OTLP: create unknown runs (otlp, automatic, running); a root span completes its run and
+    gives it user_input and output (run_texts.py). Only the owner's spans go to a run
+    (run_ownership.py): the others are moved to their agent's own run, or refused.
 
     Spans for completed runs are still stored: an OTLP sender cannot know the run's state.
     The single writer makes look-up-then-insert safe, and cheaper than INSERT ... ON CONFLICT
     (1 + 1.3 ms against 3.4 ms for a request's 8 runs, measured).
     """
-    runs, rooted = batch.agent_by_run, batch.rooted_runs
-    now = utc_now()
-    states = _run_states(txn, list(runs))
-    created = [run_id for run_id in runs if run_id not in states]
-    if created:
-        _insert_runs(txn, created, batch, now)  # with this batch's span counts
-    completed = [run_id for run_id in created if run_id in rooted]
+    settled = settle_ownership(txn, batch, find_runs(txn, batch.run_ids))
+    batch, stored = settled.batch, settled.stored
+    rooted, now = batch.rooted_runs, utc_now()
+    created = [run_id for run_id in batch.run_ids if run_id not in stored]
     # A root span of a run that an earlier request created completes it, if OTLP is driving it.
-    finishing = [run_id for run_id in rooted if states.get(run_id) == _OTLP_RUNNING]
+    finishing = [run_id for run_id in rooted if run_id in stored and _otlp_running(stored[run_id])]
+    texts = batch_texts(batch, [*(run_id for run_id in created if run_id in rooted), *finishing])
+    if created:
+        _insert_runs(txn, created, batch, texts, now)  # with this batch's span counts
     if finishing:
-        txn.execute(
-            "UPDATE runs SET status = 'completed', completed_at = ? WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
-            [now, finishing],
-        )
-        completed += finishing
-    _stage_counted(txn, batch, {run_id: batch.stats_by_run[run_id] for run_id in runs if run_id in states})
-    completed_runs = tuple(CompletedRun(runs[run_id], run_id) for run_id in sorted(completed))
-    return IngestResult(stored=batch.count, completed_runs=completed_runs)
+        _finish_runs(txn, finishing, texts, now)
+    again = [run_id for run_id in rooted if run_id in stored and run_id not in finishing]
+    if again:  # roots stored before may come first or last: decided over all of them
+        txn.after_spans_inserted(lambda: refresh_texts(txn, again))
+    _stage_counted(txn, batch, {run_id: stats for run_id, stats in batch.stats_by_run.items() if run_id in stored})
+    completed = sorted([run_id for run_id in created if run_id in rooted] + finishing)
+    agents = batch.agent_by_run
+    completed_runs = tuple(CompletedRun(agents[run_id], run_id) for run_id in completed)
+    return IngestResult(stored=batch.count, completed_runs=completed_runs, refused=settled.refused)
 
 
-_OTLP_RUNNING = (RunStatus.RUNNING.value, RunSource.OTLP.value)
+def _otlp_running(run: StoredRun) -> bool:
+    """A run OTLP drives that no root span completed yet (so no root span of it is stored)."""
+    return run.status == RunStatus.RUNNING.value and run.source == RunSource.OTLP.value
 
 
-def _insert_runs(txn: WriteTxn, run_ids: list[str], batch: SpanBatch, now: object) -> None:
+def _insert_runs(txn: WriteTxn, run_ids: list[str], batch: SpanBatch, texts: Mapping[str, RunTexts], now: object) -> None:
     """Create runs (otlp, automatic) in one statement, as a request carries many traces, counting
-    the batch's spans; a run whose root span is already here starts completed."""
-    stats = [batch.stats_by_run[run_id] for run_id in run_ids]
+    the batch's spans; a run whose root span is already here starts completed, with its texts."""
+    stats, agents, rooted = batch.stats_by_run, batch.agent_by_run, batch.rooted_runs
+    run_texts = [texts.get(run_id, _NO_TEXTS) for run_id in run_ids]
     txn.execute(
         "INSERT INTO runs (run_id, agent_id, status, trigger, source, created_at, started_at, completed_at,"
-        " span_count, total_tokens)"
+        " span_count, total_tokens, user_input, output)"
         " SELECT run_id, agent_id, CASE WHEN done THEN 'completed' ELSE 'running' END, ?, ?, ?, ?,"
-        " CASE WHEN done THEN ?::TIMESTAMP END, spans, tokens"
+        " CASE WHEN done THEN ?::TIMESTAMP END, spans, tokens, user_input, output"
         " FROM (SELECT unnest(?::VARCHAR[]) AS run_id, unnest(?::VARCHAR[]) AS agent_id, unnest(?::BOOLEAN[]) AS done,"
-        " unnest(?::BIGINT[]) AS spans, unnest(?::BIGINT[]) AS tokens)",
+        " unnest(?::BIGINT[]) AS spans, unnest(?::BIGINT[]) AS tokens,"
+        " unnest(?::VARCHAR[]) AS user_input, unnest(?::VARCHAR[]) AS output)",
         [RunTrigger.AUTOMATIC.value, RunSource.OTLP.value, now, now, now,
-         run_ids, [batch.agent_by_run[run_id] for run_id in run_ids], [run_id in batch.rooted_runs for run_id in run_ids],
-         [item.spans for item in stats], [item.tokens for item in stats]],
+         run_ids, [agents[run_id] for run_id in run_ids], [run_id in rooted for run_id in run_ids],
+         [stats[run_id].spans for run_id in run_ids], [stats[run_id].tokens for run_id in run_ids],
+         [item.user_input for item in run_texts], [item.output for item in run_texts]],
     )
+
+
+def _finish_runs(txn: WriteTxn, run_ids: list[str], texts: Mapping[str, RunTexts], now: object) -> None:
+    """Complete running otlp runs whose first root span arrived, with that root's texts."""
+    run_texts = [texts.get(run_id, _NO_TEXTS) for run_id in run_ids]
+    txn.execute(
+        "UPDATE runs SET status = 'completed', completed_at = ?, user_input = t.user_input, output = t.output"
+        " FROM (SELECT unnest(?::VARCHAR[]) AS run_id, unnest(?::VARCHAR[]) AS user_input,"
+        " unnest(?::VARCHAR[]) AS output) AS t WHERE runs.run_id = t.run_id",
+        [now, run_ids, [item.user_input for item in run_texts], [item.output for item in run_texts]],
+    )
+
+
+_NO_TEXTS = RunTexts(None, None)
 
 
 def _stage_counted(txn: WriteTxn, batch: SpanBatch, stats_to_add: Mapping[str, RunSpanStats]) -> None:
@@ -92,10 +119,3 @@ def _stage_counted(txn: WriteTxn, batch: SpanBatch, stats_to_add: Mapping[str, R
         txn.after_spans_inserted(lambda: recount_span_stats(txn, list(batch.stats_by_run)))
     else:
         add_span_stats(txn, stats_to_add)
-
-
-def _run_states(txn: WriteTxn, run_ids: list[str]) -> dict[str, tuple[str, str]]:
-    rows = txn.execute(
-        "SELECT run_id, status, source FROM runs WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [run_ids]
-    )
-    return {row[0]: (row[1], row[2]) for row in rows}

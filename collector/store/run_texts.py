@@ -1,0 +1,86 @@
+"""An OTLP run's user_input and output, taken from its root spans (the agent run's input and output).
+
+The rule, the same whatever order root spans arrive in: user_input is the input text of the root
+span that started first, output the output text of the root span that ended last (ties: trace
+id, then span id; roots without that text are passed over). Runs of source otlp only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from kate.collector.store.runs import RunSource
+from kate.collector.store.span_batch import SpanBatch
+from kate.collector.store.writer import WriteTxn
+
+_ROOT_COLUMNS = ("run_id", "trace_id", "span_id", "input_text", "output_text", "start_time_unix_nano",
+                 "end_time_unix_nano")
+_LATEST_NS = 2**63  # an unknown start sorts after every known one
+# DuckDB scans every span unless `run_id = ?` is the only filter (span_reads.py): one run at a time.
+_STORED_ROOTS = (f"WITH run_spans AS MATERIALIZED (SELECT {', '.join(_ROOT_COLUMNS)}, parent_span_id FROM spans"
+                 f" WHERE run_id = ?) SELECT {', '.join(_ROOT_COLUMNS)} FROM run_spans WHERE parent_span_id IS NULL")
+
+
+class RootSpan(NamedTuple):
+    run_id: str
+    trace_id: str
+    span_id: str
+    input_text: str | None
+    output_text: str | None
+    start_time_unix_nano: int | None
+    end_time_unix_nano: int | None
+
+
+class RunTexts(NamedTuple):
+    user_input: str | None
+    output: str | None
+
+
+def texts_of(roots: Iterable[RootSpan]) -> dict[str, RunTexts]:
+    """Each run's user_input and output by the rule above."""
+    first: dict[str, tuple[tuple[int, str, str], str]] = {}
+    last: dict[str, tuple[tuple[int, str, str], str]] = {}
+    for root in roots:
+        if root.input_text is not None:
+            key = (_LATEST_NS if root.start_time_unix_nano is None else root.start_time_unix_nano, root.trace_id, root.span_id)
+            if root.run_id not in first or key < first[root.run_id][0]:
+                first[root.run_id] = (key, root.input_text)
+        if root.output_text is not None:
+            key = (root.end_time_unix_nano or -1, root.trace_id, root.span_id)
+            if root.run_id not in last or key > last[root.run_id][0]:
+                last[root.run_id] = (key, root.output_text)
+    return {run_id: RunTexts(first[run_id][1] if run_id in first else None, last[run_id][1] if run_id in last else None)
+            for run_id in first.keys() | last.keys()}
+
+
+def batch_texts(batch: SpanBatch, run_ids: Sequence[str]) -> dict[str, RunTexts]:
+    """The texts of runs whose only root spans are this batch's (runs it creates or finishes)."""
+    if not run_ids:
+        return {}
+    table = batch.table().select(["parent_span_id", *_ROOT_COLUMNS])
+    wanted = pc.and_(pc.is_null(table.column("parent_span_id")), pc.is_in(table.column("run_id"), pa.array(run_ids)))
+    roots = table.filter(wanted).select(list(_ROOT_COLUMNS))
+    return texts_of(RootSpan(*row) for row in zip(*(column.to_pylist() for column in roots.columns), strict=True))
+
+
+def refresh_texts(txn: WriteTxn, run_ids: Sequence[str]) -> None:
+    """Recompute the texts of runs that had root spans stored before, from every stored root;
+    to run once the batch's spans are inserted (WriteTxn.after_spans_inserted)."""
+    roots = [RootSpan(*row) for run_id in run_ids for row in txn.execute(_STORED_ROOTS, [run_id])]
+    update_texts(txn, texts_of(roots))
+
+
+def update_texts(txn: WriteTxn, texts: Mapping[str, RunTexts]) -> None:
+    """Set the runs' user_input and output; runs of another source than otlp keep theirs."""
+    if not texts:
+        return
+    txn.execute(
+        "UPDATE runs SET user_input = t.user_input, output = t.output"
+        " FROM (SELECT unnest(?::VARCHAR[]) AS run_id, unnest(?::VARCHAR[]) AS user_input,"
+        " unnest(?::VARCHAR[]) AS output) AS t WHERE runs.run_id = t.run_id AND runs.source = ?",
+        [list(texts), [item.user_input for item in texts.values()], [item.output for item in texts.values()],
+         RunSource.OTLP.value],
+    )
