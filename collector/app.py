@@ -56,6 +56,7 @@ def create_app(config: Config) -> web.Application:
         sink=sink,
         completions=completions,
         upload_limiter=RateLimiter(config.api.upload_rate_limit_per_minute),
+        evaluate_limiter=RateLimiter(config.api.evaluate_rate_limit_per_minute),
         evaluations=evaluations,
         hosted=hosted,
         jobs=JobWorker(database, hosted, config.jobs, completions=completions, spans=forwarder,

@@ -70,6 +70,7 @@ class IngestConfig:
 @dataclass(frozen=True, slots=True)
 class ApiConfig:
     upload_rate_limit_per_minute: int = 60
+    evaluate_rate_limit_per_minute: int = 6  # forced evaluations per run (each may call a paid LLM judge)
     default_page_size: int = 50
     max_page_size: int = 1000
 
@@ -296,6 +297,7 @@ def _check(config: Config) -> None:
         "ingest.max_text_bytes": config.ingest.max_text_bytes,
         "ingest.max_spans_per_upload": config.ingest.max_spans_per_upload,
         "api.upload_rate_limit_per_minute": config.api.upload_rate_limit_per_minute,
+        "api.evaluate_rate_limit_per_minute": config.api.evaluate_rate_limit_per_minute,
         "api.max_page_size": config.api.max_page_size,
         "sql.max_rows": config.sql.max_rows,
         "sql.timeout_ms": config.sql.timeout_ms,

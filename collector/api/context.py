@@ -22,6 +22,7 @@ class AppState:
     sink: Sink
     completions: CompletionHub
     upload_limiter: RateLimiter
+    evaluate_limiter: RateLimiter
     evaluations: EvaluationScheduler
     hosted: HostedAgents
     jobs: JobWorker

@@ -123,10 +123,11 @@ def _paths() -> dict[str, Any]:
         f"{run}/evaluate": {
             "post": {"operationId": "evaluate_run",
                      "summary": "Evaluate a completed or failed run now, regardless of cooldown (Kate extension); "
-                                "202 with evaluation_status pending, scores follow in the background",
+                                "202 with evaluation_status pending, scores follow in the background; "
+                                "rate limited per run (api.evaluate_rate_limit_per_minute)",
                      "parameters": [_AGENT, _RUN],
                      "responses": {"202": _body("Run", "AgentRunResponse, evaluation pending"),
-                                   **_errors(404, 409, 422, 503)}},
+                                   **_errors(404, 409, 422, 429, 503)}},
         },
         "/jobs/{job_id}": {
             "get": {"operationId": "get_job", "summary": "A job of a Kate-hosted agent",

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from kate.collector.api import params
 from kate.collector.api.context import STATE_KEY, AppState
+from kate.collector.api.ratelimit import run_key
 from kate.collector.api.serialize import json_response, read_json_bytes, read_json_object, span_objects
 from kate.collector.completion import CompletedRun, FollowUps
 from kate.collector.errors import PayloadTooLarge, ValidationError
@@ -130,12 +131,17 @@ async def list_run_spans(request: web.Request) -> web.Response:
 async def upload_spans(request: web.Request) -> web.Response:
     state = _state(request)
     agent_id, run_id = params.agent_id(request), params.run_id(request)
-    allowance = state.upload_limiter.acquire(f"run {run_id}")
+    limit_key = run_key(agent_id, run_id)
+    state.upload_limiter.require_token(limit_key)  # 429 before the body is read; nothing taken yet
     raw = await read_json_bytes(request)
     state.sink.require_room(len(raw))  # when the queues are full: 503 before parsing and mapping
     target = UploadTarget(agent_id, run_id, state.config.ingest.max_text_bytes, state.config.ingest.max_spans_per_upload)
     upload = await state.sink.decoder.decode_upload(raw, target)  # off the event loop when large
-    result = await state.sink.consume_upload(agent_id, run_id, upload.spans)
+    # The run's token is taken only for this agent's running run (404/409 take none), and given
+    # back when the write refuses (it checks the run again, under the writer).
+    await state.database.read(lambda c: run_store.check_running(c, agent_id, run_id))
+    with state.upload_limiter.charged(limit_key) as allowance:
+        result = await state.sink.consume_upload(agent_id, run_id, upload.spans)
     body = {"uploaded": result.stored, "span_ids": list(upload.span_ids)}
     return json_response(body, status=201, headers=allowance.headers())
 

@@ -165,6 +165,15 @@ def span_count_of_run(cursor: duckdb.DuckDBPyConnection, agent_id: str, run_id: 
     return int(found[0][1])
 
 
+def check_running(cursor: duckdb.DuckDBPyConnection, agent_id: str, run_id: str) -> None:
+    """Before an upload is charged to the run's rate limit: NotFound unless this agent has the
+    run, RunNotRunning unless it is running. A read: the write checks again (require_running)."""
+    found = cursor.execute("SELECT agent_id, status FROM runs WHERE run_id = ?", [run_id]).fetchall()
+    _check_agent(found, agent_id, run_id)
+    if found[0][1] != RunStatus.RUNNING.value:
+        raise RunNotRunning(f"run {run_id} is {found[0][1]}, not running; cannot upload spans to it")
+
+
 def get_run(cursor: duckdb.DuckDBPyConnection, agent_id: str, run_id: str) -> dict[str, Any]:
     """The AgentRunResponse of one run, with span_count, total_tokens and scores; NotFound if absent."""
     rows = dict_rows(cursor.execute("SELECT * FROM api_runs WHERE id = ?", [run_id]))
