@@ -198,7 +198,7 @@ async def test_another_service_in_the_same_trace_gets_its_own_run(
         a_run = await get_run(session, isolated, AGENT_A, a_run_id, KEY_A)
         assert (a_run["status"], a_run["span_count"], a_run["evaluation_status"]) == ("running", 1, None)
         b_run = await get_run(session, isolated, AGENT_B, b_run_id, KEY_B)
-        assert (b_run["status"], b_run["span_count"]) == ("completed", 2)
+        assert (b_run["status"], b_run["span_count"]) == ("completed", 2) and b_run["evaluation_status"] is not None
         status, _, found = await call(session, isolated, "POST", "/sql", ADMIN, {
             "sql": "SELECT agent_id, run_id, count(*) FROM spans WHERE trace_id = ? GROUP BY ALL ORDER BY agent_id",
             "params": [format(trace_id, "032x")]})
@@ -207,6 +207,7 @@ async def test_another_service_in_the_same_trace_gets_its_own_run(
         root.end()  # the frontend's own root span completes the frontend's run
         a_run = await get_run(session, isolated, AGENT_A, a_run_id, KEY_A)
         assert (a_run["status"], a_run["span_count"]) == ("completed", 2)
+        assert a_run["evaluation_status"] is not None  # admitted now: before, nothing had started it
     finally:
         provider_a.shutdown()
     assert set(frontend.results) == set(backend.results) == {SpanExportResult.SUCCESS}
