@@ -63,27 +63,27 @@ def _rekeyed(txn: WriteTxn, batch: SpanBatch, owners: dict[str, str], stored: di
     table = batch.table()
     run_ids, agent_ids = table.column("run_id").to_pylist(), table.column("agent_id").to_pylist()
     derived = batch.derived_run_rows or bytes(len(run_ids))
-    targets = [
-        run_id if owners[run_id] == agent_id else derived_run_id(agent_id, trace_id) if was_derived else ""
-        for run_id, agent_id, trace_id, was_derived in zip(
-            run_ids, agent_ids, table.column("trace_id").to_pylist(), derived, strict=True)
-    ]
+    targets = _targets(run_ids, agent_ids, table.column("trace_id").to_pylist(), derived, owners)
     stored.update(_claim(txn, owners, targets, agent_ids))
-    refused: Counter[str] = Counter()
-    keep = []
-    for run_id, agent_id, target in zip(run_ids, agent_ids, targets, strict=True):
-        allowed = bool(target) and owners[target] == agent_id
-        keep.append(allowed)
-        if not allowed:
-            refused[target or run_id] += 1
+    keep = [bool(target) and owners[target] == agent_id for target, agent_id in zip(targets, agent_ids, strict=True)]
+    refused = Counter(target or run_id for run_id, target, kept in zip(run_ids, targets, keep, strict=True) if not kept)
     column = table.schema.get_field_index("run_id")
-    rekeyed = table.set_column(column, table.schema.field(column), pa.array(targets, pa.string()))
-    mask = pa.array(keep)
+    rekeyed = table.set_column(column, table.schema.field(column), pa.array(targets, pa.string())).filter(pa.array(keep))
     kept_derived = bytes(flag for flag, kept in zip(derived, keep, strict=True) if kept)
-    new_batch = SpanBatch.of_table(rekeyed.filter(mask), kept_derived if any(kept_derived) else b"")
+    new_batch = SpanBatch.of_table(rekeyed, kept_derived if any(kept_derived) else b"")
     runs = set(new_batch.run_ids)
     refusals = tuple(RefusedRun(run_id, spans) for run_id, spans in refused.items())
     return Settled(new_batch, refusals, {run_id: run for run_id, run in stored.items() if run_id in runs})
+
+
+def _targets(run_ids: Sequence[str], agent_ids: Sequence[str], trace_ids: Sequence[str], derived: bytes,
+             owners: Mapping[str, str]) -> list[str]:
+    """Each row's run: as named when its agent owns it, else its agent's derived run when the
+    run id came from the trace id, else "" (refused: it named another agent's run)."""
+    return [
+        run_id if owners[run_id] == agent_id else derived_run_id(agent_id, trace_id) if was_derived else ""
+        for run_id, agent_id, trace_id, was_derived in zip(run_ids, agent_ids, trace_ids, derived, strict=True)
+    ]
 
 
 def _claim(txn: WriteTxn, owners: dict[str, str], targets: Sequence[str], agent_ids: Sequence[str]) -> dict[str, StoredRun]:

@@ -39,21 +39,29 @@ class RunTexts(NamedTuple):
     output: str | None
 
 
+_Ranked = dict[str, tuple[tuple[int, str, str], str]]  # run_id -> (the text's rank, the text)
+
+
 def texts_of(roots: Iterable[RootSpan]) -> dict[str, RunTexts]:
     """Each run's user_input and output by the rule above."""
-    first: dict[str, tuple[tuple[int, str, str], str]] = {}
-    last: dict[str, tuple[tuple[int, str, str], str]] = {}
+    inputs: _Ranked = {}
+    outputs: _Ranked = {}
     for root in roots:
         if root.input_text is not None:
-            key = (_LATEST_NS if root.start_time_unix_nano is None else root.start_time_unix_nano, root.trace_id, root.span_id)
-            if root.run_id not in first or key < first[root.run_id][0]:
-                first[root.run_id] = (key, root.input_text)
+            start = _LATEST_NS if root.start_time_unix_nano is None else root.start_time_unix_nano
+            _keep(inputs, root.run_id, (start, root.trace_id, root.span_id), root.input_text, lowest=True)
         if root.output_text is not None:
-            key = (root.end_time_unix_nano or -1, root.trace_id, root.span_id)
-            if root.run_id not in last or key > last[root.run_id][0]:
-                last[root.run_id] = (key, root.output_text)
-    return {run_id: RunTexts(first[run_id][1] if run_id in first else None, last[run_id][1] if run_id in last else None)
-            for run_id in first.keys() | last.keys()}
+            end = -1 if root.end_time_unix_nano is None else root.end_time_unix_nano
+            _keep(outputs, root.run_id, (end, root.trace_id, root.span_id), root.output_text, lowest=False)
+    return {run_id: RunTexts(inputs[run_id][1] if run_id in inputs else None,
+                             outputs[run_id][1] if run_id in outputs else None)
+            for run_id in inputs.keys() | outputs.keys()}
+
+
+def _keep(ranked: _Ranked, run_id: str, rank: tuple[int, str, str], text: str, *, lowest: bool) -> None:
+    held = ranked.get(run_id)
+    if held is None or (rank < held[0] if lowest else rank > held[0]):
+        ranked[run_id] = (rank, text)
 
 
 def batch_texts(batch: SpanBatch, run_ids: Sequence[str]) -> dict[str, RunTexts]:
