@@ -13,7 +13,7 @@ from kate.collector.store.spans import IngestResult, ingest_otlp_spans
 from kate.schema.record import SpanRecord
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
-TRACE_RUN = "5b8efff7-9803-8103-d269-b633813fc60c"  # the trace id read as a UUID (design §5)
+TRACE_RUN = "5b8efff7-9803-8103-d269-b633813fc60c"  # the trace id read as a UUID (docs/mapping.md)
 
 
 def span(index: int, run_id: str, agent_id: str, *, root: bool = False, trace_id: str = TRACE_ID) -> SpanRecord:
