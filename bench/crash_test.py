@@ -4,7 +4,7 @@ is stored exactly once and that the file opens cleanly.
 
     .venv/bin/python bench/crash_test.py [--kills 12] [--checkpoint-kills 5] [--seed 7]
 
-Loopback only; the DuckDB file lives in a temporary folder. Prints the figures the README quotes.
+Loopback only; the DuckDB file lives in a temporary folder. Prints the figures docs/reliability.md quotes.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ def _run_serve(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-# The flag and the environment variable that set each listening setting (README "Configuration").
+# The flag and the environment variable that set each listening setting (docs/configuration.md).
 _LISTEN_SOURCES = {
     "server.port": "--port or KATE_PORT",
     "server.grpc_port": "--grpc-port or KATE_GRPC_PORT",
