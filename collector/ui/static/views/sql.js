@@ -1,8 +1,9 @@
 // View 4: a read-only query box over POST /sql, the tables and views to start from, results
-// as a table and a CSV download of them.
+// as a table, a bar or line chart (sql_chart.js) and a CSV download of them.
 
 import { post } from "../api.js";
 import { h, message, replace } from "../dom.js";
+import { chartPanel } from "./sql_chart.js";
 
 const VIEWS = [
   ["runs", "runs, one row each"], ["spans", "spans, one row each"], ["evaluations", "scores per evaluator"],
@@ -25,7 +26,7 @@ export function render(main) {
     try {
       last = await post("/sql", { sql: box.value });
       download.disabled = false;
-      replace(out, resultTable(last));
+      replace(out, resultNote(last), chartPanel(last), resultTable(last));
     } catch (error) {
       last = null;
       download.disabled = true;
@@ -46,12 +47,15 @@ export function render(main) {
           h("span", { class: "hint" }, ` ${what}`)))))));
 }
 
-function resultTable(result) {
+function resultNote(result) {
   const note = `${result.row_count} row${result.row_count === 1 ? "" : "s"}${result.truncated ? " (truncated at the row cap)" : ""}`;
-  return h("div", {}, h("p", { class: "hint" }, note),
-    h("div", { class: "table-wrap" }, h("table", { class: "sql-result" },
-      h("thead", {}, h("tr", {}, result.columns.map((c, i) => h("th", { scope: "col", title: result.types[i] }, c)))),
-      h("tbody", {}, result.rows.map((row) => h("tr", {}, row.map((v) => h("td", {}, cell(v)))))))));
+  return h("p", { class: "hint" }, note);
+}
+
+function resultTable(result) {
+  return h("div", { class: "table-wrap" }, h("table", { class: "sql-result" },
+    h("thead", {}, h("tr", {}, result.columns.map((c, i) => h("th", { scope: "col", title: result.types[i] }, c)))),
+    h("tbody", {}, result.rows.map((row) => h("tr", {}, row.map((v) => h("td", {}, cell(v))))))));
 }
 
 function cell(value) {
