@@ -176,6 +176,82 @@ def test_sql_query_table_and_csv_download(page: Any, server: CollectorProcess, t
     assert any(re.fullmatch(r"ui-otlp,1", line) for line in lines)
 
 
+SPANS_PER_DAY = {"2026-11-26": 3, "2026-11-27": 1, "2026-11-28": 4, "2026-11-29": 2, "2026-11-30": 6}
+SPANS_PER_DAY_SQL = ("SELECT CAST(start_time AS DATE) AS day, count(*) AS spans FROM span_details"
+                     " WHERE agent_id = 'ui-chart' GROUP BY 1 ORDER BY 1")
+
+
+def test_sql_chart_draws_spans_per_day_as_bars_and_as_a_line(page: Any, server: CollectorProcess) -> None:
+    run = call(server.base_url, "POST", "/agents/ui-chart/runs", {"trigger": "test"})
+    call(server.base_url, "POST", f"/agents/ui-chart/runs/{run['id']}/spans", {"spans": [
+        {"node_name": f"step-{i}", "start_time": f"{day}T{10 + i:02d}:00:00Z"}
+        for day, count in SPANS_PER_DAY.items() for i in range(count)]})
+    days, counts = list(SPANS_PER_DAY), list(SPANS_PER_DAY.values())
+    refused = []  # a style or script the CSP blocks shows up as a console error
+    page.on("console", lambda msg: refused.append(msg.text) if msg.type == "error" else None)
+    page.goto(server.base_url + "/ui/#/sql")
+    page.fill("#sql", SPANS_PER_DAY_SQL)
+    page.click("text=Run query")
+    expect(page.locator("table.sql-result tbody tr")).to_have_count(5)
+    expect(page.locator("#chart-x")).to_have_value("0")  # defaults: the date column over the first number
+    expect(page.locator("#chart-y")).to_have_value("1")
+    expect(page.locator("label[for=chart-kind]")).to_have_text("Chart")
+
+    page.select_option("#chart-kind", "bar")
+    chart = page.locator("figure.chart svg.chart-svg")
+    bars = chart.locator("rect.chart-bar")
+    expect(bars).to_have_count(5)
+    expect(chart).to_have_attribute("role", "img")
+    expect(chart).to_have_attribute("aria-label", "Bar chart of spans by day, 5 bars: day from 2026-11-26 to 2026-11-30"
+                                                  " (UTC), spans from 1 to 6.")
+    expect(chart.locator(".x-axis .tick-label")).to_have_text(days)
+    y_ticks = [float(label) for label in chart.locator(".y-axis .tick-label").all_text_contents()]
+    assert y_ticks[0] == 0 and y_ticks[-1] >= 6 and y_ticks == sorted(y_ticks)
+    heights = [float(bar.get_attribute("height")) for bar in bars.all()]
+    assert [h / heights[-1] * 6 for h in heights] == pytest.approx(counts, abs=0.01)  # each bar as tall as its count
+    light_fill = bars.first.evaluate("bar => getComputedStyle(bar).fill")
+    screenshot(page, "sql-chart-bar")
+
+    page.select_option("#chart-kind", "line")
+    line = chart.locator("path.chart-line")
+    expect(line).to_have_attribute("d", re.compile(r"^M[\d.]+,[\d.]+( L[\d.]+,[\d.]+){4}$"))  # one point per row
+    points = [tuple(map(float, xy.split(","))) for xy in re.findall(r"[\d.]+,[\d.]+", line.get_attribute("d"))]
+    assert [x for x, _ in points] == sorted(x for x, _ in points)
+    assert sorted(range(5), key=lambda i: -points[i][1]) == sorted(range(5), key=lambda i: counts[i])  # higher is more
+    expect(chart.locator(".x-axis .tick-label")).to_have_text(days)  # one tick a day, UTC
+    expect(chart.locator(".x-axis .axis-title")).to_have_text("day (UTC)")
+    expect(page.locator("figure.chart figcaption")).to_have_text("5 points from 5 rows.")
+    page.emulate_media(color_scheme="dark")
+    assert chart.locator("circle.chart-dot").first.evaluate("dot => getComputedStyle(dot).fill") != light_fill
+    screenshot(page, "sql-chart-line-dark")
+    assert not refused
+
+
+def test_sql_chart_skips_nulls_caps_the_points_and_explains_what_it_cannot_draw(
+    page: Any, server: CollectorProcess
+) -> None:
+    page.goto(server.base_url + "/ui/#/sql")
+    page.fill("#sql", "SELECT i AS n, CASE WHEN i % 3 = 0 THEN NULL ELSE i * i END AS square FROM range(5000) t(i)")
+    page.click("text=Run query")
+    page.select_option("#chart-kind", "line")
+    expect(page.locator("figure.chart figcaption")).to_have_text(re.compile(
+        r"^2\D?000 points from 5\D?000 rows\. 1\D?667 rows skipped: square is null or not a number\."
+        r" Only the first 2\D?000 of 3\D?333 drawn"))
+    chart = page.locator("figure.chart svg.chart-svg")
+    expect(chart).to_have_attribute("aria-label", re.compile(r"n from 1 to 2\D?999, square from 1 to "))
+    assert len(re.findall("[ML]", chart.locator("path.chart-line").get_attribute("d"))) == 2000
+    expect(chart.locator("circle.chart-dot")).to_have_count(0)  # too many points for a dot each
+    screenshot(page, "sql-chart-capped")
+
+    page.fill("#sql", "SELECT 1 AS n WHERE false")
+    page.click("text=Run query")  # the chart kind stays chosen for the next query
+    expect(page.locator("figure.chart")).to_have_text("No rows to chart.")
+    page.fill("#sql", "SELECT 'only text' AS label")
+    page.click("text=Run query")
+    expect(page.locator("figure.chart")).to_contain_text("the Y axis needs a numeric column")
+    expect(page.locator("#chart-kind")).to_have_value("line")
+
+
 @pytest.fixture(scope="module")
 def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
     keys = [{"name": "admin", "sha256": hash_key(ADMIN_KEY)},
