@@ -156,16 +156,25 @@ def test_the_exporter_waits_out_429_and_loses_no_span(
     start_collector: StartCollector, agent_id: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     limited = start_collector(config={"api": {"upload_rate_limit_per_minute": 60}})  # Retry-After: 1 s
-    spans = finished_spans(65)
+    spans = finished_spans(180)
     exporter = KateSpanExporter(limited.base_url, agent_id, timeout=10.0)
     caplog.set_level(logging.DEBUG, logger="kate.exporter")
 
-    results = [exporter.export([span]) for span in spans[:62]]  # one upload each: past the limit
-    results.append(exporter.export(spans[62:]))  # the rest, root last
+    def waited_out_a_429() -> bool:
+        return any("rate_limited" in r.getMessage() for r in caplog.records if "retrying" in r.getMessage())
+
+    # One upload each until the limiter has answered 429 at least once. The bucket refills at
+    # one upload a second, so a slow machine needs more than 61 uploads to get there; bounded
+    # by the spans at hand, the root (last) always kept for the final upload.
+    results, sent = [], 0
+    while sent < len(spans) - 1 and not waited_out_a_429():
+        results.append(exporter.export([spans[sent]]))
+        sent += 1
+    results.append(exporter.export(spans[sent:]))  # the rest, root last
     exporter.shutdown()
 
     assert set(results) == {SpanExportResult.SUCCESS}
-    assert any("rate_limited" in r.getMessage() for r in caplog.records if "retrying" in r.getMessage())
+    assert waited_out_a_429()
     run_id = str(uuid.UUID(int=spans[0].context.trace_id))
     with SyncClient(limited.base_url) as client:
         stored = list(client.runs.iter_spans(agent_id=agent_id, run_id=run_id))
