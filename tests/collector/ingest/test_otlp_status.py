@@ -26,6 +26,7 @@ from otlp_bodies import request_json, sdk_request
 
 from tests.support.otlp_client import JSON, PROTOBUF, OtlpAnswer, post_otlp, span_count
 from tests.support.server import CollectorProcess, start_collector_process
+from tests.support.waiting import poll
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 SMALL_BYTES = 4096
@@ -170,6 +171,7 @@ def pick(collector: CollectorProcess, private_collectors: dict[str, CollectorPro
 @pytest.mark.parametrize("case", HTTP_CASES.values(), ids=HTTP_CASES.keys())
 async def test_http_answers(case: Case, pick: Callable[[str], CollectorProcess], agent_id: str) -> None:
     collector = pick(case.collector)
+    await _queues_drained(collector)
     async with aiohttp.ClientSession() as session:
         answer = await post_otlp(session, collector.base_url, case.body(agent_id),
                                  content_type=case.content_type, encoding=case.encoding)
@@ -182,6 +184,19 @@ async def test_http_answers(case: Case, pick: Callable[[str], CollectorProcess],
         _check_status_body(answer, case)
     if case.stored is not None:
         assert span_count(collector.base_url, agent_id) == case.stored
+
+
+async def _queues_drained(collector: CollectorProcess) -> None:
+    """Wait until the collector's write and decode queues are empty, so that a case meets the
+    limit it is about (the 1 ms commit timeout) and not the full queue an earlier case's slow
+    commit left behind (a different 503)."""
+    async def queue_depths() -> list[float]:
+        async with aiohttp.ClientSession() as session, session.get(f"{collector.base_url}/metrics") as answer:
+            text = await answer.text()
+        return [float(line.split()[-1]) for line in text.splitlines()
+                if line.startswith(("kate_write_queue_requests ", "kate_decode_queue_requests "))]
+
+    await poll(queue_depths, lambda depths: len(depths) == 2 and not any(depths), what="empty queues")
 
 
 def _check_success(answer: OtlpAnswer, case: Case) -> None:
@@ -252,6 +267,7 @@ async def export_raw(port: int, body: bytes, compression: grpc.Compression | Non
 async def test_grpc_answers(case: GrpcCase, pick: Callable[[str], CollectorProcess], agent_id: str) -> None:
     collector = pick(case.collector)
     assert collector.grpc_port is not None
+    await _queues_drained(collector)
     code, details, response, trailers = await export_raw(collector.grpc_port, case.body(agent_id), case.compression)
     assert code == case.code, details
     assert case.message in details or (response is not None and case.message in
