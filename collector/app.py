@@ -42,7 +42,7 @@ def create_app(config: Config) -> web.Application:
     app[AUTHENTICATOR_KEY] = Authenticator(config.auth)
     database = Database(config.storage.path, config.storage)
     completions = CompletionHub()
-    decoder = DecodePool(config.ingest.decode_workers, config.ingest.max_text_bytes, config.storage)
+    decoder = DecodePool(config.ingest.decode_workers, config.ingest.max_text_bytes, config.storage, config.cost)
     sink = Sink(database, completions, decoder)
     metrics.watch_queues(write_requests=lambda: database.write_queue()[0], write_bytes=lambda: database.write_queue()[1],
                          decode_requests=lambda: decoder.pending)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from kate.collector.cost.settings import CostConfig, check_cost
 from kate.collector.evaluation.settings import EvaluationConfig, check_evaluation
 from kate.collector.jobs.settings import HostedAgentConfig, JobsConfig, check_jobs
 from kate.collector.sizes import UNITS, size_bytes
@@ -120,6 +121,7 @@ class Config:
     hosted_agents: tuple[HostedAgentConfig, ...] = ()
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     ui: UiConfig = field(default_factory=UiConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
 
 
 # Documented environment overrides (docs/configuration.md#precedence): variable → dotted path.
@@ -316,7 +318,8 @@ def _check(config: Config) -> None:
     _check_auth(config)
     _check_duckdb_sizes(config.storage)
     _check_browser_access(config.server)
-    problems = check_evaluation(config.evaluation) + check_jobs(config.jobs, config.hosted_agents)
+    problems = (check_evaluation(config.evaluation) + check_jobs(config.jobs, config.hosted_agents)
+                + check_cost(config.cost))
     if problems:
         raise ConfigError(problems[0])
     if config.logging.traffic_summary_s < 0:

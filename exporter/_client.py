@@ -174,13 +174,16 @@ class Runs:
                 return
             cursor = page.next_cursor
 
-    async def create(self, *, agent_id: str, trigger: str = "manual", run_id: str | None = None) -> Run:
+    async def create(self, *, agent_id: str, trigger: str = "manual", run_id: str | None = None,
+                     session_id: str | None = None, user_id: str | None = None) -> Run:
         """Create a running run (POST /agents/{agent_id}/runs).
 
         Args:
             agent_id: The agent.
             trigger: `manual`, `automatic` or `test`.
             run_id: A UUID for the run; the server generates one when omitted.
+            session_id: The conversation the run belongs to (optional).
+            user_id: The end user the run served (optional).
 
         Returns:
             The created Run (status `running`).
@@ -189,7 +192,8 @@ class Runs:
             Conflict: `run_exists`, a run with this id exists (nothing changed).
             ValidationError: The trigger or run id is invalid.
         """
-        return await self._transport.send(op.create_run(agent_id, trigger, run_id))
+        return await self._transport.send(op.create_run(agent_id, trigger, run_id, session_id=session_id,
+                                                        user_id=user_id))
 
     async def get(self, *, agent_id: str, run_id: str) -> Run:
         """One run (GET /agents/{agent_id}/runs/{run_id}).

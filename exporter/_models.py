@@ -55,6 +55,9 @@ class Run:
     job_id: str | None = None
     span_count: int | None = None
     total_tokens: int | None = None
+    total_cost_usd: float | None = None  # None: none of its spans has a known price
+    session_id: str | None = None
+    user_id: str | None = None
     scores: tuple[Score, ...] = ()  # the latest evaluation's, by evaluator; () before one
 
     @classmethod
@@ -92,6 +95,13 @@ class Span:
     end_time_unix_nano: int | None = None
     truncated: bool | None = None
     attributes: Mapping[str, Any] | None = None
+    cached_input_tokens: int | None = None
+    cost_usd: float | None = None  # None: no price known for its model
+    input_cost_usd: float | None = None
+    output_cost_usd: float | None = None
+    cost_source: str | None = None  # "span", "config" or "genai-prices <version>"
+    session_id: str | None = None
+    user_id: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Span:

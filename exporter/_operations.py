@@ -59,10 +59,12 @@ def list_runs(
     return Call("GET", _runs_path(agent_id), RunPage.from_json, query)
 
 
-def create_run(agent_id: str, trigger: str, run_id: str | None = None) -> Call[Run]:
+def create_run(agent_id: str, trigger: str, run_id: str | None = None, *, session_id: str | None = None,
+               user_id: str | None = None) -> Call[Run]:
     body: dict[str, Any] = {"trigger": trigger}
-    if run_id is not None:
-        body["run_id"] = run_id
+    for name, value in (("run_id", run_id), ("session_id", session_id), ("user_id", user_id)):
+        if value is not None:
+            body[name] = value
     return Call("POST", _runs_path(agent_id), Run.from_json, body=body)
 
 

@@ -111,9 +111,10 @@ class SyncRuns:
                 return
             cursor = page.next_cursor
 
-    def create(self, *, agent_id: str, trigger: str = "manual", run_id: str | None = None) -> Run:
-        """Create a running run; Conflict `run_exists` if the id is taken."""
-        return self._transport.send(op.create_run(agent_id, trigger, run_id))
+    def create(self, *, agent_id: str, trigger: str = "manual", run_id: str | None = None,
+               session_id: str | None = None, user_id: str | None = None) -> Run:
+        """Create a running run, optionally in a session and for a user; Conflict `run_exists` if the id is taken."""
+        return self._transport.send(op.create_run(agent_id, trigger, run_id, session_id=session_id, user_id=user_id))
 
     def get(self, *, agent_id: str, run_id: str) -> Run:
         """One run; NotFound if the agent has no such run."""

@@ -23,8 +23,10 @@ from collections.abc import Mapping, Sequence
 
 from kate.schema.attributes import BYTES_TYPES, AttributeIndex, first_text, is_blank, is_data_url
 from kate.schema.content import find_input, find_output
+from kate.schema.cost import read_reported_cost
 from kate.schema.messages import load_json
 from kate.schema.record import AttributeValue, MappedFields, SpanEvent, SpanInput, SpanKind, StatusCode
+from kate.schema.session import read_session
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES, cap_text
 from kate.schema.usage import read_usage
 
@@ -79,6 +81,9 @@ _NODE_KEYS: Mapping[SpanKind, tuple[str, ...]] = {
     SpanKind.AGENT: ("traceloop.entity.name", "gen_ai.agent.name", "agent.name"),
 }
 _ENTITY_NAME_KEYS = ("traceloop.entity.name",)
+# The model's provider, a hint for the price look-up; kept in the attributes (it is not a field).
+_PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
+_MAX_PROVIDER_CHARS = 64
 
 
 def map_span(span: SpanInput, *, max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES) -> MappedFields:
@@ -88,9 +93,13 @@ def map_span(span: SpanInput, *, max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES) -
     kind = _span_kind(index, span.name)
     model_key, model = _model(attrs)
     usage = read_usage(attrs)
+    reported = read_reported_cost(attrs)
+    session = read_session(attrs)
     found_input = find_input(index, span.events)
     found_output = None if kind is SpanKind.EMBEDDING else find_output(index, span.events)
     consumed = set(usage.consumed)
+    consumed.update(reported.consumed)
+    consumed.update(session.consumed)
     input_text, input_cut = _NO_TEXT
     if found_input is not None:
         input_text, input_cut = _capped(found_input.text, max_text_bytes)
@@ -117,6 +126,11 @@ def map_span(span: SpanInput, *, max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES) -
         status_message,
         _remaining(index, consumed, kind),
         input_cut or output_cut or status_cut,
+        usage.cached_input_tokens,
+        reported.cost,
+        _provider(attrs) if model is not None else None,
+        _storable(session.session_id) if session.session_id is not None else None,
+        _storable(session.user_id) if session.user_id is not None else None,
     )
 
 
@@ -179,6 +193,11 @@ def _model(attrs: Mapping[str, AttributeValue]) -> tuple[str | None, str | None]
         return None, None
     found = first_text(parsed, ("model", "model_name"))
     return None, found[1] if found else None  # the parameters stay: they hold more than the model
+
+
+def _provider(attrs: Mapping[str, AttributeValue]) -> str | None:
+    found = first_text(attrs, _PROVIDER_KEYS)
+    return found[1].strip().lower()[:_MAX_PROVIDER_CHARS] if found else None
 
 
 def _status_message(span: SpanInput) -> str | None:

@@ -68,6 +68,14 @@ class SpanRecord(NamedTuple):
     scope_name: str | None
     events: str  # JSON array text
     truncated: bool
+    # Added by migrations 006 and 007 (after received_at in the table; the writer inserts by name).
+    cached_input_tokens: int | None = None  # the part of input_tokens read from a prompt cache
+    cost_usd: float | None = None  # None: no price known, never 0 for "unknown"
+    input_cost_usd: float | None = None
+    output_cost_usd: float | None = None
+    cost_source: str | None = None  # "span", "config" or "genai-prices <version>"
+    session_id: str | None = None
+    user_id: str | None = None
 
 
 SPAN_COLUMNS: tuple[str, ...] = SpanRecord._fields
@@ -100,6 +108,14 @@ class SpanInput(NamedTuple):
     events: tuple[SpanEvent, ...] = ()
 
 
+class ReportedCost(NamedTuple):
+    """A cost in USD that the instrumentation put on the span (docs/mapping.md#cost)."""
+
+    total_usd: float
+    input_usd: float | None
+    output_usd: float | None
+
+
 class MappedFields(NamedTuple):
     """The record fields the mapping derives from a SpanInput (docs/mapping.md#field-sources-and-precedence)."""
 
@@ -115,3 +131,8 @@ class MappedFields(NamedTuple):
     status_message: str | None  # error message: status message, else exception event
     remaining_attributes: dict[str, AttributeValue]  # minus mapped keys and dropped blobs
     truncated: bool
+    cached_input_tokens: int | None = None
+    reported_cost: ReportedCost | None = None  # a cost in USD the span states itself
+    provider: str | None = None  # the model's provider as the span names it (a price hint)
+    session_id: str | None = None
+    user_id: str | None = None

@@ -15,6 +15,12 @@ from kate.schema.record import AttributeValue
 TOTAL_KEYS = ("llm.token_count.total", "gen_ai.usage.total_tokens", "llm.usage.total_tokens")
 INPUT_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
 OUTPUT_KEYS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion")
+# Prompt-cache reads, a part of the input count in every convention (OTel GenAI, OpenLLMetry, OpenInference).
+CACHED_INPUT_KEYS = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+    "llm.token_count.prompt_details.cache_read",
+)
 
 
 class Usage(NamedTuple):
@@ -24,6 +30,7 @@ class Usage(NamedTuple):
     input_tokens: int | None
     output_tokens: int | None
     consumed: tuple[str, ...]
+    cached_input_tokens: int | None = None
 
 
 def read_usage(attrs: Mapping[str, AttributeValue]) -> Usage:
@@ -31,12 +38,15 @@ def read_usage(attrs: Mapping[str, AttributeValue]) -> Usage:
     total = first_count(attrs, TOTAL_KEYS)
     prompt = first_count(attrs, INPUT_KEYS)
     completion = first_count(attrs, OUTPUT_KEYS)
+    cached = first_count(attrs, CACHED_INPUT_KEYS)
     input_tokens = prompt[1] if prompt else None
     output_tokens = completion[1] if completion else None
-    consumed = tuple(found[0] for found in (total, prompt, completion) if found)
+    cached_input_tokens = cached[1] if cached else None
+    consumed = tuple(found[0] for found in (total, prompt, completion, cached) if found)
     if total is not None:
-        return Usage(total[1], input_tokens, output_tokens, consumed)
+        return Usage(total[1], input_tokens, output_tokens, consumed, cached_input_tokens)
     if input_tokens is None and output_tokens is None:
-        return Usage(None, None, None, consumed)
+        return Usage(None, None, None, consumed, cached_input_tokens)
     token_count = (input_tokens or 0) + (output_tokens or 0)
-    return Usage(token_count if token_count <= MAX_COUNT else None, input_tokens, output_tokens, consumed)
+    return Usage(token_count if token_count <= MAX_COUNT else None, input_tokens, output_tokens, consumed,
+                 cached_input_tokens)

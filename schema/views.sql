@@ -18,7 +18,10 @@ SELECT
     error,
     job_id,
     span_count,
-    total_tokens
+    total_tokens,
+    total_cost_usd,
+    session_id,
+    user_id
     -- scores are attached per page by store/runs.py: a correlated subquery here is
     -- decorrelated by DuckDB into a scan of every run (~13 ms at 50k runs).
 FROM runs;
@@ -61,7 +64,14 @@ SELECT
     start_time_unix_nano,
     end_time_unix_nano,
     truncated,
-    attributes
+    attributes,
+    cached_input_tokens,
+    cost_usd,
+    input_cost_usd,
+    output_cost_usd,
+    cost_source,
+    session_id,
+    user_id
 FROM spans;
 
 -- Analysis: one row per span with derived timestamps, for ad-hoc SQL.
@@ -85,6 +95,8 @@ SELECT
     r.completed_at,
     date_diff('millisecond', r.created_at, r.completed_at)          AS wall_ms,
     r.overall_score,
+    r.session_id,
+    r.user_id,
     count(s.span_id)                                                AS span_count,
     coalesce(sum(s.token_count), 0)                                 AS total_tokens,
     coalesce(sum(s.input_tokens), 0)                                AS input_tokens,
@@ -94,7 +106,11 @@ SELECT
     count(s.span_id) FILTER (WHERE s.status_code = 'ERROR')         AS error_count,
     sum(s.latency_ms) FILTER (WHERE s.span_kind = 'LLM')            AS llm_latency_ms,
     (max(s.end_time_unix_nano) - min(s.start_time_unix_nano)) / 1e6 AS trace_span_ms,
-    list_sort(list_distinct(list(s.model) FILTER (WHERE s.model IS NOT NULL))) AS models
+    list_sort(list_distinct(list(s.model) FILTER (WHERE s.model IS NOT NULL))) AS models,
+    sum(s.cost_usd)                                                 AS total_cost_usd,
+    sum(s.input_cost_usd)                                           AS input_cost_usd,
+    sum(s.output_cost_usd)                                          AS output_cost_usd,
+    count(s.span_id) FILTER (WHERE s.span_kind = 'LLM' AND s.cost_usd IS NULL) AS unpriced_llm_calls
 FROM runs r
 LEFT JOIN spans s ON s.run_id = r.run_id
 GROUP BY ALL;
@@ -110,7 +126,12 @@ SELECT
     coalesce(sum(output_tokens), 0)                  AS output_tokens,
     coalesce(sum(token_count), 0)                    AS total_tokens,
     avg(latency_ms)                                  AS avg_latency_ms,
-    count(*) FILTER (WHERE status_code = 'ERROR')    AS errors
+    count(*) FILTER (WHERE status_code = 'ERROR')    AS errors,
+    coalesce(sum(cached_input_tokens), 0)            AS cached_input_tokens,
+    sum(cost_usd)                                    AS cost_usd,
+    sum(input_cost_usd)                              AS input_cost_usd,
+    sum(output_cost_usd)                             AS output_cost_usd,
+    count(*) FILTER (WHERE cost_usd IS NULL)         AS unpriced_calls
 FROM spans
 WHERE model IS NOT NULL
 GROUP BY ALL;
@@ -145,3 +166,46 @@ SELECT
     e.created_at
 FROM evaluations e
 JOIN runs r ON r.run_id = e.run_id AND r.evaluation_id = e.evaluation_id;
+
+-- Analysis: one row per agent and session (runs with a session_id), for SQL and the API.
+-- Latency is each run's wall time, from its start (or creation) to its completion.
+CREATE OR REPLACE VIEW sessions AS
+SELECT
+    agent_id,
+    session_id,
+    arg_min(user_id, created_at) FILTER (WHERE user_id IS NOT NULL)          AS user_id,
+    count(*)                                                                 AS run_count,
+    coalesce(sum(span_count), 0)                                             AS span_count,
+    coalesce(sum(total_tokens), 0)                                           AS total_tokens,
+    sum(total_cost_usd)                                                      AS total_cost_usd,
+    count(*) FILTER (WHERE status = 'failed')                                AS failed_runs,
+    arg_min(user_input, created_at) FILTER (WHERE user_input IS NOT NULL)    AS first_input,
+    arg_max(output, coalesce(completed_at, created_at)) FILTER (WHERE output IS NOT NULL) AS last_output,
+    quantile_cont(date_diff('millisecond', coalesce(started_at, created_at), completed_at), 0.50) AS p50_latency_ms,
+    quantile_cont(date_diff('millisecond', coalesce(started_at, created_at), completed_at), 0.99) AS p99_latency_ms,
+    min(created_at)                                                          AS first_time,
+    max(coalesce(completed_at, created_at))                                  AS last_time
+FROM runs
+WHERE session_id IS NOT NULL
+GROUP BY agent_id, session_id;
+
+-- The API's session objects (GET /agents/{agent_id}/sessions): sessions with formatted times.
+-- last_time_us orders and pages them; the store drops it from the answer.
+CREATE OR REPLACE VIEW api_sessions AS
+SELECT
+    session_id,
+    agent_id,
+    user_id,
+    run_count,
+    span_count,
+    total_tokens,
+    total_cost_usd,
+    failed_runs,
+    first_input,
+    last_output,
+    p50_latency_ms,
+    p99_latency_ms,
+    strftime(first_time, '%Y-%m-%dT%H:%M:%S.%gZ') AS first_time,
+    strftime(last_time, '%Y-%m-%dT%H:%M:%S.%gZ')  AS last_time,
+    epoch_us(last_time)                           AS last_time_us
+FROM sessions;

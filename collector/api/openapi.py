@@ -202,7 +202,9 @@ def _schemas() -> dict[str, Any]:
             "properties": {"code": {"type": "string"}, "message": {"type": "string"},
                            "details": {"type": "array", "items": {"type": "object"}}}}}},
         "CreateRun": {"type": "object", "required": ["trigger"], "properties": {
-            "trigger": {"enum": _TRIGGERS}, "run_id": {"type": "string", "format": "uuid"}}},
+            "trigger": {"enum": _TRIGGERS}, "run_id": {"type": "string", "format": "uuid"},
+            "session_id": {"type": "string", "minLength": 1, "maxLength": 256},
+            "user_id": {"type": "string", "minLength": 1, "maxLength": 256}}},
         "FailRun": {"type": "object", "properties": {"error": {"type": "string"}}},
         "EnqueueRun": {"type": "object", "required": ["trigger"], "properties": {
             "trigger": {"enum": _TRIGGERS}, "user_input": {"type": "string", "description": "at most jobs.max_input_bytes of UTF-8"},
@@ -229,7 +231,8 @@ def _schemas() -> dict[str, Any]:
                                "error": nullable_str, "job_id": nullable_str,
                                "evaluation_status": {"enum": ["pending", "done", "skipped_cooldown", "failed", None]},
                                "scores": {"type": "array", "items": _ref("Score")},
-                               "span_count": {"type": "integer"}, "total_tokens": {"type": "integer"}}},
+                               "span_count": {"type": "integer"}, "total_tokens": {"type": "integer"},
+                               "total_cost_usd": nullable_num, "session_id": nullable_str, "user_id": nullable_str}},
         "RunList": {"type": "object", "required": ["runs"], "properties": {
             "runs": {"type": "array", "items": _ref("Run")}, "next_cursor": nullable_str}},
         "Span": {"type": "object",
@@ -241,6 +244,9 @@ def _schemas() -> dict[str, Any]:
                                 "parent_span_id": nullable_str, "start_time": _TIME, "end_time": _TIME,
                                 "status": {"enum": ["OK", "ERROR", "UNSET"]}, "status_message": nullable_str,
                                 "input_tokens": nullable_int, "output_tokens": nullable_int,
+                                "cached_input_tokens": nullable_int, "cost_usd": nullable_num,
+                                "input_cost_usd": nullable_num, "output_cost_usd": nullable_num,
+                                "cost_source": nullable_str, "session_id": nullable_str, "user_id": nullable_str,
                                 "attributes": {"type": "object"}}},
         "SpanList": {"type": "object", "required": ["spans", "total"], "properties": {
             "spans": {"type": "array", "items": _ref("Span")}, "total": {"type": "integer"},

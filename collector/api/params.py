@@ -15,6 +15,7 @@ from aiohttp import web
 from kate.collector.errors import BadRequest, NotFound, ValidationError
 from kate.collector.timefmt import parse_rfc3339_naive_utc
 from kate.schema.agent_id import agent_id_problem
+from kate.schema.session import MAX_ID_CHARS
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -41,6 +42,25 @@ def run_id(request: web.Request) -> str:
     if len(raw) > MAX_RUN_ID_CHARS or not raw.isprintable():
         raise NotFound(f"run {raw[:64]!r} not found")
     return raw
+
+
+def session_id(request: web.Request) -> str:
+    """The {session_id} path segment: an id as spans and runs carry it; anything else names no session: 404."""
+    raw = request.match_info["session_id"]
+    if id_problem(raw) is not None:
+        raise NotFound(f"session {raw[:64]!r} not found")
+    return raw
+
+
+def id_problem(value: object) -> str | None:
+    """Why value cannot be a session or user id (docs/api.md#sessions), or None."""
+    if not isinstance(value, str):
+        return f"must be a string, got {type(value).__name__}"
+    if not value.strip() or value != value.strip():
+        return "must be non-blank, without leading or trailing spaces"
+    if len(value) > MAX_ID_CHARS or not value.isprintable():
+        return f"must be at most {MAX_ID_CHARS} printable characters"
+    return None
 
 
 def canonical_uuid(text: str) -> str | None:

@@ -54,10 +54,21 @@ async def create_run(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     trigger = _trigger(body.get("trigger"))
     run_id = _requested_run_id(body.get("run_id"))
-    run = NewRun(run_id=run_id, agent_id=agent_id, trigger=trigger, source=RunSource.API)
+    run = NewRun(run_id=run_id, agent_id=agent_id, trigger=trigger, source=RunSource.API,
+                 session_id=_optional_id(body.get("session_id"), "session_id"),
+                 user_id=_optional_id(body.get("user_id"), "user_id"))
     await state.database.write(lambda txn: run_store.insert_run(txn, run))
     created = await state.database.read(lambda c: run_store.get_run(c, agent_id, run_id))
     return json_response(created, status=201, headers={"Location": f"/agents/{agent_id}/runs/{run_id}"})
+
+
+def _optional_id(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    problem = params.id_problem(value)
+    if problem is not None:
+        raise ValidationError.for_field(field, problem)
+    return str(value)
 
 
 def _trigger(value: Any) -> RunTrigger:
@@ -135,7 +146,8 @@ async def upload_spans(request: web.Request) -> web.Response:
     state.upload_limiter.require_token(limit_key)  # 429 before the body is read; nothing taken yet
     raw = await read_json_bytes(request)
     state.sink.require_room(len(raw))  # when the queues are full: 503 before parsing and mapping
-    target = UploadTarget(agent_id, run_id, state.config.ingest.max_text_bytes, state.config.ingest.max_spans_per_upload)
+    target = UploadTarget(agent_id, run_id, state.config.ingest.max_text_bytes, state.config.ingest.max_spans_per_upload,
+                          state.config.cost)
     upload = await state.sink.decoder.decode_upload(raw, target)  # off the event loop when large
     # The run's token is taken only for this agent's running run (404/409 take none), and given
     # back when the write refuses (it checks the run again, under the writer).

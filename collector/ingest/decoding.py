@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kate.collector.config import StorageConfig
+from kate.collector.cost.settings import CostConfig
 from kate.collector.errors import Overloaded
 from kate.collector.ingest.otlp_codec import parse_request
 from kate.collector.ingest.otlp_decode import Rejection, decode_spans
@@ -45,10 +46,11 @@ class DecodedBatch:
     rejected: list[Rejection]
 
 
-def decode_body(body: bytes, media_type: str, max_text_bytes: int) -> DecodedBatch:
-    """Parse (raises BadRequest), decode and map one OTLP trace body, into an Arrow batch."""
+def decode_body(body: bytes, media_type: str, max_text_bytes: int, cost: CostConfig | None = None) -> DecodedBatch:
+    """Parse (raises BadRequest), decode, map and price one OTLP trace body, into an Arrow batch."""
     decoded = decode_spans(parse_request(body, media_type))
-    return DecodedBatch(to_span_batch(decoded.spans, max_text_bytes=max_text_bytes), decoded.rejected)
+    batch = to_span_batch(decoded.spans, max_text_bytes=max_text_bytes, cost=cost or CostConfig())
+    return DecodedBatch(batch, decoded.rejected)
 
 
 def default_workers() -> int:
@@ -62,11 +64,14 @@ def default_workers() -> int:
 
 class DecodePool:
     """`workers` processes decoding OTLP bodies (None: default_workers()); 0 decodes everything
-    on the calling thread. The queue limits and Retry-After come from the storage settings."""
+    on the calling thread. The queue limits and Retry-After come from the storage settings;
+    cost is how spans are priced (it travels with each body: a small frozen value)."""
 
-    def __init__(self, workers: int | None, max_text_bytes: int, limits: StorageConfig | None = None) -> None:
+    def __init__(self, workers: int | None, max_text_bytes: int, limits: StorageConfig | None = None,
+                 cost: CostConfig | None = None) -> None:
         self._workers = default_workers() if workers is None else workers
         self._max_text_bytes = max_text_bytes
+        self.cost = cost or CostConfig()
         self._limits = limits or StorageConfig()
         self._max_pending = min(self._limits.queue_max_items, PENDING_PER_WORKER * max(1, self._workers))
         self._pending = 0  # bodies handed to the pool and not decoded yet (event loop only)
@@ -94,7 +99,7 @@ class DecodePool:
 
     async def decode(self, body: bytes, media_type: str) -> DecodedBatch:
         """The spans and rejections of one OTLP body. Raises BadRequest for an undecodable body."""
-        return await self._run(len(body), decode_body, body, media_type, self._max_text_bytes)
+        return await self._run(len(body), decode_body, body, media_type, self._max_text_bytes, self.cost)
 
     async def decode_upload(self, raw: bytes, target: UploadTarget) -> DecodedUpload:
         """The spans of one JSON upload body; BadRequest or ValidationError as decode_upload()."""

@@ -37,7 +37,8 @@ async def export_traces(
     Overloaded (retryable) when the store cannot take the spans now.
     """
     decoded = decode_spans(request)
-    batch = DecodedBatch(to_span_batch(decoded.spans, max_text_bytes=max_text_bytes), decoded.rejected)
+    spans = to_span_batch(decoded.spans, max_text_bytes=max_text_bytes, cost=sink.decoder.cost)
+    batch = DecodedBatch(spans, decoded.rejected)
     return await store_batch(batch, sink, protocol="hosted", require_agent=require_agent)
 
 

@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
+from kate.collector.cost.settings import CostConfig
+from kate.collector.cost.span_cost import Pricer, TokenUsage
 from kate.collector.ingest.otlp_decode import DecodedSpan
 from kate.collector.store.span_batch import SpanBatch
 from kate.schema.agent_id import resource_agent_id
@@ -23,6 +25,7 @@ from kate.schema.record import AttributeValue, SpanEvent, SpanRecord
 RUN_KEY = "kate.run.id"
 MAX_RUN_ID_CHARS = 128
 _UUID_TEXT_LENGTHS = frozenset({32, 36, 38, 45})  # hex, hyphenated, {braced}, urn:uuid:
+_DEFAULT_COST = CostConfig()
 
 
 class _ResourceFields(NamedTuple):
@@ -33,19 +36,19 @@ class _ResourceFields(NamedTuple):
     resource_json: str
 
 
-def to_records(spans: Sequence[DecodedSpan], *, max_text_bytes: int) -> list[SpanRecord]:
+def to_records(spans: Sequence[DecodedSpan], *, max_text_bytes: int, cost: CostConfig = _DEFAULT_COST) -> list[SpanRecord]:
     """One SpanRecord per decoded span, in order. Never raises on attribute shapes."""
-    return _linked_records(spans, max_text_bytes)[0]
+    return _linked_records(spans, max_text_bytes, Pricer(cost))[0]
 
 
-def to_span_batch(spans: Sequence[DecodedSpan], *, max_text_bytes: int) -> SpanBatch:
+def to_span_batch(spans: Sequence[DecodedSpan], *, max_text_bytes: int, cost: CostConfig = _DEFAULT_COST) -> SpanBatch:
     """The records as a SpanBatch that knows which rows' run ids came from their trace ids:
     the writer treats those differently when the run belongs to another agent (spans.py)."""
-    records, derived_run_rows = _linked_records(spans, max_text_bytes)
+    records, derived_run_rows = _linked_records(spans, max_text_bytes, Pricer(cost))
     return SpanBatch.of(records, derived_run_rows if any(derived_run_rows) else b"")
 
 
-def _linked_records(spans: Sequence[DecodedSpan], max_text_bytes: int) -> tuple[list[SpanRecord], bytes]:
+def _linked_records(spans: Sequence[DecodedSpan], max_text_bytes: int, pricer: Pricer) -> tuple[list[SpanRecord], bytes]:
     shared: dict[int, _ResourceFields] = {}  # DecodedSpan.resource is one dict per ResourceSpans
     trace_runs: dict[str, str] = {}  # trace id → its run id (a request carries few traces)
     records = []
@@ -61,13 +64,17 @@ def _linked_records(spans: Sequence[DecodedSpan], max_text_bytes: int) -> tuple[
             run_id = trace_runs.get(decoded.trace_id)
             if run_id is None:
                 run_id = trace_runs[decoded.trace_id] = trace_run_id(decoded.trace_id)
-        records.append(_record(decoded, fields, max_text_bytes, run_id))
+        records.append(_record(decoded, fields, max_text_bytes, run_id, pricer))
     return records, bytes(derived)
 
 
-def _record(decoded: DecodedSpan, shared: _ResourceFields, max_text_bytes: int, run_id: str) -> SpanRecord:
+def _record(decoded: DecodedSpan, shared: _ResourceFields, max_text_bytes: int, run_id: str, pricer: Pricer) -> SpanRecord:
     span = decoded.span
     mapped = map_span(span, max_text_bytes=max_text_bytes)
+    start_ns = span.start_time_unix_nano or None  # OTLP: 0 means unknown
+    usage = TokenUsage(mapped.model, mapped.provider, mapped.input_tokens, mapped.output_tokens,
+                       mapped.cached_input_tokens, start_ns)
+    cost = pricer.cost(usage, mapped.reported_cost)
     # Positional, in column order (SPAN_COLUMNS): this runs once per span.
     return SpanRecord(
         decoded.span_id,
@@ -86,13 +93,17 @@ def _record(decoded: DecodedSpan, shared: _ResourceFields, max_text_bytes: int, 
         mapped.output_tokens,
         span.status_code.value,
         mapped.status_message,
-        span.start_time_unix_nano or None,  # OTLP: 0 means unknown
+        start_ns,
         span.end_time_unix_nano or None,
         json_text(mapped.remaining_attributes),
         shared.resource_json,
         decoded.scope_name,
         json_text(_events(span.events)) if span.events else "[]",
         mapped.truncated,
+        mapped.cached_input_tokens,
+        *cost,
+        mapped.session_id,
+        mapped.user_id,
     )
 
 

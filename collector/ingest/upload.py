@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kate.collector.cost.settings import CostConfig
+from kate.collector.cost.span_cost import Pricer, TokenUsage
 from kate.collector.errors import PayloadTooLarge, ValidationError
 from kate.collector.ingest.otlp_records import json_text
 from kate.collector.json_body import parse_json_object
@@ -39,6 +41,7 @@ class UploadTarget:
     run_id: str
     max_text_bytes: int
     max_spans: int
+    cost: CostConfig = CostConfig()  # how spans are priced (docs/mapping.md#cost)
 
 
 class _Problems:
@@ -83,8 +86,9 @@ def parse_upload(body: Any, target: UploadTarget) -> list[SpanRecord]:
         raise PayloadTooLarge(f"spans: {len(spans)} spans in one upload, at most {target.max_spans} allowed")
     base_ns = time.time_ns()
     records = []
+    pricer = Pricer(target.cost)
     for index, span in enumerate(spans):
-        record = _parse_span(span, f"spans[{index}]", target, base_ns + index, problems)
+        record = _parse_span(span, f"spans[{index}]", (target, pricer), base_ns + index, problems)
         if record is not None:
             records.append(record)
     _check_unique_ids(records, problems)
@@ -92,7 +96,9 @@ def parse_upload(body: Any, target: UploadTarget) -> list[SpanRecord]:
     return records
 
 
-def _parse_span(span: Any, path: str, target: UploadTarget, default_start_ns: int, problems: _Problems) -> SpanRecord | None:
+def _parse_span(span: Any, path: str, to: tuple[UploadTarget, Pricer], default_start_ns: int,
+                problems: _Problems) -> SpanRecord | None:
+    target, pricer = to
     if not isinstance(span, dict):
         problems.add(path, "must be an object")
         return None
@@ -138,8 +144,12 @@ def _parse_span(span: Any, path: str, target: UploadTarget, default_start_ns: in
         max_text_bytes=target.max_text_bytes,
     )
     origin = _Origin(json_text(resource or {}), scope_name, json_text([_event_json(e) for e in events]))
-    return _record(target, mapped, values, tokens, ids=(trace_id, span_id, parent_span_id),
-                   kind=kind, status=status, latency_ms=latency_ms, times=(start_ns, end_ns), origin=origin)
+    record = _record(target, mapped, values, tokens, ids=(trace_id, span_id, parent_span_id),
+                     kind=kind, status=status, latency_ms=latency_ms, times=(start_ns, end_ns), origin=origin)
+    usage = TokenUsage(record.model, mapped.provider, record.input_tokens, record.output_tokens,
+                       mapped.cached_input_tokens, start_ns)
+    return record._replace(cached_input_tokens=mapped.cached_input_tokens, session_id=mapped.session_id,
+                           user_id=mapped.user_id, **pricer.cost(usage, mapped.reported_cost)._asdict())
 
 
 @dataclass(frozen=True, slots=True)

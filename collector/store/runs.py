@@ -46,6 +46,8 @@ class NewRun:
     source: RunSource
     status: RunStatus = RunStatus.RUNNING
     user_input: str | None = None
+    session_id: str | None = None
+    user_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +97,10 @@ def insert_run(txn: WriteTxn, run: NewRun) -> None:
     now = utc_now()
     started_at = now if run.status is RunStatus.RUNNING else None
     txn.execute(
-        "INSERT INTO runs (run_id, agent_id, status, trigger, source, created_at, started_at, user_input)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [run.run_id, run.agent_id, run.status.value, run.trigger.value, run.source.value, now, started_at, run.user_input],
+        "INSERT INTO runs (run_id, agent_id, status, trigger, source, created_at, started_at, user_input,"
+        " session_id, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [run.run_id, run.agent_id, run.status.value, run.trigger.value, run.source.value, now, started_at, run.user_input,
+         run.session_id, run.user_id],
     )
 
 
@@ -129,15 +132,20 @@ def fail_run(txn: WriteTxn, agent_id: str, run_id: str, error: str | None) -> No
 
 
 def add_span_stats(txn: WriteTxn, stats_by_run: Mapping[str, RunSpanStats]) -> None:
-    """Add spans just stored to their (existing) runs' span_count and total_tokens."""
+    """Add spans just stored to their (existing) runs' span_count, total_tokens and
+    total_cost_usd; a run without a session or user id takes the spans' first."""
     if not stats_by_run:
         return
+    stats = list(stats_by_run.values())
     txn.execute(
-        "UPDATE runs SET span_count = span_count + s.spans, total_tokens = total_tokens + s.tokens"
-        " FROM (SELECT unnest(?::VARCHAR[]) AS run_id, unnest(?::BIGINT[]) AS spans, unnest(?::BIGINT[]) AS tokens) AS s"
+        "UPDATE runs SET span_count = span_count + s.spans, total_tokens = total_tokens + s.tokens,"
+        " total_cost_usd = CASE WHEN s.cost IS NULL THEN total_cost_usd ELSE coalesce(total_cost_usd, 0) + s.cost END,"
+        " session_id = coalesce(runs.session_id, s.session_id), user_id = coalesce(runs.user_id, s.user_id)"
+        " FROM (SELECT unnest(?::VARCHAR[]) AS run_id, unnest(?::BIGINT[]) AS spans, unnest(?::BIGINT[]) AS tokens,"
+        " unnest(?::DOUBLE[]) AS cost, unnest(?::VARCHAR[]) AS session_id, unnest(?::VARCHAR[]) AS user_id) AS s"
         " WHERE runs.run_id = s.run_id",
-        [list(stats_by_run), [stats.spans for stats in stats_by_run.values()],
-         [stats.tokens for stats in stats_by_run.values()]],
+        [list(stats_by_run), [item.spans for item in stats], [item.tokens for item in stats],
+         [item.cost_usd for item in stats], [item.session_id for item in stats], [item.user_id for item in stats]],
     )
 
 
@@ -145,8 +153,11 @@ def recount_span_stats(txn: WriteTxn, run_ids: Sequence[str]) -> None:
     """Set the runs' counters from their stored spans: after an insert that ignored spans stored
     before (an OTLP retry), adding the batch's counts would have counted those twice."""
     txn.execute(
-        "UPDATE runs SET span_count = c.spans, total_tokens = c.tokens"
-        " FROM (SELECT run_id, count(*) AS spans, coalesce(sum(token_count), 0) AS tokens FROM spans"
+        "UPDATE runs SET span_count = c.spans, total_tokens = c.tokens, total_cost_usd = c.cost,"
+        " session_id = coalesce(runs.session_id, c.session_id), user_id = coalesce(runs.user_id, c.user_id)"
+        " FROM (SELECT run_id, count(*) AS spans, coalesce(sum(token_count), 0) AS tokens, sum(cost_usd) AS cost,"
+        " arg_min(session_id, start_time_unix_nano) FILTER (WHERE session_id IS NOT NULL) AS session_id,"
+        " arg_min(user_id, start_time_unix_nano) FILTER (WHERE user_id IS NOT NULL) AS user_id FROM spans"
         " WHERE run_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY run_id) AS c"
         " WHERE runs.run_id = c.run_id",
         [list(run_ids)],

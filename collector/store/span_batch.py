@@ -38,6 +38,9 @@ SPAN_SCHEMA = _arrow_schema()
 class RunSpanStats(NamedTuple):
     spans: int
     tokens: int  # the sum of token_count (spans without one add nothing)
+    cost_usd: float | None = None  # the sum of cost_usd; None when no span has one
+    session_id: str | None = None  # the first span's with one, for a run that has none yet
+    user_id: str | None = None
 
 
 class RunKey(NamedTuple):
@@ -53,9 +56,13 @@ class RunLink(NamedTuple):
     spans: int
     tokens: int
     rooted: bool  # a root span (no parent) is among them
+    cost_usd: float | None = None  # the sum of the spans' cost_usd; None when none has one
+    session_id: str | None = None  # the first session_id among them
+    user_id: str | None = None
 
 
-_LINK_COLUMNS = ("run_id", "agent_id", "parent_span_id", "token_count")  # what RunLinks are counted from
+# What RunLinks are counted from.
+_LINK_COLUMNS = ("run_id", "agent_id", "parent_span_id", "token_count", "cost_usd", "session_id", "user_id")
 _LINK_INDEXES = tuple(SPAN_COLUMNS.index(name) for name in _LINK_COLUMNS)
 
 
@@ -130,8 +137,14 @@ class SpanBatch:
         """What this batch adds to each run's counters."""
         stats: dict[str, RunSpanStats] = {}
         for key, link in self.links.items():
-            spans, tokens = stats.get(key.run_id, (0, 0))
-            stats[key.run_id] = RunSpanStats(spans + link.spans, tokens + link.tokens)
+            before = stats.get(key.run_id)
+            if before is None:
+                stats[key.run_id] = RunSpanStats(link.spans, link.tokens, link.cost_usd, link.session_id, link.user_id)
+                continue
+            stats[key.run_id] = RunSpanStats(
+                before.spans + link.spans, before.tokens + link.tokens, _plus(before.cost_usd, link.cost_usd),
+                before.session_id or link.session_id, before.user_id or link.user_id,
+            )
         return stats
 
     def table(self) -> pa.Table:
@@ -141,18 +154,50 @@ class SpanBatch:
         return pa.ipc.open_stream(self.arrow_ipc).read_all()
 
 
+def _plus(total: float | None, amount: float | None) -> float | None:
+    if amount is None:
+        return total
+    return amount if total is None else total + amount
+
+
+class _Counting:
+    """One RunLink while it is counted."""
+
+    __slots__ = ("cost_usd", "rooted", "session_id", "spans", "tokens", "user_id")
+
+    def __init__(self) -> None:
+        self.spans = self.tokens = 0
+        self.rooted = False
+        self.cost_usd: float | None = None
+        self.session_id: object = None
+        self.user_id: object = None
+
+    def link(self) -> RunLink:
+        return RunLink(self.spans, self.tokens, self.rooted, self.cost_usd,
+                       None if self.session_id is None else str(self.session_id),
+                       None if self.user_id is None else str(self.user_id))
+
+
 def _links(run_ids: Sequence[object], agent_ids: Sequence[object], parents: Sequence[object],
-           tokens: Sequence[object]) -> dict[RunKey, RunLink]:
-    counts: dict[tuple[object, object], list[int]] = {}
-    for run_id, agent_id, parent, token_count in zip(run_ids, agent_ids, parents, tokens, strict=True):
+           tokens: Sequence[object], costs: Sequence[object], sessions: Sequence[object],
+           users: Sequence[object]) -> dict[RunKey, RunLink]:
+    counts: dict[tuple[object, object], _Counting] = {}
+    for run_id, agent_id, parent, token_count, cost, session, user in zip(
+        run_ids, agent_ids, parents, tokens, costs, sessions, users, strict=True
+    ):
         link = counts.get((run_id, agent_id))
         if link is None:
-            link = counts[(run_id, agent_id)] = [0, 0, 0]
-        link[0] += 1
-        link[1] += token_count if isinstance(token_count, int) else 0
-        link[2] |= parent is None
-    return {RunKey(str(run), str(agent)): RunLink(spans, tokens_sum, bool(rooted))
-            for (run, agent), (spans, tokens_sum, rooted) in counts.items()}
+            link = counts[(run_id, agent_id)] = _Counting()
+        link.spans += 1
+        link.tokens += token_count if isinstance(token_count, int) else 0
+        link.rooted |= parent is None
+        if isinstance(cost, float):
+            link.cost_usd = cost if link.cost_usd is None else link.cost_usd + cost
+        if link.session_id is None:
+            link.session_id = session
+        if link.user_id is None:
+            link.user_id = user
+    return {RunKey(str(run), str(agent)): counting.link() for (run, agent), counting in counts.items()}
 
 
 def concatenated(batches: Sequence[SpanBatch]) -> pa.Table:

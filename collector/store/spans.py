@@ -83,16 +83,19 @@ def _insert_runs(txn: WriteTxn, run_ids: list[str], batch: SpanBatch, texts: Map
     run_texts = [texts.get(run_id, _NO_TEXTS) for run_id in run_ids]
     txn.execute(
         "INSERT INTO runs (run_id, agent_id, status, trigger, source, created_at, started_at, completed_at,"
-        " span_count, total_tokens, user_input, output)"
+        " span_count, total_tokens, user_input, output, total_cost_usd, session_id, user_id)"
         " SELECT run_id, agent_id, CASE WHEN done THEN 'completed' ELSE 'running' END, ?, ?, ?, ?,"
-        " CASE WHEN done THEN ?::TIMESTAMP END, spans, tokens, user_input, output"
+        " CASE WHEN done THEN ?::TIMESTAMP END, spans, tokens, user_input, output, cost, session_id, user_id"
         " FROM (SELECT unnest(?::VARCHAR[]) AS run_id, unnest(?::VARCHAR[]) AS agent_id, unnest(?::BOOLEAN[]) AS done,"
         " unnest(?::BIGINT[]) AS spans, unnest(?::BIGINT[]) AS tokens,"
-        " unnest(?::VARCHAR[]) AS user_input, unnest(?::VARCHAR[]) AS output)",
+        " unnest(?::VARCHAR[]) AS user_input, unnest(?::VARCHAR[]) AS output, unnest(?::DOUBLE[]) AS cost,"
+        " unnest(?::VARCHAR[]) AS session_id, unnest(?::VARCHAR[]) AS user_id)",
         [RunTrigger.AUTOMATIC.value, RunSource.OTLP.value, now, now, now,
          run_ids, [agents[run_id] for run_id in run_ids], [run_id in rooted for run_id in run_ids],
          [stats[run_id].spans for run_id in run_ids], [stats[run_id].tokens for run_id in run_ids],
-         [item.user_input for item in run_texts], [item.output for item in run_texts]],
+         [item.user_input for item in run_texts], [item.output for item in run_texts],
+         [stats[run_id].cost_usd for run_id in run_ids], [stats[run_id].session_id for run_id in run_ids],
+         [stats[run_id].user_id for run_id in run_ids]],
     )
 
 

@@ -66,7 +66,6 @@ OI_OPENAI_LLM_KEPT = {
     "output.value",
     "output.mime_type",
     "llm.invocation_parameters",
-    "llm.token_count.prompt_details.cache_read",
     "llm.token_count.prompt_details.audio",
     "llm.token_count.completion_details.reasoning",
 }
@@ -204,7 +203,6 @@ CASES = [
                 "input.value",
                 "input.mime_type",
                 "llm.tools.0.tool.json_schema",
-                "llm.token_count.prompt_details.cache_read",
                 "llm.token_count.completion_details.reasoning",
             },
         ),

@@ -74,7 +74,6 @@ OPENLLMETRY_NEW_KEPT = {
     "gen_ai.operation.name",
     "gen_ai.provider.name",
     "gen_ai.request.model",
-    "gen_ai.usage.cache_read.input_tokens",
     "llm.is_streaming",
     "traceloop.workflow.name",
     "gen_ai.agent.name",

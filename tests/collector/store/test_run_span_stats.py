@@ -78,7 +78,8 @@ def test_the_counters_migration_fills_them_from_the_spans_of_older_files(tmp_pat
                            " ('run-a', 'agent-1', 'completed', 'automatic', 'otlp', now()),"
                            " ('run-empty', 'agent-1', 'running', 'manual', 'api', now())")
         for record in [span(1, "run-a", tokens=10), span(2, "run-a", tokens=None)]:
-            connection.execute(f"INSERT INTO spans VALUES ({', '.join('?' * 24)})", [*record, "2026-01-01"])
+            # The 23 columns a version-3 file has before received_at (later migrations add more).
+            connection.execute(f"INSERT INTO spans VALUES ({', '.join('?' * 24)})", [*record[:23], "2026-01-01"])
         apply_migrations(connection)
         rows = connection.execute("SELECT run_id, span_count, total_tokens FROM runs ORDER BY run_id").fetchall()
 
