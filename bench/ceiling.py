@@ -29,7 +29,7 @@ import duckdb
 from kate.collector.ingest.otlp_codec import PROTOBUF, parse_request
 from kate.collector.ingest.otlp_decode import decode_spans
 from kate.collector.ingest.otlp_records import to_records
-from kate.collector.store.migrate import apply_migrations
+from kate.collector.store.migrate import apply_migrations, migration_files
 from kate.collector.store.span_batch import SpanBatch
 from kate.schema.record import SPAN_COLUMNS, SpanRecord
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
@@ -38,6 +38,8 @@ from bench.ingest import Payloads
 
 ROWS_PER_COMMIT = 2048
 _ROW = operator.attrgetter(*SPAN_COLUMNS)
+# The table has received_at after `truncated`; the columns later migrations added come after it.
+_RECEIVED_AT = SPAN_COLUMNS.index("truncated") + 1
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,9 @@ def kate_rows(payloads: Payloads, count: int) -> list[tuple[Any, ...]]:
         body = payloads.otlp[copy % len(payloads.otlp)].fresh()
         copy += 1
         records = to_records(decode_spans(parse_request(body, PROTOBUF)).spans, max_text_bytes=DEFAULT_MAX_TEXT_BYTES)
-        rows += [(*_ROW(record), received_at) for record in records]
+        for record in records:
+            values = _ROW(record)
+            rows.append((*values[:_RECEIVED_AT], received_at, *values[_RECEIVED_AT:]))
     return rows[:count]
 
 
@@ -74,13 +78,15 @@ def measure(rows: list[tuple[Any, ...]], *, compress_text: bool = True) -> Ceili
 
 def _insert_arrow(path: Path, rows: list[tuple[Any, ...]], per_transaction: int, compress_text: bool) -> float:
     """INSERT ... SELECT from Arrow tables of per_transaction rows (built before timing)."""
-    received_at = rows[0][-1] if rows else None
-    tables = [SpanBatch.of([SpanRecord(*row[:-1]) for row in rows[start : start + per_transaction]]).table()
+    received_at = rows[0][_RECEIVED_AT] if rows else None
+    tables = [SpanBatch.of([SpanRecord(*row[:_RECEIVED_AT], *row[_RECEIVED_AT + 1:])
+                            for row in rows[start : start + per_transaction]]).table()
               for start in range(0, len(rows), per_transaction)]
 
     def insert(connection: duckdb.DuckDBPyConnection, index: int) -> None:
         connection.register("incoming", tables[index])
-        connection.execute("INSERT INTO spans SELECT *, ? FROM incoming", [received_at]).fetchall()
+        connection.execute("INSERT INTO spans BY NAME SELECT *, ?::TIMESTAMP AS received_at FROM incoming",
+                           [received_at]).fetchall()
         connection.unregister("incoming")
 
     settings = {"max_vacuum_tasks": 0}
@@ -129,4 +135,7 @@ def _plain_ddl() -> str:
     if table is None:
         raise RuntimeError("001_tables.sql has no spans table")
     ddl = re.sub(r",\s*PRIMARY KEY \(trace_id, span_id\)", "", table.group(0))
-    return ddl.replace(" JSON", " VARCHAR")
+    # The span columns later migrations added, in their order, so rows fit both tables.
+    added = [line for _, _, migration in migration_files()
+             for line in re.findall(r"^ALTER TABLE spans ADD COLUMN [^;]+;", migration, re.MULTILINE)]
+    return "\n".join([ddl.replace(" JSON", " VARCHAR"), *added])

@@ -102,6 +102,19 @@ def _paths() -> dict[str, Any]:
                                           {"enum": ["start", "latency"]})],
                     "responses": {"200": _body("AgentSpanList", "A page of spans"), **_errors(400, 422)}},
         },
+        "/agents/{agent_id}/sessions": {
+            "get": {"operationId": "list_sessions",
+                    "summary": "An agent's sessions, most recently active first (Kate extension)",
+                    "parameters": [_AGENT, _LIMIT, _CURSOR],
+                    "responses": {"200": _body("SessionList", "A page of sessions"), **_errors(400, 422)}},
+        },
+        "/agents/{agent_id}/sessions/{session_id}/runs": {
+            "get": {"operationId": "list_session_runs",
+                    "summary": "A session's runs, oldest first (Kate extension)",
+                    "parameters": [_AGENT, _param("session_id", "path", "Session id (1-256 printable characters)"),
+                                   _LIMIT, _CURSOR],
+                    "responses": {"200": _body("RunList", "A page of runs"), **_errors(400, 404, 422)}},
+        },
         "/agents/{agent_id}/runs/enqueue": {
             "post": {"operationId": "enqueue_run", "summary": "Enqueue a run of a Kate-hosted agent",
                      "parameters": [_AGENT], "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("EnqueueRun")}}},
@@ -233,6 +246,18 @@ def _schemas() -> dict[str, Any]:
                                "scores": {"type": "array", "items": _ref("Score")},
                                "span_count": {"type": "integer"}, "total_tokens": {"type": "integer"},
                                "total_cost_usd": nullable_num, "session_id": nullable_str, "user_id": nullable_str}},
+        "Session": {"type": "object",
+                    "required": ["session_id", "agent_id", "run_count", "first_time", "last_time"],
+                    "properties": {"session_id": {"type": "string"}, "agent_id": {"type": "string"},
+                                   "user_id": nullable_str, "run_count": {"type": "integer"},
+                                   "span_count": {"type": "integer"}, "total_tokens": {"type": "integer"},
+                                   "total_cost_usd": nullable_num, "failed_runs": {"type": "integer"},
+                                   "first_input": nullable_str, "last_output": nullable_str,
+                                   "p50_latency_ms": nullable_num, "p99_latency_ms": nullable_num,
+                                   "first_time": {"type": "string", "format": "date-time"},
+                                   "last_time": {"type": "string", "format": "date-time"}}},
+        "SessionList": {"type": "object", "required": ["sessions", "next_cursor"], "properties": {
+            "sessions": {"type": "array", "items": _ref("Session")}, "next_cursor": nullable_str}},
         "RunList": {"type": "object", "required": ["runs"], "properties": {
             "runs": {"type": "array", "items": _ref("Run")}, "next_cursor": nullable_str}},
         "Span": {"type": "object",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from kate.collector.api import agents, evaluations, health, jobs, openapi, runs, sql
+from kate.collector.api import agents, evaluations, health, jobs, openapi, runs, sessions, sql
 from kate.collector.ingest import otlp_http
 from kate.collector.middleware import RENDERER_KEY, ErrorRenderer, Handler
 
@@ -13,6 +13,8 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/agents", agents.list_agents),
     ("GET", "/agents/{agent_id}/runs", runs.list_runs),
     ("GET", "/agents/{agent_id}/spans", agents.list_agent_spans),
+    ("GET", "/agents/{agent_id}/sessions", sessions.list_sessions),
+    ("GET", "/agents/{agent_id}/sessions/{session_id}/runs", sessions.list_session_runs),
     ("POST", "/agents/{agent_id}/runs", runs.create_run),
     ("POST", "/agents/{agent_id}/runs/enqueue", runs.enqueue_run),
     ("GET", _RUN, runs.get_run),

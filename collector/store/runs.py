@@ -218,11 +218,16 @@ def list_runs(
         [*params, limit + 1],
     ).fetchall()
     next_cursor = encode_cursor((keys[limit - 1][1], keys[limit - 1][0])) if len(keys) > limit else None
-    ids = [run_id for run_id, _ in keys[:limit]]
-    by_id = {row["id"]: row for row in dict_rows(cursor.execute("SELECT * FROM api_runs WHERE id = ANY(?::VARCHAR[])", [ids]))}
-    rows = [by_id[run_id] for run_id in ids]
+    return Page(items=api_runs(cursor, [run_id for run_id, _ in keys[:limit]]), next_cursor=next_cursor)
+
+
+def api_runs(cursor: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The API's run objects of these run ids, in their order (ids of no run are left out)."""
+    by_id = {row["id"]: row for row in dict_rows(cursor.execute("SELECT * FROM api_runs WHERE id = ANY(?::VARCHAR[])",
+                                                                [list(ids)]))}
+    rows = [by_id[run_id] for run_id in ids if run_id in by_id]
     _attach_details(cursor, rows)
-    return Page(items=rows, next_cursor=next_cursor)
+    return rows
 
 
 def _add_filters(filters: RunFilter, where: list[str], params: list[Any]) -> None:

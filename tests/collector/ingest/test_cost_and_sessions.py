@@ -195,3 +195,39 @@ async def test_bad_session_or_user_ids_are_refused_naming_the_field(api: Api, ag
 
     assert (answer.status, answer.body["error"]["code"]) == (422, "validation_error")
     assert field in answer.body["error"]["message"]
+
+
+async def test_an_agents_sessions_and_a_sessions_runs_in_order(collector: CollectorProcess, api: Api,
+                                                               agent_id: str) -> None:
+    first = await api.create_run(agent_id, session_id="trip", user_id="ada")
+    second = await api.create_run(agent_id, session_id="trip")
+    other = await api.create_run(agent_id, session_id="lunch")
+    await api.create_run(agent_id)  # no session: in no session's figures
+    for run, tokens in ((first, 100), (second, 50), (other, 7)):
+        uploaded = await api.call("POST", f"/agents/{agent_id}/runs/{run['id']}/spans", {"spans": [
+            {"node_name": "llm", "model": "gpt-4o", "input_tokens": tokens, "output_tokens": 0, "token_count": tokens,
+             "input_text": f"ask {tokens}", "output_text": f"answer {tokens}"}]})
+        assert uploaded.status == 201, uploaded.text
+        completed = await api.call("POST", f"/agents/{agent_id}/runs/{run['id']}/complete")
+        assert completed.status == 200, completed.text
+
+    listed = await api.call("GET", f"/agents/{agent_id}/sessions")
+    assert listed.status == 200, listed.text
+    sessions = {session["session_id"]: session for session in listed.body["sessions"]}
+    assert [s["session_id"] for s in listed.body["sessions"]] == ["lunch", "trip"]  # latest activity first
+    trip = sessions["trip"]
+    assert (trip["run_count"], trip["total_tokens"], trip["user_id"], trip["failed_runs"]) == (2, 150, "ada", 0)
+    assert trip["total_cost_usd"] == pytest.approx(150 * 2.5e-6)
+    assert trip["p50_latency_ms"] is not None and trip["p99_latency_ms"] >= trip["p50_latency_ms"]
+    assert trip["first_time"] <= trip["last_time"]
+
+    paged = await api.call("GET", f"/agents/{agent_id}/sessions", params={"limit": "1"})
+    rest = await api.call("GET", f"/agents/{agent_id}/sessions",
+                          params={"limit": "1", "cursor": paged.body["next_cursor"]})
+    assert [s["session_id"] for s in paged.body["sessions"] + rest.body["sessions"]] == ["lunch", "trip"]
+    assert rest.body["next_cursor"] is None
+
+    runs = await api.call("GET", f"/agents/{agent_id}/sessions/trip/runs")
+    assert [run["id"] for run in runs.body["runs"]] == [first["id"], second["id"]]
+    missing = await api.call("GET", f"/agents/{agent_id}/sessions/no-such-session/runs")
+    assert (missing.status, missing.body["error"]["code"]) == (404, "not_found")
