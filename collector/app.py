@@ -1,5 +1,5 @@
 """create_app(config): wiring only. Lifecycle order: open db → writer → decode workers →
-evaluation → gRPC → job worker → traffic summary; torn down in reverse."""
+evaluation → gRPC → job worker → traffic summary → retention; torn down in reverse."""
 
 from __future__ import annotations
 
@@ -23,11 +23,13 @@ from kate.collector.jobs.hosted import HostedAgents
 from kate.collector.jobs.spans import SpanForwarder
 from kate.collector.jobs.worker import JobWorker
 from kate.collector.middleware import BODY_TIMEOUT_KEY, body_deadline_middleware, error_middleware
+from kate.collector.retention.pruner import Pruner
 from kate.collector.store.database import Database
 from kate.collector.traffic_log import TrafficSummary
 from kate.collector.ui.routes import add_ui_routes
 
 GRPC_KEY = web.AppKey("kate_grpc_receiver", GrpcReceiver)
+PRUNER_KEY = web.AppKey("kate_retention", Pruner)
 
 
 def create_app(config: Config) -> web.Application:
@@ -63,6 +65,7 @@ def create_app(config: Config) -> web.Application:
                        max_text_bytes=config.ingest.max_text_bytes),
     )
     app[GRPC_KEY] = GrpcReceiver(config.server, sink, app[AUTHENTICATOR_KEY])
+    app[PRUNER_KEY] = Pruner(database, config.retention)
     add_routes(app)
     if config.ui.enabled:
         add_ui_routes(app)  # / redirects to /ui/; the UI uses the API above
@@ -72,6 +75,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_grpc_lifecycle)  # after the store: it serves only while the store is open
     app.cleanup_ctx.append(_jobs_lifecycle)  # last: stopped first, while its agents' writes still land
     app.cleanup_ctx.append(_traffic_summary_lifecycle)
+    app.cleanup_ctx.append(_retention_lifecycle)  # after the store opened; stopped before it closes
     return app
 
 
@@ -116,3 +120,10 @@ async def _traffic_summary_lifecycle(app: web.Application) -> AsyncIterator[None
     summary.start()  # logging.traffic_summary_s 0: off
     yield
     await summary.stop()
+
+
+async def _retention_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    pruner = app[PRUNER_KEY]
+    pruner.start()  # nothing set under retention: off
+    yield
+    await pruner.stop()

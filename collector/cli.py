@@ -57,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     repair.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config file")
     repair.add_argument("--db", help="DuckDB file (default: storage.path); stop the collector first")
     repair.set_defaults(run=_run_repair)
+    prune = commands.add_parser("prune", help="delete the finished runs that retention settings make due, now")
+    prune.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config file")
+    prune.add_argument("--db", help="DuckDB file (default: storage.path); stop the collector first")
+    prune.add_argument("--dry-run", action="store_true", help="list what would be deleted and change nothing")
+    prune.add_argument("--max-age-days", type=float, help="override retention.max_age_days for this pass")
+    prune.add_argument("--max-bytes", help="override retention.max_bytes for this pass, e.g. 20GiB")
+    prune.set_defaults(run=_run_prune)
     keygen = commands.add_parser("keygen", help="print a new API key and its config entry")
     keygen.add_argument("--name", default="my-agent", help="label of the key in config")
     keygen.add_argument("--agent", action="append", default=[], help="limit the key to this agent (repeatable)")
@@ -71,6 +78,8 @@ def _config(args: argparse.Namespace) -> Config:
         "server.port": getattr(args, "port", None),
         "server.grpc_port": getattr(args, "grpc_port", None),
         "storage.path": getattr(args, "db", None),
+        "retention.max_age_days": getattr(args, "max_age_days", None),
+        "retention.max_bytes": getattr(args, "max_bytes", None),
     }
     return load_config(path, environ=os.environ, overrides=overrides)
 
@@ -121,6 +130,12 @@ def _run_keygen(args: argparse.Namespace, config: Config) -> int:
     if args.agent:
         print(f"    agents: [{', '.join(args.agent)}]")
     return 0
+
+
+def _run_prune(args: argparse.Namespace, config: Config) -> int:
+    from kate.collector.prune_command import prune_file
+
+    return prune_file(config, dry_run=args.dry_run)
 
 
 def _run_repair(args: argparse.Namespace, config: Config) -> int:

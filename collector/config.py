@@ -21,6 +21,7 @@ import yaml
 from kate.collector.cost.settings import CostConfig, check_cost
 from kate.collector.evaluation.settings import EvaluationConfig, check_evaluation
 from kate.collector.jobs.settings import HostedAgentConfig, JobsConfig, check_jobs
+from kate.collector.retention.settings import RetentionConfig, check_retention
 from kate.collector.sizes import UNITS, size_bytes
 
 MIB = 1024 * 1024
@@ -122,6 +123,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     ui: UiConfig = field(default_factory=UiConfig)
     cost: CostConfig = field(default_factory=CostConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
 
 # Documented environment overrides (docs/configuration.md#precedence): variable → dotted path.
@@ -319,7 +321,7 @@ def _check(config: Config) -> None:
     _check_duckdb_sizes(config.storage)
     _check_browser_access(config.server)
     problems = (check_evaluation(config.evaluation) + check_jobs(config.jobs, config.hosted_agents)
-                + check_cost(config.cost))
+                + check_cost(config.cost) + check_retention(config.retention))
     if problems:
         raise ConfigError(problems[0])
     if config.logging.traffic_summary_s < 0:

@@ -41,6 +41,11 @@ INGEST_REQUESTS = Counter(
 REQUEST_ERRORS = Counter(
     "kate_request_errors", "Requests answered with an error, by transport (http, grpc) and Kate error code "
     "(overloaded: refused with a retry hint).", ["transport", "code"], registry=REGISTRY)
+RETENTION_DELETED_RUNS = Counter(
+    "kate_retention_deleted_runs", "Finished runs deleted by retention (retention.max_age_days, max_bytes).",
+    registry=REGISTRY)
+RETENTION_DELETED_SPANS = Counter(
+    "kate_retention_deleted_spans", "Spans deleted by retention with their runs.", registry=REGISTRY)
 GROUP_COMMITS = Histogram(
     "kate_group_commit_seconds", "Transactions of the single writer (every queued write of a group, then COMMIT).",
     buckets=_DURATION_BUCKETS, registry=REGISTRY)

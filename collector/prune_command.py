@@ -1,0 +1,67 @@
+"""`kate prune`: one retention pass over a stopped collector's file (docs/operations.md#retention).
+
+With --dry-run it lists what the pass would delete, per agent, and changes nothing. A running
+collector prunes its own file every retention.interval_s; DuckDB lets one process hold a file,
+so this command refuses a file a collector has open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from kate.collector.config import Config
+from kate.collector.errors import KateError
+from kate.collector.retention.pruner import Plan, Pruner
+from kate.collector.store.database import Database
+from kate.collector.store.retention import Deleted, DueRun
+
+
+def prune_file(config: Config, *, dry_run: bool) -> int:
+    if not config.retention.enabled:
+        print("kate prune: no retention is set (retention.max_age_days, max_age_days_by_agent or max_bytes, "
+              "or --max-age-days / --max-bytes); nothing to do", file=sys.stderr)
+        return 2
+    path = Path(config.storage.path)
+    if not path.exists():
+        print(f"kate prune: {path} does not exist", file=sys.stderr)
+        return 1
+    try:
+        plan, deleted = asyncio.run(_pass(config, dry_run=dry_run))
+    except KateError as exc:
+        print(f"kate prune: cannot open {path}: {exc} (stop the collector that holds it)", file=sys.stderr)
+        return 1
+    _print_plan(plan)
+    if dry_run:
+        print(f"kate prune: dry run: {len(plan.runs):,} runs, {sum(run.span_count for run in plan.runs):,} spans "
+              f"would be deleted from {path}; nothing changed")
+    else:
+        print(f"kate prune: deleted {deleted.runs:,} runs, {deleted.spans:,} spans, {deleted.evaluations:,} "
+              f"evaluations, {deleted.jobs:,} jobs from {path}")
+    return 0
+
+
+async def _pass(config: Config, *, dry_run: bool) -> tuple[Plan, Deleted]:
+    database = Database(config.storage.path, config.storage)
+    database.open()
+    try:
+        pruner = Pruner(database, config.retention)
+        plan = await pruner.plan()
+        return plan, Deleted() if dry_run else await pruner.prune()
+    finally:
+        database.close()
+
+
+def _print_plan(plan: Plan) -> None:
+    if plan.size is not None:
+        print(f"data: {plan.size.used_bytes:,} bytes in use ({plan.size.file_bytes:,} bytes of blocks in the file), "
+              f"{plan.size.spans:,} spans")
+    for reason, runs in (("past their age", plan.by_age), ("over max_bytes", plan.by_size)):
+        by_agent: dict[str, list[DueRun]] = defaultdict(list)
+        for run in runs:
+            by_agent[run.agent_id].append(run)
+        for agent_id, due in sorted(by_agent.items()):
+            print(f"{agent_id}: {len(due):,} runs {reason}, {sum(run.span_count for run in due):,} spans, "
+                  f"finished {due[0].finished_at:%Y-%m-%d %H:%M} .. {due[-1].finished_at:%Y-%m-%d %H:%M} UTC")

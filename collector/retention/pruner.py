@@ -1,0 +1,142 @@
+"""The retention pass (docs/operations.md#retention): find the finished runs past their age or
+past the byte cap, oldest first, and delete them in slices of `retention.slice_runs` runs, one
+write transaction each, so that ingestion's writes queue between slices rather than behind the
+whole pass. Runs in the background every `retention.interval_s`; `kate prune` runs one pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+from kate.collector import metrics
+from kate.collector.retention.settings import RetentionConfig
+from kate.collector.store import retention as store
+from kate.collector.store.database import Database
+from kate.collector.store.retention import Deleted, DueRun
+from kate.collector.store.runs import utc_now
+from kate.collector.store.writer import WriteTxn
+
+logger = logging.getLogger("kate.retention")
+MAX_SLICES_PER_PASS = 50  # a pass ends after this many slices; the next pass goes on
+RUN_OVERHEAD_BYTES = 512  # a run's own row and index entries, beside its spans, for the byte cap
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one pass deletes: runs due by age, then the oldest others while over the byte cap."""
+
+    by_age: list[DueRun] = field(default_factory=list)
+    by_size: list[DueRun] = field(default_factory=list)
+    size: store.DataSize | None = None
+
+    @property
+    def runs(self) -> list[DueRun]:
+        return self.by_age + self.by_size
+
+
+class Pruner:
+    """One collector's retention: plan() reads, prune() deletes; start()/stop() run it periodically."""
+
+    def __init__(self, database: Database, config: RetentionConfig, *,
+                 clock: Callable[[], dt.datetime] = utc_now) -> None:
+        self._database = database
+        self._config = config
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def plan(self) -> Plan:
+        """The runs a pass would delete now (at most MAX_SLICES_PER_PASS slices of them)."""
+        limit = self._config.slice_runs * MAX_SLICES_PER_PASS
+        by_age = await self._by_age(limit) if self._ages_set() else []
+        size, by_size = None, []
+        if self._config.max_bytes_value > 0:
+            size = await self._database.read(store.data_size)
+            by_size = await self._by_size(size, {run.run_id for run in by_age}, limit - len(by_age))
+        return Plan(by_age, by_size, size)
+
+    async def prune(self) -> Deleted:
+        """Delete what plan() finds, slice by slice; the counts deleted."""
+        plan = await self.plan()
+        ids = [run.run_id for run in plan.runs]
+        total = Deleted()
+        for start in range(0, len(ids), self._config.slice_runs):
+            chunk = ids[start : start + self._config.slice_runs]
+            deleted = await self._database.write(functools.partial(_delete, chunk))
+            metrics.RETENTION_DELETED_RUNS.inc(deleted.runs)
+            metrics.RETENTION_DELETED_SPANS.inc(deleted.spans)
+            total += deleted
+            await asyncio.sleep(0)  # let the event loop hand ingestion's writes to the writer first
+        if total.runs:
+            logger.info("retention deleted %d runs, %d spans, %d evaluations, %d jobs",
+                        total.runs, total.spans, total.evaluations, total.jobs)
+        return total
+
+    def start(self) -> None:
+        if self._config.enabled and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.prune()
+            except Exception:  # loop boundary: the next pass tries again (an overloaded writer, a closing store)
+                logger.exception("retention pass failed")
+            await asyncio.sleep(self._config.interval_s)
+
+    def _ages_set(self) -> bool:
+        return self._config.max_age_days > 0 or any(days > 0 for days in self._config.max_age_days_by_agent.values())
+
+    async def _by_age(self, limit: int) -> list[DueRun]:
+        now = self._clock()
+        default = _cutoff(now, self._config.max_age_days)
+        by_agent = {agent: _cutoff(now, days) for agent, days in self._config.max_age_days_by_agent.items()}
+        return await self._database.read(lambda c: store.expired_runs(c, default, by_agent, limit))
+
+    async def _by_size(self, size: store.DataSize, taken: set[str], limit: int) -> list[DueRun]:
+        """The oldest finished runs whose estimated bytes bring the data under the cap."""
+        excess = float(size.used_bytes - self._config.max_bytes_value)
+        if excess <= 0 or limit <= 0:
+            return []
+        per_span = size.used_bytes / max(size.spans, 1)
+        chosen: list[DueRun] = []
+        after: tuple[dt.datetime, str] | None = None
+        while excess > 0 and len(chosen) < limit:
+            page = await self._database.read(functools.partial(_oldest, self._config.slice_runs, after))
+            if not page:
+                break
+            for run in page:
+                after = (run.finished_at, run.run_id)
+                if run.run_id in taken:
+                    excess -= run.span_count * per_span + RUN_OVERHEAD_BYTES  # already going by age
+                    continue
+                if excess <= 0 or len(chosen) >= limit:
+                    break
+                chosen.append(run)
+                excess -= run.span_count * per_span + RUN_OVERHEAD_BYTES
+        return chosen
+
+
+def _delete(run_ids: list[str], txn: WriteTxn) -> Deleted:
+    return store.delete_runs(txn, run_ids)
+
+
+def _oldest(limit: int, after: tuple[dt.datetime, str] | None, cursor: duckdb.DuckDBPyConnection) -> list[DueRun]:
+    return store.oldest_runs(cursor, limit, after)
+
+
+def _cutoff(now: dt.datetime, days: float) -> dt.datetime | None:
+    return now - dt.timedelta(days=days) if days > 0 else None
