@@ -57,6 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     repair.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config file")
     repair.add_argument("--db", help="DuckDB file (default: storage.path); stop the collector first")
     repair.set_defaults(run=_run_repair)
+    export = commands.add_parser("export", help="write runs, spans and evaluations of a time window as files")
+    export.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config file")
+    export.add_argument("--since", required=True, help="RFC 3339 start, included (e.g. 2026-12-01T00:00:00Z)")
+    export.add_argument("--until", required=True, help="RFC 3339 end, excluded")
+    export.add_argument("--agent", help="only this agent's rows")
+    export.add_argument("--format", choices=("parquet", "jsonl"), default="parquet")
+    export.add_argument("--out", required=True, help="folder to write OUT/<table>/date=YYYY-MM-DD/part-0.<format> in")
+    export.add_argument("--url", help="export through the collector at this base URL")
+    export.add_argument("--db", help="read this DuckDB file directly (read-only; only when no collector holds it)")
+    export.add_argument("--api-key", help="API key sent to the collector as a Bearer token (default: $KATE_API_KEY)")
+    export.set_defaults(run=_run_export)
     prune = commands.add_parser("prune", help="delete the finished runs that retention settings make due, now")
     prune.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config file")
     prune.add_argument("--db", help="DuckDB file (default: storage.path); stop the collector first")
@@ -130,6 +141,12 @@ def _run_keygen(args: argparse.Namespace, config: Config) -> int:
     if args.agent:
         print(f"    agents: [{', '.join(args.agent)}]")
     return 0
+
+
+def _run_export(args: argparse.Namespace, config: Config) -> int:
+    from kate.collector.export_command import run_export_command
+
+    return run_export_command(args, config, api_key=args.api_key or os.environ.get("KATE_API_KEY") or None)
 
 
 def _run_prune(args: argparse.Namespace, config: Config) -> int:

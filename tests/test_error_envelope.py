@@ -34,6 +34,8 @@ ERROR_CASES: dict[tuple[str, str], list[tuple[str, Any, int]]] = {
     ("GET", f"{RUN}/spans"): [(f"/agents/a/runs/{uuid.uuid4()}/spans", None, 404)],
     ("POST", f"{RUN}/spans"): [(f"/agents/a/runs/{uuid.uuid4()}/spans", {"spans": []}, 404),
                                (f"/agents/a/runs/{uuid.uuid4()}/spans", b"\xff\xfe", 400)],
+    ("GET", "/export"): [("/export?table=spans", None, 400),
+                         ("/export?table=x&since=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z", None, 400)],
     ("POST", "/sql"): [("/sql", {"sql": "DELETE FROM runs"}, 422), ("/sql", {"sql": "SELEC 1"}, 400)],
     ("GET", "/healthz"): [("/healthz?x=1", None, 200)],  # no error path: asserted healthy below
     ("GET", "/readyz"): [("/readyz", None, 200)],

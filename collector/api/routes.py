@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from kate.collector.api import agents, evaluations, health, jobs, openapi, runs, sessions, sql
+from kate.collector.api import agents, evaluations, exports, health, jobs, openapi, runs, sessions, sql
 from kate.collector.ingest import otlp_http
 from kate.collector.middleware import RENDERER_KEY, ErrorRenderer, Handler
 
@@ -25,6 +25,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", f"{_RUN}/spans", runs.upload_spans),
     ("GET", "/jobs/{job_id}", jobs.get_job),
     ("POST", "/sql", sql.run_sql),
+    ("GET", "/export", exports.export_table),
     ("GET", "/healthz", health.healthz),
     ("GET", "/readyz", health.readyz),
     ("GET", "/metrics", health.prometheus_metrics),

@@ -265,6 +265,12 @@ def _other_routes() -> dict[str, Hostile]:
         "job-traversal": Hostile("GET", "/jobs/..%2F..%2Fetc%2Fpasswd", None, None, NOT_FOUND),
         "job-sql": Hostile("GET", f"/jobs/{SQL_IN_ID}", None, None, NOT_FOUND),
         "job-unknown": Hostile("GET", f"/jobs/{uuid.uuid4()}", None, None, NOT_FOUND),
+        "export-table-sql": Hostile("GET", "/export?table=spans%3B%20DROP%20TABLE%20spans&since=2026-01-01T00:00:00Z"
+                                    "&until=2026-01-02T00:00:00Z", None, None, OK_400),
+        "export-window-backwards": Hostile("GET", "/export?table=runs&since=2026-01-02T00:00:00Z"
+                                           "&until=2026-01-01T00:00:00Z", None, None, OK_400),
+        "export-agent-too-long": Hostile("GET", f"/export?table=runs&since=2026-01-01T00:00:00Z"
+                                         f"&until=2026-01-02T00:00:00Z&agent={'a' * 300}", None, None, OK_400),
         "sql-write": Hostile("POST", "/sql", _j({"sql": "DELETE FROM spans"}), statuses=frozenset({422})),
         "sql-drop": Hostile("POST", "/sql", _j({"sql": "DROP TABLE spans"}), statuses=frozenset({422})),
         "sql-two-statements": Hostile("POST", "/sql", _j({"sql": "SELECT 1; DELETE FROM runs"}),
