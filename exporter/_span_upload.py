@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kate.schema.attributes import is_blob
+from kate.schema.attributes import BYTES_TYPES, bytes_attribute, is_blob
 from kate.schema.mapping import map_span
 from kate.schema.record import AttributeValue, SpanEvent, SpanInput, StatusCode
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
@@ -140,9 +140,13 @@ def _event(event: Any) -> dict[str, Any]:
 
 
 def _json_safe(attributes: Mapping[str, Any]) -> dict[str, AttributeValue]:
-    """OTel attribute values as JSON values: tuples → lists, NaN/inf → text, blobs dropped."""
+    """OTel attribute values as JSON values: tuples → lists, NaN/inf → text, bytes as the marked
+    base64 the collector keeps, data URLs dropped."""
     safe: dict[str, AttributeValue] = {}
     for key, value in attributes.items():
+        if isinstance(value, BYTES_TYPES):
+            safe[key] = bytes_attribute(value, DEFAULT_MAX_TEXT_BYTES)
+            continue
         if is_blob(value):
             continue
         if isinstance(value, tuple | list):

@@ -6,6 +6,7 @@ on any value, never performs I/O, never renders text (that is messages.py).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
@@ -176,6 +177,17 @@ def _count_from_text(text: str) -> int | None:
 def is_data_url(value: str) -> bool:
     """A `data:...;base64,` URL: an inlined image or file, never text (docs/mapping.md#size-truncation-and-blobs)."""
     return value.startswith("data:") and ";base64," in value[:_DATA_URL_PROBE]
+
+
+def bytes_attribute(value: bytes | bytearray | memoryview, max_bytes: int) -> dict[str, AttributeValue]:
+    """A bytes value as attributes keep it (docs/mapping.md#size-truncation-and-blobs): base64 of its
+    first max_bytes bytes, marked as bytes, with its size; `truncated` when it was longer."""
+    raw = bytes(value)
+    kept: dict[str, AttributeValue] = {"bytes_base64": base64.b64encode(raw[:max_bytes]).decode("ascii"),
+                                       "size": len(raw)}
+    if len(raw) > max_bytes:
+        kept["truncated"] = True
+    return kept
 
 
 def is_blob(value: object) -> bool:

@@ -9,7 +9,8 @@ remaining_attributes is the span's attributes minus what the mapping consumed an
   rendered; `input.mime_type` / `output.mime_type` with their value), the model key that won
   and the token-count keys that were read;
 - dropped: embedding vectors (`embedding.embeddings.{i}.embedding.vector`), `output.value` of
-  EMBEDDING spans (the vector response, docs/mapping.md#size-truncation-and-blobs), bytes values and base64 data URLs;
+  EMBEDDING spans (the vector response, docs/mapping.md#size-truncation-and-blobs) and base64 data URLs;
+- rewritten: bytes values, as `{"bytes_base64", "size"}` (never input or output text);
 - kept: everything else, including keys that only selected span_kind, node_name or the
   status message (`openinference.span.kind`, `gen_ai.operation.name`, `gen_ai.tool.name`,
   `error.type`...: small, and the conventions' own vocabulary to filter by), sources that lost
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from kate.schema.attributes import BYTES_TYPES, AttributeIndex, first_text, is_blank, is_data_url
+from kate.schema.attributes import BYTES_TYPES, AttributeIndex, bytes_attribute, first_text, is_blank, is_data_url
 from kate.schema.content import find_input, find_output
 from kate.schema.cost import read_reported_cost
 from kate.schema.messages import load_json
@@ -81,6 +82,10 @@ _NODE_KEYS: Mapping[SpanKind, tuple[str, ...]] = {
     SpanKind.AGENT: ("traceloop.entity.name", "gen_ai.agent.name", "agent.name"),
 }
 _ENTITY_NAME_KEYS = ("traceloop.entity.name",)
+# logfire names spans with a message template ("Chat Completion with {request_data[model]!r}")
+# and puts the rendered message here: that, not the template, names the step.
+_RENDERED_NAME_KEYS = ("logfire.msg",)
+MAX_NODE_NAME_CHARS = 256  # a rendered message may carry data; a name stays a name
 # The model's provider, a hint for the price look-up; kept in the attributes (it is not a field).
 _PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
 _MAX_PROVIDER_CHARS = 64
@@ -124,7 +129,7 @@ def map_span(span: SpanInput, *, max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES) -
         usage.input_tokens,
         usage.output_tokens,
         status_message,
-        _remaining(index, consumed, kind),
+        _remaining(index, consumed, kind, max_text_bytes),
         input_cut or output_cut or status_cut,
         usage.cached_input_tokens,
         reported.cost,
@@ -176,9 +181,9 @@ def _latency_ms(start_time_unix_nano: int, end_time_unix_nano: int) -> float | N
 
 def _node_name(attrs: Mapping[str, AttributeValue], kind: SpanKind, span_name: str) -> str:
     # docs/mapping.md#field-sources-and-precedence: agent/workflow names copied onto descendants never name a non-agent span.
-    found = first_text(attrs, _NODE_KEYS.get(kind, _ENTITY_NAME_KEYS))
+    found = first_text(attrs, _NODE_KEYS.get(kind, _ENTITY_NAME_KEYS)) or first_text(attrs, _RENDERED_NAME_KEYS)
     if found is not None:
-        return found[1]
+        return found[1] if len(found[1]) <= MAX_NODE_NAME_CHARS else found[1][: MAX_NODE_NAME_CHARS - 1] + "…"
     return span_name if isinstance(span_name, str) else ""
 
 
@@ -221,19 +226,15 @@ def _exception_message(events: Sequence[SpanEvent]) -> tuple[str, str] | None:
     return None
 
 
-def _remaining(index: AttributeIndex, consumed: set[str], kind: SpanKind) -> dict[str, AttributeValue]:
+def _remaining(index: AttributeIndex, consumed: set[str], kind: SpanKind, max_text_bytes: int) -> dict[str, AttributeValue]:
     dropped = consumed.union(index.vector_keys)
     if kind is SpanKind.EMBEDDING:
         dropped.add("output.value")  # docs/mapping.md#size-truncation-and-blobs: OpenInference puts the whole vector list there
-    # is_blob, inlined (this runs for every attribute of every span): data URLs and bytes go.
+    # Inlined (this runs for every attribute of every span): data URLs go; bytes stay, as marked base64.
     return {
-        key: value
+        key: bytes_attribute(value, max_text_bytes) if isinstance(value, BYTES_TYPES) else value
         for key, value in index.attrs.items()
-        if key not in dropped
-        and not (
-            (value.startswith("data:") and is_data_url(value)) if isinstance(value, str)
-            else isinstance(value, BYTES_TYPES)
-        )
+        if key not in dropped and not (isinstance(value, str) and value.startswith("data:") and is_data_url(value))
     }
 
 

@@ -6,6 +6,7 @@ realistic spans live in test_mapping_<convention>.py.
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 
@@ -273,7 +274,7 @@ def test_status_message(
 # --- rendering (docs/mapping.md#rendering-messages) -----------------------------------------------
 
 
-def test_blobs_are_dropped_from_remaining_attributes_and_kate_keys_kept() -> None:
+def test_data_urls_are_dropped_bytes_kept_as_marked_base64_and_kate_keys_kept() -> None:
     attributes: dict[str, AttributeValue] = {
         "kate.run.id": "9f1c",
         "gen_ai.provider.name": "openai",
@@ -282,13 +283,30 @@ def test_blobs_are_dropped_from_remaining_attributes_and_kate_keys_kept() -> Non
         "homepage": "https://example.com",
     }
 
-    remaining = map_span(span("x", attributes)).remaining_attributes
+    mapped = map_span(span("x", attributes))
 
-    assert remaining == {
+    assert mapped.remaining_attributes == {
         "kate.run.id": "9f1c",
         "gen_ai.provider.name": "openai",
+        "screenshot": {"bytes_base64": base64.b64encode(b"\x89PNG\r\n").decode(), "size": 6},
         "homepage": "https://example.com",
     }
+    assert (mapped.input_text, mapped.output_text) == (None, None)
+
+
+def test_bytes_past_the_text_cap_keep_their_first_bytes_and_say_so() -> None:
+    mapped = map_span(span("x", {"payload": bytes(range(100))}), max_text_bytes=10)
+
+    assert mapped.remaining_attributes["payload"] == {
+        "bytes_base64": base64.b64encode(bytes(range(10))).decode(), "size": 100, "truncated": True}
+    assert not mapped.truncated  # no text was cut
+
+
+def test_bytes_never_become_input_or_output_text() -> None:
+    mapped = map_span(span("x", {"input.value": b"secret", "output.value": b"bytes"}))
+
+    assert (mapped.input_text, mapped.output_text) == (None, None)
+    assert mapped.remaining_attributes["input.value"] == {"bytes_base64": "c2VjcmV0", "size": 6}
 
 
 def test_lone_surrogates_from_json_escapes_become_replacement_characters() -> None:
@@ -312,3 +330,17 @@ def test_importing_the_mapping_pulls_in_no_collector_dependency() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
 
     assert result.stdout.strip() == "[]"
+
+
+def test_a_logfire_span_is_named_by_its_rendered_message_not_its_template() -> None:
+    attributes: dict[str, AttributeValue] = {
+        "logfire.msg_template": "Chat Completion with {request_data[model]!r}",
+        "logfire.msg": "Chat Completion with 'gpt-4o'",
+        "logfire.span_type": "span",
+    }
+
+    mapped = map_span(span("Chat Completion with {request_data[model]!r}", attributes))
+
+    assert mapped.node_name == "Chat Completion with 'gpt-4o'"
+    assert map_span(span("tpl", {"logfire.msg": "x" * 300})).node_name == "x" * 255 + "…"
+    assert map_span(span("plain", {"logfire.msg": "  "})).node_name == "plain"

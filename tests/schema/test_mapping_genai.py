@@ -255,7 +255,8 @@ def test_a_blob_source_counts_as_absent_and_the_chain_goes_on() -> None:
     mapped = map_span(span("x", attributes))
 
     assert mapped.input_text == "the question"
-    assert mapped.remaining_attributes == {}
+    # The data URL is dropped; the bytes stay queryable, marked (docs/mapping.md#size-truncation-and-blobs).
+    assert mapped.remaining_attributes == {"gen_ai.input.messages": {"bytes_base64": "iVBORw==", "size": 4}}
 
 
 def test_operation_details_event_carries_the_latest_payload() -> None:
