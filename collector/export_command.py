@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from kate.collector.config import Config
 from kate.collector.errors import KateError
+from kate.collector.sql_command import api_error, collector_url
 from kate.collector.store.database import connect
 from kate.collector.store.exports import ExportTable, ExportWindow, export_page
 from kate.collector.timefmt import parse_rfc3339_naive_utc
@@ -79,17 +80,13 @@ def _batches(table: ExportTable, window: ExportWindow, args: argparse.Namespace,
     if args.db and not args.url:
         yield from _from_file(Path(args.db), table, window, config)
         return
-    url = args.url or f"http://{_connect_host(config.server.host)}:{config.server.port}"
+    url = args.url or collector_url(config)
     try:
         yield from _from_collector(url, table, window, api_key)
     except ConnectionRefusedError:
         if args.url:
             raise ExportFailed(f"no collector answers at {url}") from None
         yield from _from_file(Path(config.storage.path), table, window, config)
-
-
-def _connect_host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
 
 
 def _from_collector(url: str, table: ExportTable, window: ExportWindow, api_key: str | None) -> Iterator[pa.RecordBatch]:
@@ -105,8 +102,7 @@ def _from_collector(url: str, table: ExportTable, window: ExportWindow, api_key:
             except (pa.ArrowInvalid, OSError) as exc:
                 raise ExportFailed(f"the export of {table.value} from {url} was cut short: {exc}") from None
     except urllib.error.HTTPError as exc:
-        error = json.loads(exc.read() or b"{}").get("error", {})
-        raise ExportFailed(f"{error.get('code', exc.code)}: {error.get('message', exc.reason)}") from None
+        raise ExportFailed(api_error(exc)) from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, ConnectionRefusedError):
             raise ConnectionRefusedError(str(exc.reason)) from None

@@ -28,7 +28,7 @@ def run_sql_command(args: argparse.Namespace, config: Config, out: TextIO = sys.
     """--url: ask that collector. --db: open that file. Neither: the configured collector, else its file.
     api_key (--api-key, else $KATE_API_KEY) goes to the collector as `Authorization: Bearer`."""
     max_rows = args.max_rows or config.sql.max_rows
-    url = args.url or f"http://{_connect_host(config.server.host)}:{config.server.port}"
+    url = args.url or collector_url(config)
     try:
         if args.db and not args.url:
             result = _via_file(Path(args.db), args.query, args.param, max_rows, config)
@@ -66,8 +66,20 @@ class _QueryFailed(Exception):
     pass
 
 
-def _connect_host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
+def collector_url(config: Config) -> str:
+    """The base URL of the configured collector, as a local client reaches it."""
+    host = config.server.host
+    host = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
+    return f"http://{host}:{config.server.port}"
+
+
+def api_error(exc: urllib.error.HTTPError) -> str:
+    """'code: message' of the collector's error envelope (or the HTTP status when there is none)."""
+    try:
+        error = json.loads(exc.read() or b"{}").get("error", {})
+    except ValueError:
+        error = {}
+    return f"{error.get('code', exc.code)}: {error.get('message', exc.reason)}"
 
 
 def _via_collector(url: str, sql: str, params: list[str], max_rows: int, api_key: str | None) -> dict[str, Any]:
@@ -80,8 +92,7 @@ def _via_collector(url: str, sql: str, params: list[str], max_rows: int, api_key
         with urllib.request.urlopen(request, timeout=60) as response:
             return dict(json.load(response))
     except urllib.error.HTTPError as exc:
-        error = json.loads(exc.read() or b"{}").get("error", {})
-        raise _QueryFailed(f"{error.get('code', exc.code)}: {error.get('message', exc.reason)}") from None
+        raise _QueryFailed(api_error(exc)) from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, ConnectionRefusedError):
             raise ConnectionRefusedError(str(exc.reason)) from None
