@@ -289,7 +289,7 @@ def test_screenshots_of_a_hosted_agents_runs_in_light_and_dark(browser: Any, ser
         for run_id in run_ids:  # the list refreshes itself until every run has finished
             expect(tab.locator(f"a[title='{run_id}']").locator("xpath=../..")).to_contain_text("completed", timeout=30_000)
         screenshot(tab, f"runs-list-hosted-{scheme}")
-        inputs_shown = tab.locator("table.runs tbody tr td:nth-child(8)")
+        inputs_shown = tab.locator("table.runs tbody tr td:nth-child(9)")  # after the Cost column
         tab.click("th button:text('Input')")  # sortable columns: descending first, then ascending
         expect(tab.locator("th[aria-sort=descending]")).to_have_text("Input ▼")
         expect(inputs_shown).to_have_text(sorted(inputs, reverse=True))
@@ -363,6 +363,27 @@ def test_spans_across_runs_slowest_llm_call_opens_in_its_run(page: Any, server: 
     rows.first.locator("a").click()
     expect(page.locator(".tree-row.selected")).to_contain_text("draft")
     expect(page.locator(".span-pane [data-fact=Model]")).to_have_text("gpt-ui-test")
+
+
+def test_cost_in_dollars_shows_in_the_runs_list_the_run_and_the_span(page: Any, server: CollectorProcess) -> None:
+    run = call(server.base_url, "POST", "/agents/ui-cost/runs", {"trigger": "manual", "session_id": "chat-7"})
+    call(server.base_url, "POST", f"/agents/ui-cost/runs/{run['id']}/spans", {"spans": [
+        {"node_name": "answer", "span_kind": "LLM", "model": "gpt-4o", "input_tokens": 1_000_000, "output_tokens": 100_000},
+        {"node_name": "mystery", "span_kind": "LLM", "model": "no-such-model", "input_tokens": 10, "output_tokens": 10},
+    ]})
+    total = call(server.base_url, "GET", f"/agents/ui-cost/runs/{run['id']}")["total_cost_usd"]
+    assert total == pytest.approx(3.5)  # gpt-4o: $2.50 per million input, $10 per million output tokens
+
+    page.goto(server.base_url + "/ui/#/agents/ui-cost/runs")
+    expect(page.locator("table.runs tbody tr").first.locator("td.cost")).to_have_text("$3.50")
+    page.locator("table.runs tbody tr").first.locator("a").click()
+    expect(page.locator("[data-fact=Cost]").first).to_have_text("$3.50")
+    expect(page.locator("[data-fact=Session]").first).to_have_text("chat-7")
+    tree = page.locator(".tree-scroll")
+    tree.locator(".tree-row", has_text="answer").click()
+    expect(page.locator(".span-pane [data-fact=Cost]")).to_have_text("$3.50 (in $2.50, out $1.00)")
+    tree.locator(".tree-row", has_text="mystery").click()
+    expect(page.locator(".span-pane [data-fact=Cost]")).to_have_text("no price known")
 
 
 def test_runs_list_refresh_keeps_keyboard_focus_and_sql_is_refused_for_a_scoped_key(

@@ -66,6 +66,15 @@ export function fmtInt(n) {
   return n === null || n === undefined ? "" : Number(n).toLocaleString();
 }
 
+export function fmtUsd(usd) {
+  // null is "no price known" (docs/mapping.md#cost), never $0
+  if (usd === null || usd === undefined) return "";
+  const n = Number(usd);
+  if (n === 0) return "$0";
+  if (n < 0.01) return `$${n.toPrecision(2)}`;
+  return `$${n.toFixed(n < 100 ? 2 : 0)}`;
+}
+
 export function fmtScore(score) {
   return score === null || score === undefined ? "" : Number(score).toFixed(2);
 }

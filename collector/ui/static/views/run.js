@@ -3,7 +3,7 @@
 // While the run is queued or running (or its evaluation pending) it refreshes itself.
 
 import { get, listAllSpans, post, runPath } from "../api.js";
-import { badge, copyButton, durationMs, fmtInt, fmtMs, fmtScore, fmtTime, h, message, replace, replaceKeepingFocus } from "../dom.js";
+import { badge, copyButton, durationMs, fmtInt, fmtMs, fmtScore, fmtTime, fmtUsd, h, message, replace, replaceKeepingFocus } from "../dom.js";
 import { every, reportError } from "../live.js";
 import { folded, renderSpan } from "./span.js";
 import { SpanTree } from "./tree.js";
@@ -97,6 +97,7 @@ function runHeader(agentId, run, loadedSpans, act) {
     ["Status", badge(run.status)], ["Trigger", run.trigger], ["Source", run.source],
     ["Created", fmtTime(run.created_at)], ["Started", fmtTime(run.started_at)], ["Completed", fmtTime(run.completed_at)],
     ["Duration", fmtMs(durationMs(run))], ["Spans", fmtInt(run.span_count ?? loadedSpans)], ["Tokens", fmtInt(run.total_tokens)],
+    ["Cost", fmtUsd(run.total_cost_usd)], ["Session", run.session_id], ["User", run.user_id],
     ["Score", run.overall_score === null ? (run.evaluation_status || "not evaluated") : fmtScore(run.overall_score)],
   ];
   return [

@@ -2,7 +2,7 @@
 // columns over the loaded pages, "Load more" through the API's cursor, and live refresh.
 
 import { agentPath, get, listAgents, query } from "../api.js";
-import { badge, durationMs, fmtInt, fmtMs, fmtScore, fmtTime, h, oneLine, replace, replaceKeepingFocus } from "../dom.js";
+import { badge, durationMs, fmtInt, fmtMs, fmtScore, fmtTime, fmtUsd, h, oneLine, replace, replaceKeepingFocus } from "../dom.js";
 import { every, reportError } from "../live.js";
 
 const STATUSES = ["", "queued", "running", "completed", "failed"];
@@ -14,6 +14,7 @@ const COLUMNS = [
   ["duration", "Duration", (r) => durationMs(r)],
   ["spans", "Spans", (r) => r.span_count],
   ["tokens", "Tokens", (r) => r.total_tokens],
+  ["cost", "Cost", (r) => r.total_cost_usd],
   ["score", "Score", (r) => r.overall_score],
   ["input", "Input", (r) => r.user_input || ""],
   ["output", "Output", (r) => r.output || r.error || ""],
@@ -98,7 +99,8 @@ function row(agentId, r) {
     h("td", {}, h("a", { href, title: r.id }, fmtTime(r.created_at))),
     h("td", {}, badge(r.status)), h("td", {}, r.trigger),
     h("td", { class: "num" }, fmtMs(durationMs(r))), h("td", { class: "num" }, fmtInt(r.span_count)),
-    h("td", { class: "num" }, fmtInt(r.total_tokens)), h("td", { class: "num" }, fmtScore(r.overall_score)),
+    h("td", { class: "num" }, fmtInt(r.total_tokens)), h("td", { class: "num cost" }, fmtUsd(r.total_cost_usd)),
+    h("td", { class: "num" }, fmtScore(r.overall_score)),
     h("td", { class: "text", title: oneLine(r.user_input, 500) }, oneLine(r.user_input, 80)),
     h("td", { class: "text", title: oneLine(r.output || r.error, 500) }, oneLine(r.output || r.error, 80)));
 }

@@ -2,7 +2,7 @@
 // calls as name + arguments, long text folded), numbers, status, parent, and every attribute
 // in a searchable key/value table.
 
-import { badge, copyButton, fmtInt, fmtMs, fmtTime, h, replace } from "../dom.js";
+import { badge, copyButton, fmtInt, fmtMs, fmtTime, fmtUsd, h, replace } from "../dom.js";
 
 const FOLD_CHARS = 1500;
 const ROLE_LINE = /^(system|user|assistant|tool|developer|model|function|human|ai):\s?/i;
@@ -26,6 +26,8 @@ function facts(span, onParent) {
     ["Status", badge(span.status || "UNSET")],
     ["Model", span.model],
     ["Tokens", tokens(span)],
+    ["Cost", cost(span)],
+    ["Session", span.session_id],
     ["Latency", fmtMs(span.latency_ms)],
     ["Start", fmtTime(span.start_time)],
     ["End", fmtTime(span.end_time)],
@@ -44,6 +46,16 @@ function tokens(span) {
   if (span.token_count === null || span.token_count === undefined) return "";
   const parts = [["in", span.input_tokens], ["out", span.output_tokens]].filter(([, n]) => n !== null && n !== undefined);
   return parts.length ? `${fmtInt(span.token_count)} (${parts.map(([k, n]) => `${k} ${fmtInt(n)}`).join(", ")})` : fmtInt(span.token_count);
+}
+
+function cost(span) {
+  if (span.cost_usd === null || span.cost_usd === undefined) {
+    const counted = [span.input_tokens, span.output_tokens, span.token_count].some((n) => n !== null && n !== undefined);
+    return span.model && counted ? "no price known" : "";
+  }
+  const parts = [["in", span.input_cost_usd], ["out", span.output_cost_usd]].filter(([, n]) => n !== null && n !== undefined);
+  const split = parts.length ? ` (${parts.map(([k, n]) => `${k} ${fmtUsd(n)}`).join(", ")})` : "";
+  return h("span", { title: `priced by ${span.cost_source}` }, `${fmtUsd(span.cost_usd)}${split}`);
 }
 
 function idCell(id, label) {
