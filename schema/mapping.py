@@ -144,6 +144,11 @@ _NO_TEXT: tuple[None, bool] = (None, False)
 
 def _span_kind(index: AttributeIndex, span_name: str) -> SpanKind:
     """docs/mapping.md#span-kind: declared kinds in convention order, then attribute heuristics, else UNKNOWN."""
+    if _short_text(index.attrs.get("logfire.span_type")) == "log":
+        # A logfire log record: a point in time, not a call. Its streamed-response log repeats
+        # the request's gen_ai.* keys with the output and tokens; kinded LLM, one streamed call
+        # would count as two (docs/mapping.md#span-kind).
+        return SpanKind.UNKNOWN
     declared = _short_text(index.attrs.get("openinference.span.kind")).upper()
     if declared in _DECLARED_KINDS:
         return SpanKind(declared)

@@ -106,7 +106,7 @@ SELECT
     count(s.span_id) FILTER (WHERE s.status_code = 'ERROR')         AS error_count,
     sum(s.latency_ms) FILTER (WHERE s.span_kind = 'LLM')            AS llm_latency_ms,
     (max(s.end_time_unix_nano) - min(s.start_time_unix_nano)) / 1e6 AS trace_span_ms,
-    list_sort(list_distinct(list(s.model) FILTER (WHERE s.model IS NOT NULL))) AS models,
+    list_sort(list_distinct(list(s.model) FILTER (WHERE s.model IS NOT NULL AND s.span_kind IN ('LLM', 'EMBEDDING')))) AS models,
     sum(s.cost_usd)                                                 AS total_cost_usd,
     sum(s.input_cost_usd)                                           AS input_cost_usd,
     sum(s.output_cost_usd)                                          AS output_cost_usd,
