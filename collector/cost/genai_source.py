@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from importlib import metadata
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 logger = logging.getLogger(__name__)
 _PROBE_TOKENS = 1000  # below every tier start
@@ -33,6 +34,8 @@ class ExactCost(NamedTuple):
 
 
 _genai: Any = None  # the imported module, False when it is not installed
+
+T = TypeVar("T")
 
 
 def _module() -> Any:
@@ -64,19 +67,26 @@ def _calc(genai: Any, model: str, provider: str | None, when: dt.datetime, **usa
     return genai.calc_price(genai.Usage(**usage), model, provider_id=provider, genai_request_timestamp=when)
 
 
-def find_rates(model: str, provider: str | None, time_unix_nano: int) -> FoundRates | None:
-    """The model's token prices at that time; None when genai-prices does not know the model.
-    A provider it does not know is dropped, and the model matched among all providers."""
+def _with_provider_fallback(ask: Callable[[Any, str | None, dt.datetime], T], provider: str | None,
+                            time_unix_nano: int) -> T | None:
+    """ask(genai, provider, when) with the span's provider, then with none (genai-prices then
+    matches the model among all providers); None when the package is missing or knows neither."""
     genai = _module()
     if genai is None:
         return None
     when = _when(time_unix_nano)
     for provider_id in dict.fromkeys((provider, None)):
         try:
-            return _probe(genai, model, provider_id, when)
+            return ask(genai, provider_id, when)
         except (LookupError, ValueError):  # unknown model or provider; usage it cannot price
             continue
     return None
+
+
+def find_rates(model: str, provider: str | None, time_unix_nano: int) -> FoundRates | None:
+    """The model's token prices at that time; None when genai-prices does not know the model."""
+    return _with_provider_fallback(lambda genai, provider_id, when: _probe(genai, model, provider_id, when),
+                                   provider, time_unix_nano)
 
 
 def _probe(genai: Any, model: str, provider: str | None, when: dt.datetime) -> FoundRates:
@@ -102,15 +112,10 @@ def _first_tier_start(model_price: object) -> int | None:
 def exact_cost(model: str, provider: str | None, time_unix_nano: int, *, input_tokens: int, cached_input_tokens: int,
                output_tokens: int) -> ExactCost | None:
     """genai-prices' own calculation of one call (for tiered prices past their first tier)."""
-    genai = _module()
-    if genai is None:
-        return None
-    when = _when(time_unix_nano)
-    for provider_id in dict.fromkeys((provider, None)):
-        try:
-            found = _calc(genai, model, provider_id, when, input_tokens=input_tokens,
-                          cache_read_tokens=cached_input_tokens, output_tokens=output_tokens)
-        except (LookupError, ValueError):  # unknown model or provider; usage it cannot price
-            continue
+
+    def ask(genai: Any, provider_id: str | None, when: dt.datetime) -> ExactCost:
+        found = _calc(genai, model, provider_id, when, input_tokens=input_tokens,
+                      cache_read_tokens=cached_input_tokens, output_tokens=output_tokens)
         return ExactCost(float(found.input_price), float(found.output_price))
-    return None
+
+    return _with_provider_fallback(ask, provider, time_unix_nano)
