@@ -25,6 +25,7 @@ from kate.collector.jobs.worker import JobWorker
 from kate.collector.middleware import BODY_TIMEOUT_KEY, body_deadline_middleware, error_middleware
 from kate.collector.retention.pruner import Pruner
 from kate.collector.store.database import Database
+from kate.collector.store.genai_logs import FoldSettings, LogFolding
 from kate.collector.traffic_log import TrafficSummary
 from kate.collector.ui.routes import add_ui_routes
 
@@ -45,7 +46,8 @@ def create_app(config: Config) -> web.Application:
     database = Database(config.storage.path, config.storage)
     completions = CompletionHub()
     decoder = DecodePool(config.ingest.decode_workers, config.ingest.max_text_bytes, config.storage, config.cost)
-    sink = Sink(database, completions, decoder)
+    folding = LogFolding(FoldSettings(config.ingest.max_text_bytes, config.ingest.genai_log_pending_hours * 3600))
+    sink = Sink(database, completions, decoder, folding)
     metrics.watch_queues(write_requests=lambda: database.write_queue()[0], write_bytes=lambda: database.write_queue()[1],
                          decode_requests=lambda: decoder.pending)
     evaluations = EvaluationScheduler(database, config.evaluation, build_evaluators(config.evaluation))

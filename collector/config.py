@@ -67,6 +67,8 @@ class IngestConfig:
     max_text_bytes: int = 64 * 1024
     max_spans_per_upload: int = 10_000
     decode_workers: int | None = None  # processes decoding span bodies; None: one per CPU (1-4)
+    # How long GenAI log records wait for their span to be stored (docs/mapping.md#genai-content-in-log-records).
+    genai_log_pending_hours: float = 24.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +302,7 @@ def _check(config: Config) -> None:
         "storage.commit_timeout_ms": config.storage.commit_timeout_ms,
         "ingest.max_text_bytes": config.ingest.max_text_bytes,
         "ingest.max_spans_per_upload": config.ingest.max_spans_per_upload,
+        "ingest.genai_log_pending_hours": config.ingest.genai_log_pending_hours,
         "api.upload_rate_limit_per_minute": config.api.upload_rate_limit_per_minute,
         "api.evaluate_rate_limit_per_minute": config.api.evaluate_rate_limit_per_minute,
         "api.max_page_size": config.api.max_page_size,

@@ -41,6 +41,13 @@ INGEST_REQUESTS = Counter(
 REQUEST_ERRORS = Counter(
     "kate_request_errors", "Requests answered with an error, by transport (http, grpc) and Kate error code "
     "(overloaded: refused with a retry hint).", ["transport", "code"], registry=REGISTRY)
+LOG_RECORDS = Counter(
+    "kate_log_records", "OTLP log records received, by protocol (otlp_http, otlp_grpc) and outcome: stored (GenAI "
+    "content), dropped (not a GenAI event: docs/mapping.md#genai-content-in-log-records) or rejected (partial_success).",
+    ["protocol", "outcome"], registry=REGISTRY)
+GENAI_LOG_FOLDS = Counter(
+    "kate_genai_log_folds", "Spans whose input_text or output_text was (re)written from GenAI log records.",
+    registry=REGISTRY)
 RETENTION_DELETED_RUNS = Counter(
     "kate_retention_deleted_runs", "Finished runs deleted by retention (retention.max_age_days, max_bytes).",
     registry=REGISTRY)

@@ -21,6 +21,7 @@ remaining_attributes is the span's attributes minus what the mapping consumed an
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 from kate.schema.attributes import BYTES_TYPES, AttributeIndex, bytes_attribute, first_text, is_blank, is_data_url
 from kate.schema.content import find_input, find_output
@@ -140,6 +141,23 @@ def map_span(span: SpanInput, *, max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES) -
 
 
 _NO_TEXT: tuple[None, bool] = (None, False)
+_NO_ATTRIBUTES = AttributeIndex.build({})
+
+
+class EventContent(NamedTuple):
+    input_text: str | None
+    output_text: str | None
+    truncated: bool
+
+
+def map_event_content(events: Sequence[SpanEvent], *, max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES) -> EventContent:
+    """The input and output texts that events alone give a span, rendered and capped as
+    map_span does: how GenAI content sent as log records reaches its span
+    (docs/mapping.md#genai-content-in-log-records)."""
+    found_input, found_output = find_input(_NO_ATTRIBUTES, events), find_output(_NO_ATTRIBUTES, events)
+    input_text, input_cut = _NO_TEXT if found_input is None else _capped(found_input.text, max_text_bytes)
+    output_text, output_cut = _NO_TEXT if found_output is None else _capped(found_output.text, max_text_bytes)
+    return EventContent(input_text, output_text, input_cut or output_cut)
 
 
 def _span_kind(index: AttributeIndex, span_name: str) -> SpanKind:

@@ -212,11 +212,18 @@ def _otlp_paths() -> dict[str, Any]:
               "responses": {"200": _otlp("ExportTraceServiceResponse",
                                          "Stored; partialSuccess counts spans that were rejected, with the reason"),
                             **_otlp_errors()}}
+    logs = {"operationId": "receive_logs", "tags": ["OTLP"],
+            "summary": "OTLP/HTTP logs export: GenAI event records (gen_ai.*) are stored and their content folded "
+                       "into the spans they name; other records are dropped. Answered after commit",
+            "requestBody": {"required": True, "content": _otlp("ExportLogsServiceRequest", "")["content"]},
+            "responses": {"200": _otlp("ExportLogsServiceResponse",
+                                       "Stored; partialSuccess counts GenAI records that were rejected, with the reason"),
+                          **_otlp_errors()}}
     discarded = {"tags": ["OTLP"], "summary": "Accepted and discarded, so exporters of every signal see success",
-                 "responses": {"200": _otlp("empty Export*ServiceResponse", "Discarded"), **_otlp_errors()}}
+                 "responses": {"200": _otlp("empty ExportMetricsServiceResponse", "Discarded"), **_otlp_errors()}}
     return {"/v1/traces": {"post": traces},
             "/v1/metrics": {"post": {"operationId": "receive_metrics", **discarded}},
-            "/v1/logs": {"post": {"operationId": "receive_logs", **discarded}}}
+            "/v1/logs": {"post": logs}}
 
 
 def _schemas() -> dict[str, Any]:

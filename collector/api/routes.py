@@ -32,7 +32,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/openapi.json", openapi.openapi_document),
     ("POST", "/v1/traces", otlp_http.receive_traces),
     ("POST", "/v1/metrics", otlp_http.discard_signal),
-    ("POST", "/v1/logs", otlp_http.discard_signal),
+    ("POST", "/v1/logs", otlp_http.receive_logs),
 )
 
 # Routes whose errors are not the JSON envelope: OTLP answers google.rpc.Status (OTLP/HTTP spec).

@@ -28,6 +28,7 @@ from kate.collector.cost.settings import CostConfig
 from kate.collector.errors import Overloaded
 from kate.collector.ingest.otlp_codec import parse_request
 from kate.collector.ingest.otlp_decode import Rejection, decode_spans
+from kate.collector.ingest.otlp_logs import DecodedLogs, decode_logs_body
 from kate.collector.ingest.otlp_records import to_span_batch
 from kate.collector.ingest.upload import DecodedUpload, UploadTarget, decode_upload
 from kate.collector.store.span_batch import SpanBatch
@@ -100,6 +101,10 @@ class DecodePool:
     async def decode(self, body: bytes, media_type: str) -> DecodedBatch:
         """The spans and rejections of one OTLP body. Raises BadRequest for an undecodable body."""
         return await self._run(len(body), decode_body, body, media_type, self._max_text_bytes, self.cost)
+
+    async def decode_logs(self, body: bytes, media_type: str) -> DecodedLogs:
+        """The GenAI records of one OTLP logs body. Raises BadRequest for an undecodable body."""
+        return await self._run(len(body), decode_logs_body, body, media_type)
 
     async def decode_upload(self, raw: bytes, target: UploadTarget) -> DecodedUpload:
         """The spans of one JSON upload body; BadRequest or ValidationError as decode_upload()."""

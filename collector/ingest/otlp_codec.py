@@ -8,17 +8,17 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 from google.rpc import status_pb2
 from kate.collector.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+RequestT = TypeVar("RequestT", ExportTraceServiceRequest, ExportLogsServiceRequest)
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -33,6 +33,8 @@ _GZIP = frozenset({"gzip", "x-gzip"})
 # OTLP/JSON: (camelCase key, snake_case key the Collector also accepts, id size in bytes).
 _SPAN_ID_FIELDS = (("traceId", "trace_id", 16), ("spanId", "span_id", 8), ("parentSpanId", "parent_span_id", 8))
 _LINK_ID_FIELDS = _SPAN_ID_FIELDS[:2]
+# A log record's ids are optional (OTLP: empty when the record belongs to no span).
+_LOG_ID_FIELDS = (("traceId", "trace_id", 16), ("spanId", "span_id", 8))
 _MAX_DETAIL_CHARS = 500
 _JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 
@@ -131,24 +133,24 @@ def media_type(content_type: str) -> str:
 
 def parse_request(body: bytes, content_type: str) -> ExportTraceServiceRequest:
     """Parse an uncompressed OTLP/HTTP trace body. Raises BadRequest or UnsupportedMediaType."""
+    return _parse(body, content_type, ExportTraceServiceRequest(), _rewrite_span_ids)
+
+
+def parse_logs_request(body: bytes, content_type: str) -> ExportLogsServiceRequest:
+    """Parse an uncompressed OTLP/HTTP logs body. Raises BadRequest or UnsupportedMediaType."""
+    return _parse(body, content_type, ExportLogsServiceRequest(), _rewrite_log_ids)
+
+
+def _parse(body: bytes, content_type: str, request: RequestT,
+           rewrite_ids: Callable[[dict[str, Any]], None]) -> RequestT:
     if media_type(content_type) == PROTOBUF:
-        return _parse_protobuf(body)
-    return _parse_json(body)
-
-
-def _parse_protobuf(body: bytes) -> ExportTraceServiceRequest:
-    request = ExportTraceServiceRequest()
-    try:
-        request.ParseFromString(body)
-    except DecodeError as exc:
-        raise BadRequest(f"invalid OTLP protobuf body: {exc}") from exc
-    return request
-
-
-def _parse_json(body: bytes) -> ExportTraceServiceRequest:
+        try:
+            request.ParseFromString(body)
+        except DecodeError as exc:
+            raise BadRequest(f"invalid OTLP protobuf body: {exc}") from exc
+        return request
     document = _load_json_object(body)
-    _rewrite_ids(document)
-    request = ExportTraceServiceRequest()
+    rewrite_ids(document)
     try:
         # OTLP/JSON: receivers MUST ignore unknown fields.
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
@@ -172,7 +174,7 @@ def _load_json_object(body: bytes) -> dict[str, Any]:
     return document
 
 
-def _rewrite_ids(document: dict[str, Any]) -> None:
+def _rewrite_span_ids(document: dict[str, Any]) -> None:
     """OTLP/JSON: ids are case-insensitive hex, not proto3 base64; json_format would silently
     base64-decode them into garbage (docs/architecture.md#the-ingestion-pipeline), so hand it base64 instead."""
     for rs_path, resource_spans in _children(document, "resourceSpans", "resource_spans", ""):
@@ -181,6 +183,14 @@ def _rewrite_ids(document: dict[str, Any]) -> None:
                 _rewrite_id_fields(span, _SPAN_ID_FIELDS, span_path)
                 for link_path, link in _children(span, "links", "links", span_path):
                     _rewrite_id_fields(link, _LINK_ID_FIELDS, link_path)
+
+
+def _rewrite_log_ids(document: dict[str, Any]) -> None:
+    """_rewrite_span_ids for the trace and span ids of log records."""
+    for rl_path, resource_logs in _children(document, "resourceLogs", "resource_logs", ""):
+        for sl_path, scope_logs in _children(resource_logs, "scopeLogs", "scope_logs", rl_path):
+            for record_path, record in _children(scope_logs, "logRecords", "log_records", sl_path):
+                _rewrite_id_fields(record, _LOG_ID_FIELDS, record_path, optional=True)
 
 
 def _children(parent: dict[str, Any], camel: str, snake: str, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -195,12 +205,15 @@ def _children(parent: dict[str, Any], camel: str, snake: str, path: str) -> Iter
             yield f"{prefix}[{index}]", item
 
 
-def _rewrite_id_fields(obj: dict[str, Any], id_fields: tuple[tuple[str, str, int], ...], path: str) -> None:
+def _rewrite_id_fields(obj: dict[str, Any], id_fields: tuple[tuple[str, str, int], ...], path: str,
+                       *, optional: bool = False) -> None:
+    """optional: every id may be empty (log records); otherwise only a parent span id may."""
     for camel, snake, size in id_fields:
         for key in (camel, snake):
             value = obj.get(key)
             if value is not None:
-                obj[key] = _hex_to_base64(value, size, allow_empty=camel == "parentSpanId", path=f"{path}.{key}")
+                allow_empty = optional or camel == "parentSpanId"
+                obj[key] = _hex_to_base64(value, size, allow_empty=allow_empty, path=f"{path}.{key}")
 
 
 def _hex_to_base64(value: object, size: int, *, allow_empty: bool, path: str) -> str:
@@ -223,7 +236,7 @@ def _json_type(value: object) -> str:
     return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-def encode_response(response: ExportTraceServiceResponse, content_type: str) -> bytes:
+def encode_response(response: Message, content_type: str) -> bytes:
     """The response body in the request's media type (OTLP: the server MUST answer in kind).
 
     Full success is zero bytes in protobuf and `{}` in JSON. Raises UnsupportedMediaType.

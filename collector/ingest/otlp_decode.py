@@ -58,7 +58,7 @@ def decode_spans(request: ExportTraceServiceRequest) -> DecodeResult:
     """Every span of the request, either decoded or rejected with a reason; none is dropped."""
     result = DecodeResult(spans=[], rejected=[])
     for r_index, resource_spans in enumerate(request.resource_spans):
-        resource = _attributes(resource_spans.resource.attributes)  # once per ResourceSpans
+        resource = attribute_dict(resource_spans.resource.attributes)  # once per ResourceSpans
         agent_problem = resource_agent_problem(resource)  # the same rule as the Runs API's paths
         for s_index, scope_spans in enumerate(resource_spans.scope_spans):
             path = f"resourceSpans[{r_index}].scopeSpans[{s_index}]"
@@ -98,12 +98,12 @@ def _decode_span(span: Span, resource: dict[str, AttributeValue], scope_name: st
     events = span.events
     span_input = SpanInput(
         span.name,
-        _attributes(span.attributes),
+        attribute_dict(span.attributes),
         start,
         end,  # end < start is kept: the mapping turns it into an unknown latency
         _STATUS_CODES.get(status.code, StatusCode.UNSET),
         status.message,
-        tuple([SpanEvent(e.name, e.time_unix_nano, _attributes(e.attributes)) for e in events]) if events else (),
+        tuple([SpanEvent(e.name, e.time_unix_nano, attribute_dict(e.attributes)) for e in events]) if events else (),
     )
     # OTLP: an empty (or all-zero) parent_span_id marks a root span.
     parent = parent_id.hex() if parent_id and parent_id != _ZERO_SPAN_ID else None
@@ -133,7 +133,7 @@ def _time_problem(start: int, end: int) -> str | None:
     return None
 
 
-def _attributes(key_values: Iterable[KeyValue]) -> dict[str, AttributeValue]:
+def attribute_dict(key_values: Iterable[KeyValue]) -> dict[str, AttributeValue]:
     """OTLP attributes as a dict of plain Python values; a repeated key keeps its last value."""
     attributes: dict[str, AttributeValue] = {}
     for kv in key_values:
@@ -144,7 +144,7 @@ def _attributes(key_values: Iterable[KeyValue]) -> dict[str, AttributeValue]:
     return attributes
 
 
-def _any_value(value: AnyValue) -> AttributeValue:
+def any_value(value: AnyValue) -> AttributeValue:
     return _value_of_kind(value, value.WhichOneof("value"))
 
 
@@ -154,8 +154,8 @@ def _value_of_kind(value: AnyValue, kind: str | None) -> AttributeValue:
     if kind in _SCALAR_KINDS:
         return getattr(value, kind)
     if kind == "array_value":
-        return [_any_value(item) for item in value.array_value.values]
+        return [any_value(item) for item in value.array_value.values]
     if kind == "kvlist_value":
-        return _attributes(value.kvlist_value.values)
+        return attribute_dict(value.kvlist_value.values)
     # Unset, or string_value_strindex: an index into a profiles string table traces do not have.
     return None

@@ -1,7 +1,9 @@
-"""The OTLP trace pipeline both receivers share: decode → records → sink → response.
+"""The OTLP pipelines both receivers share: decode → records → sink → response, for traces
+and for logs (GenAI content records, docs/mapping.md#genai-content-in-log-records).
 
-Owns partial_success (OTLP: every span that cannot be stored is counted with a reason). Must
-not know the transport: HTTP and gRPC framing, status codes and trailers live in the receivers.
+Owns partial_success (OTLP: every span or record that cannot be stored is counted with a
+reason). Must not know the transport: HTTP and gRPC framing, status codes and trailers live in
+the receivers.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ from kate.collector.ingest.decoding import DecodedBatch
 from kate.collector.ingest.otlp_decode import decode_spans
 from kate.collector.ingest.otlp_records import to_span_batch
 from kate.collector.ingest.sink import Sink
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsPartialSuccess,
+    ExportLogsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
     ExportTraceServiceRequest,
@@ -55,6 +61,28 @@ async def export_body(
     return await store_batch(batch, sink, protocol=protocol, require_agent=require_agent)
 
 
+async def export_logs_body(
+    body: bytes, media_type: str, sink: Sink, *, protocol: str, require_agent: Callable[[str], None] | None = None
+) -> ExportLogsServiceResponse:
+    """Store the GenAI content records of an OTLP logs body; return after commit. Other records
+    are dropped and counted (kate_log_records). Raises as export_body does."""
+    sink.require_room(len(body))
+    logs = await sink.decoder.decode_logs(body, media_type)
+    if require_agent is not None:
+        for agent_id in sorted(logs.agent_ids):
+            require_agent(agent_id)
+    await sink.consume_logs(logs)
+    metrics.LOG_RECORDS.labels(protocol, "stored").inc(len(logs.records))
+    metrics.LOG_RECORDS.labels(protocol, "dropped").inc(logs.dropped)
+    if not logs.rejected:
+        return ExportLogsServiceResponse()
+    count = len(logs.rejected)
+    metrics.LOG_RECORDS.labels(protocol, "rejected").inc(count)
+    message = rejection_message(count, [rejection.message for rejection in logs.rejected], noun="log record")
+    return ExportLogsServiceResponse(
+        partial_success=ExportLogsPartialSuccess(rejected_log_records=count, error_message=message))
+
+
 async def store_batch(
     batch: DecodedBatch, sink: Sink, *, protocol: str, require_agent: Callable[[str], None] | None = None
 ) -> ExportTraceServiceResponse:
@@ -74,9 +102,8 @@ async def store_batch(
     return ExportTraceServiceResponse(partial_success=partial)
 
 
-def rejection_message(count: int, reasons: Sequence[str]) -> str:
+def rejection_message(count: int, reasons: Sequence[str], *, noun: str = "span") -> str:
     """A readable summary: the count and the first few reasons (OTLP: error_message is for humans)."""
     shown = "; ".join(reasons[:_MAX_REASONS])
     more = f"; and {len(reasons) - _MAX_REASONS} more" if len(reasons) > _MAX_REASONS else ""
-    noun = "span" if count == 1 else "spans"
-    return f"{count} {noun} rejected: {shown}{more}"[:_MAX_MESSAGE_CHARS]
+    return f"{count} {noun}{'' if count == 1 else 's'} rejected: {shown}{more}"[:_MAX_MESSAGE_CHARS]

@@ -1,4 +1,5 @@
-"""The OTLP/gRPC receiver: TraceService/Export on a grpc.aio server in the collector's loop.
+"""The OTLP/gRPC receiver: TraceService/Export and LogsService/Export on a grpc.aio server in the
+collector's loop.
 
 Owns the gRPC framing of OTLP: message cap, status codes and the RetryInfo trailers. Must not
 decode spans or write: the shared pipeline (otlp_export) and the sink do that. gzip is
@@ -8,24 +9,29 @@ inflated by grpcio itself, under the same message cap.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import NoReturn
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from kate.collector import metrics
 from kate.collector.auth import Authenticator, credential_from_headers
 from kate.collector.config import ServerConfig
 from kate.collector.errors import KateError, Overloaded
 from kate.collector.ingest.otlp_codec import PROTOBUF
-from kate.collector.ingest.otlp_export import export_body
+from kate.collector.ingest.otlp_export import export_body, export_logs_body
 from kate.collector.ingest.sink import Sink
 from kate.collector.listen import PortUnavailable, bind_http, display_address
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 logger = logging.getLogger(__name__)
-_Context = grpc.aio.ServicerContext[bytes, ExportTraceServiceResponse]
+_Context = grpc.aio.ServicerContext[bytes, Message]
+_Export = Callable[..., Awaitable[Message]]
+_TRACE_SERVICE = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
+_LOGS_SERVICE = logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"].full_name
 Metadata = tuple[tuple[str, bytes], ...]
 
 # Go clients read RetryInfo from the status details, the Python exporter from its own trailer
@@ -34,26 +40,29 @@ STATUS_DETAILS_KEY = "grpc-status-details-bin"
 RETRY_INFO_KEY = "google.rpc.retryinfo-bin"
 
 
-class TraceServicer:
-    """Export: decode (in the sink's decode pool) and store; the loop boundary of gRPC calls."""
+class ExportServicer:
+    """Export of one OTLP service (TraceService, LogsService): decode (in the sink's decode pool)
+    and store; the loop boundary of gRPC calls."""
 
-    def __init__(self, sink: Sink, authenticator: Authenticator) -> None:
+    def __init__(self, sink: Sink, authenticator: Authenticator, export: _Export, signal: str) -> None:
         self._sink = sink
         self._authenticator = authenticator
+        self._export = export
+        self._signal = signal  # "spans", "log records": for the messages
 
     async def Export(  # noqa: N802 - the name is the RPC's
         self, request: bytes, context: _Context
-    ) -> ExportTraceServiceResponse:
-        """request is the serialized ExportTraceServiceRequest (see _rpc_handler)."""
+    ) -> Message:
+        """request is the serialized Export*ServiceRequest (see _rpc_handler)."""
         try:
             caller = self._authenticator.authenticate(_credential(context))
-            return await export_body(request, PROTOBUF, self._sink, protocol="otlp_grpc",
-                                     require_agent=caller.require_agent)
+            return await self._export(request, PROTOBUF, self._sink, protocol="otlp_grpc",
+                                      require_agent=caller.require_agent)
         except KateError as exc:
             error = exc
         except Exception:  # the request boundary: logged, and answered as retryable
-            logger.exception("OTLP/gRPC export failed")
-            error = Overloaded("the collector failed to store the spans; retry later")
+            logger.exception("OTLP/gRPC export of %s failed", self._signal)
+            error = Overloaded(f"the collector failed to store the {self._signal}; retry later")
         await _abort(context, error)
 
 
@@ -66,14 +75,18 @@ def _credential(context: _Context) -> str | None:
     )
 
 
-def _rpc_handler(servicer: TraceServicer) -> grpc.GenericRpcHandler:
-    """TraceService/Export taking raw bytes: grpcio would answer a corrupt message UNKNOWN, but
+def _rpc_handler(servicer: ExportServicer, service: str) -> grpc.GenericRpcHandler:
+    """<service>/Export taking raw bytes: grpcio would answer a corrupt message UNKNOWN, but
     OTLP wants bad data as INVALID_ARGUMENT, so the servicer parses it (as otlp_http does)."""
-    service = trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name
-    export: grpc.RpcMethodHandler[bytes, ExportTraceServiceResponse] = grpc.unary_unary_rpc_method_handler(
-        servicer.Export, request_deserializer=None, response_serializer=ExportTraceServiceResponse.SerializeToString
+    export: grpc.RpcMethodHandler[bytes, Message] = grpc.unary_unary_rpc_method_handler(
+        servicer.Export, request_deserializer=None, response_serializer=_serialized
     )
     return grpc.method_handlers_generic_handler(service, {"Export": export})
+
+
+def _serialized(response: Message) -> bytes:
+    serialized: bytes = response.SerializeToString()
+    return serialized
 
 
 async def _abort(context: _Context, error: KateError) -> NoReturn:
@@ -101,7 +114,10 @@ class GrpcReceiver:
 
     def __init__(self, server: ServerConfig, sink: Sink, authenticator: Authenticator) -> None:
         self._config = server
-        self._servicer = TraceServicer(sink, authenticator)
+        self._handlers = (
+            _rpc_handler(ExportServicer(sink, authenticator, export_body, "spans"), _TRACE_SERVICE),
+            _rpc_handler(ExportServicer(sink, authenticator, export_logs_body, "log records"), _LOGS_SERVICE),
+        )
         self._server: grpc.aio.Server | None = None
         self.port: int | None = None  # the bound port, once started
 
@@ -115,7 +131,7 @@ class GrpcReceiver:
         if self._server is not None:
             return
         server = grpc.aio.server(options=self._options())
-        server.add_generic_rpc_handlers((_rpc_handler(self._servicer),))
+        server.add_generic_rpc_handlers(self._handlers)
         address = _address(self._config.grpc_host, self._config.grpc_port)
         try:
             self.port = server.add_insecure_port(address)  # grpcio binds here

@@ -1,4 +1,5 @@
-"""The OTLP/HTTP receiver: POST /v1/traces (and /v1/metrics, /v1/logs, accepted and discarded).
+"""The OTLP/HTTP receiver: POST /v1/traces, POST /v1/logs (GenAI content records; other logs
+are dropped, docs/mapping.md#genai-content-in-log-records), and /v1/metrics (accepted and discarded).
 
 Owns the HTTP framing of OTLP: Content-Type, the bounded body read, answers in the request's
 encoding and errors as google.rpc.Status (render_otlp_error). Must not decode spans or write:
@@ -8,11 +9,12 @@ the shared pipeline (otlp_export) and the sink do that.
 from __future__ import annotations
 
 from aiohttp import web
+from google.protobuf.message import Message
 from kate.collector.api.access import principal
 from kate.collector.api.context import STATE_KEY
 from kate.collector.errors import BadRequest, KateError, Overloaded, PayloadTooLarge, UnsupportedMediaType
 from kate.collector.ingest.otlp_codec import decompress, encode_response, encode_status, media_type
-from kate.collector.ingest.otlp_export import export_body
+from kate.collector.ingest.otlp_export import export_body, export_logs_body
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 # aiohttp's request parser inflates these Content-Encodings itself, in bounded chunks, before
@@ -32,13 +34,23 @@ async def receive_traces(request: web.Request) -> web.Response:
     return _protobuf_response(response, kind)
 
 
+async def receive_logs(request: web.Request) -> web.Response:
+    """OTLP/HTTP logs export: keep the GenAI content records, answer after commit."""
+    state = request.app[STATE_KEY]
+    kind = media_type(request.headers.get("Content-Type", ""))
+    body = await _read_body(request, state.config.server.max_body_bytes)
+    response = await export_logs_body(body, kind, state.sink, protocol="otlp_http",
+                                      require_agent=principal(request).require_agent)
+    return _protobuf_response(response, kind)
+
+
 async def discard_signal(request: web.Request) -> web.Response:
-    """/v1/metrics and /v1/logs: success, so an exporter sending every signal sees no errors."""
+    """/v1/metrics: success, so an exporter sending every signal sees no errors."""
     kind = media_type(request.headers.get("Content-Type", ""))
     return _protobuf_response(ExportTraceServiceResponse(), kind)  # empty: `{}` or zero bytes
 
 
-def _protobuf_response(response: ExportTraceServiceResponse, kind: str) -> web.Response:
+def _protobuf_response(response: Message, kind: str) -> web.Response:
     return web.Response(body=encode_response(response, kind), content_type=kind)
 
 

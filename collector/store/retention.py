@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
+from kate.collector.store.genai_logs import delete_records_of_spans
 from kate.collector.store.writer import WriteTxn
 
 # When a run finished, for its age; runs without a completion time are not finished.
@@ -98,8 +99,8 @@ def _bytes(text: object) -> int:
 
 
 def delete_runs(txn: WriteTxn, run_ids: Sequence[str]) -> Deleted:
-    """Delete these runs, if still finished and not being evaluated, with their spans,
-    evaluations, jobs and job leases, in the caller's transaction."""
+    """Delete these runs, if still finished and not being evaluated, with their spans (and the
+    GenAI log records of those spans), evaluations, jobs and job leases, in the caller's transaction."""
     if not run_ids:
         return Deleted()
     ids = [row[0] for row in txn.execute(
@@ -107,6 +108,7 @@ def delete_runs(txn: WriteTxn, run_ids: Sequence[str]) -> Deleted:
     if not ids:
         return Deleted()
     chosen = "run_id IN (SELECT unnest(?::VARCHAR[]))"
+    delete_records_of_spans(txn, chosen, [ids])  # the GenAI log records folded into those spans
     spans = _count(txn.execute(f"DELETE FROM spans WHERE {chosen}", [ids]))
     evaluations = _count(txn.execute(f"DELETE FROM evaluations WHERE {chosen}", [ids]))
     txn.execute(f"DELETE FROM job_leases WHERE job_id IN (SELECT job_id FROM jobs WHERE {chosen})", [ids])

@@ -1,0 +1,348 @@
+"""GenAI content sent as OTLP log records (docs/mapping.md#genai-content-in-log-records): the
+official instrumentation's records reach the span they name, over HTTP and gRPC, whichever of
+the two arrives first; other logs are dropped and counted; bad GenAI records are rejected.
+
+The real instrumentations run in their own processes (they patch `openai` and set the global
+OpenTelemetry state) against the fake OpenAI server; the ordering cases post hand-built OTLP
+requests, so which of span and records comes first is fixed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from google.protobuf import json_format
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest, ExportLogsServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue, KeyValueList
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from tests.conftest import StartCollector
+from tests.support.fake_openai import REPLY, fake_openai_server
+from tests.support.otlp_client import JSON, PROTOBUF, post_otlp, run_id_for_trace, run_spans, sql_rows
+from tests.support.server import CollectorProcess
+
+QUESTION = "What is the capital of France?"
+SYSTEM = "You answer in one sentence."
+
+OPENAI_V2_AGENT = textwrap.dedent("""
+    import sys
+    import openai
+    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, SimpleLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    kate_http, kate_grpc, openai_url, agent_id, transport = sys.argv[1:6]
+    if transport == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        spans, logs = OTLPSpanExporter(endpoint=kate_grpc, insecure=True), OTLPLogExporter(endpoint=kate_grpc, insecure=True)
+        # Batched: the records leave at the flush below, after their span (span first).
+        log_processor = BatchLogRecordProcessor(logs)
+    else:
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        spans, logs = OTLPSpanExporter(endpoint=kate_http + "/v1/traces"), OTLPLogExporter(endpoint=kate_http + "/v1/logs")
+        # Each record leaves as it is emitted, before its span ends (records first).
+        log_processor = SimpleLogRecordProcessor(logs)
+    resource = Resource.create({"service.name": agent_id})
+    tracer_provider = TracerProvider(resource=resource)
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    logger_provider = LoggerProvider(resource=resource)
+    logger_provider.add_log_record_processor(log_processor)
+    OpenAIInstrumentor().instrument(tracer_provider=tracer_provider, logger_provider=logger_provider)
+    client = openai.OpenAI(base_url=openai_url, api_key="test-key")
+    with tracer_provider.get_tracer("agent").start_as_current_span("answer the user") as turn:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[
+            {"role": "system", "content": "SYSTEM_TEXT"}, {"role": "user", "content": "QUESTION_TEXT"}])
+    logger_provider.force_flush()
+    print(turn.get_span_context().trace_id)
+""").replace("SYSTEM_TEXT", SYSTEM).replace("QUESTION_TEXT", QUESTION)
+
+UTIL_GENAI_AGENT = textwrap.dedent("""
+    import sys
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.util.genai.handler import TelemetryHandler
+    from opentelemetry.util.genai.types import InputMessage, OutputMessage, Text
+
+    kate_http, agent_id = sys.argv[1:3]
+    resource = Resource.create({"service.name": agent_id})
+    tracer_provider = TracerProvider(resource=resource)
+    tracer_provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=kate_http + "/v1/traces")))
+    logger_provider = LoggerProvider(resource=resource)
+    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=kate_http + "/v1/logs")))
+    handler = TelemetryHandler(tracer_provider=tracer_provider, logger_provider=logger_provider)
+    with tracer_provider.get_tracer("agent").start_as_current_span("answer the user") as turn:
+        with handler.inference("openai", request_model="gpt-4o-mini") as call:
+            call.system_instruction = [Text(content="SYSTEM_TEXT")]
+            call.input_messages = [InputMessage(role="user", parts=[Text(content="QUESTION_TEXT")])]
+            call.output_messages = [OutputMessage(role="assistant", parts=[Text(content="REPLY_TEXT")], finish_reason="stop")]
+            call.usage_input_tokens, call.usage_output_tokens = 12, 7
+    print(turn.get_span_context().trace_id)
+""").replace("SYSTEM_TEXT", SYSTEM).replace("QUESTION_TEXT", QUESTION).replace("REPLY_TEXT", REPLY)
+
+
+def _run_agent(script: str, args: list[str], env: dict[str, str], tmp_path: Path) -> str:
+    path = tmp_path / "agent.py"
+    path.write_text(script, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(path), *args], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path, env={**os.environ, **env})
+    assert done.returncode == 0, done.stderr
+    return run_id_for_trace(int(done.stdout.split()[-1]))
+
+
+def _llm_span(collector: CollectorProcess, agent_id: str, run_id: str) -> dict[str, Any]:
+    spans = run_spans(collector.base_url, agent_id, run_id)
+    (llm,) = [span for span in spans if span["span_kind"] == "LLM"]
+    assert len(spans) == 2  # the turn and the call: no second copy of either
+    return llm
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+def test_the_official_openai_instrumentation_old_convention_fills_the_llm_span(
+    collector: CollectorProcess, agent_id: str, tmp_path: Path, transport: str
+) -> None:
+    """opentelemetry-instrumentation-openai-v2: one record per message and a gen_ai.choice."""
+    with fake_openai_server() as openai_url:
+        run_id = _run_agent(OPENAI_V2_AGENT, [collector.base_url, f"127.0.0.1:{collector.grpc_port}", openai_url,
+                                              agent_id, transport],
+                            {"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true"}, tmp_path)
+    llm = _llm_span(collector, agent_id, run_id)
+    assert llm["input_text"] == f"system: {SYSTEM}\nuser: {QUESTION}"
+    assert llm["output_text"] == REPLY
+    assert llm["model"].startswith("gpt-4o-mini") and llm["token_count"] == 19
+    events = sql_rows(collector.base_url, "SELECT event_name FROM genai_log_records WHERE trace_id = ?"
+                      " ORDER BY time_unix_nano, request_index", [run_id.replace("-", "")])
+    assert [name for (name,) in events] == ["gen_ai.system.message", "gen_ai.user.message", "gen_ai.choice"]
+
+
+def test_the_genai_utility_new_convention_fills_the_llm_span(
+    collector: CollectorProcess, agent_id: str, tmp_path: Path
+) -> None:
+    """opentelemetry-util-genai (what the official instrumentations build on): one
+    gen_ai.client.inference.operation.details record with structured messages."""
+    env = {"OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_latest_experimental",
+           "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "EVENT_ONLY"}
+    run_id = _run_agent(UTIL_GENAI_AGENT, [collector.base_url, agent_id], env, tmp_path)
+    llm = _llm_span(collector, agent_id, run_id)
+    assert llm["input_text"] == f"system: {SYSTEM}\nuser: {QUESTION}"
+    assert llm["output_text"] == REPLY
+    ((name, attributes),) = sql_rows(collector.base_url, "SELECT event_name, attributes FROM genai_log_records"
+                                     " WHERE trace_id = ?", [run_id.replace("-", "")])
+    assert name == "gen_ai.client.inference.operation.details"
+    assert "gen_ai.input.messages" in json.loads(attributes)  # every byte stays queryable
+
+
+# Hand-built requests: which of the span and its records arrives first is the test's choice.
+
+def _any(value: Any) -> AnyValue:
+    if isinstance(value, dict):
+        return AnyValue(kvlist_value=KeyValueList(values=[KeyValue(key=k, value=_any(v)) for k, v in value.items()]))
+    return AnyValue(string_value=str(value))
+
+
+def _resource(agent_id: str) -> Resource:
+    return Resource(attributes=[KeyValue(key="service.name", value=_any(agent_id))])
+
+
+def _span_body(agent_id: str, trace_id: bytes, span_id: bytes, start_ns: int, **attributes: str) -> bytes:
+    span = Span(trace_id=trace_id, span_id=span_id, name="chat gpt-4o-mini", start_time_unix_nano=start_ns,
+                end_time_unix_nano=start_ns + 900_000_000,
+                attributes=[KeyValue(key=k, value=_any(v)) for k, v in
+                            {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini", **attributes}.items()])
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add(resource=_resource(agent_id))
+    resource_spans.scope_spans.add().spans.append(span)
+    return request.SerializeToString()
+
+
+def _message_records(trace_id: bytes, span_id: bytes, start_ns: int) -> list[LogRecord]:
+    """What openai-v2 sends for one call: the prompt's messages, then the choice."""
+    def record(offset_ns: int, name: str, body: dict[str, Any]) -> LogRecord:
+        return LogRecord(time_unix_nano=start_ns + offset_ns, trace_id=trace_id, span_id=span_id, event_name=name,
+                         body=_any(body), attributes=[KeyValue(key="gen_ai.system", value=_any("openai"))])
+    return [record(1_000, "gen_ai.system.message", {"content": SYSTEM}),
+            record(2_000, "gen_ai.user.message", {"content": QUESTION}),
+            record(800_000_000, "gen_ai.choice", {"index": "0", "finish_reason": "stop",
+                                                   "message": {"role": "assistant", "content": REPLY}})]
+
+
+def _logs_body(agent_id: str, records: list[LogRecord]) -> bytes:
+    request = ExportLogsServiceRequest()
+    resource_logs = request.resource_logs.add(resource=_resource(agent_id))
+    resource_logs.scope_logs.add().log_records.extend(records)
+    return request.SerializeToString()
+
+
+async def _post(session: aiohttp.ClientSession, collector: CollectorProcess, path: str, body: bytes,
+                content_type: str = PROTOBUF) -> ExportLogsServiceResponse:
+    answer = await post_otlp(session, collector.base_url, body, content_type=content_type, path=path)
+    assert answer.status == 200, answer.body
+    response = ExportLogsServiceResponse()
+    if content_type == JSON:
+        return json_format.Parse(answer.body, response)
+    response.ParseFromString(answer.body)
+    return response
+
+
+def _span_row(collector: CollectorProcess, trace_id: bytes) -> list[Any]:
+    rows = sql_rows(collector.base_url, "SELECT input_text, output_text, truncated, span_kind FROM spans"
+                    " WHERE trace_id = ?", [trace_id.hex()])
+    assert len(rows) == 1  # one row per span, however its content arrived
+    return rows[0]
+
+
+async def test_records_before_after_or_around_their_span_give_the_same_span(
+    collector: CollectorProcess, agent_id: str
+) -> None:
+    orders = {"records first": ("logs", "logs", "span"), "span first": ("span", "logs", "logs"),
+              "around": ("logs", "span", "logs")}
+    results = {}
+    async with aiohttp.ClientSession() as session:
+        for index, (name, steps) in enumerate(orders.items()):
+            start_ns = 1_760_000_000_000_000_000 + index * 3_600_000_000_000
+            trace_id, span_id = os.urandom(16), os.urandom(8)
+            records = _message_records(trace_id, span_id, start_ns)
+            halves = [records[:2], records[2:]]  # the prompt in one export, the choice in another
+            for step in steps:
+                if step == "span":
+                    await _post(session, collector, "/v1/traces", _span_body(agent_id, trace_id, span_id, start_ns))
+                else:
+                    await _post(session, collector, "/v1/logs", _logs_body(agent_id, halves.pop(0)))
+            results[name] = _span_row(collector, trace_id)
+    expected = [f"system: {SYSTEM}\nuser: {QUESTION}", REPLY, False, "LLM"]
+    assert results == {name: expected for name in orders}
+
+
+async def test_a_text_the_span_carries_itself_wins(collector: CollectorProcess, agent_id: str) -> None:
+    start_ns = 1_760_100_000_000_000_000
+    async with aiohttp.ClientSession() as session:
+        for span_first in (True, False):
+            trace_id, span_id = os.urandom(16), os.urandom(8)
+            span = _span_body(agent_id, trace_id, span_id, start_ns, **{"input.value": "the span's own prompt"})
+            logs = _logs_body(agent_id, _message_records(trace_id, span_id, start_ns))
+            for path, body in ([("/v1/traces", span), ("/v1/logs", logs)] if span_first
+                               else [("/v1/logs", logs), ("/v1/traces", span)]):
+                await _post(session, collector, path, body)
+            assert _span_row(collector, trace_id)[:2] == ["the span's own prompt", REPLY]
+
+
+async def test_a_retried_log_export_adds_no_record_and_no_repeated_text(
+    collector: CollectorProcess, agent_id: str
+) -> None:
+    start_ns = 1_760_200_000_000_000_000
+    trace_id, span_id = os.urandom(16), os.urandom(8)
+    logs = _logs_body(agent_id, _message_records(trace_id, span_id, start_ns))
+    async with aiohttp.ClientSession() as session:
+        await _post(session, collector, "/v1/logs", logs)
+        await _post(session, collector, "/v1/traces", _span_body(agent_id, trace_id, span_id, start_ns))
+        await _post(session, collector, "/v1/logs", logs)  # an exporter retrying after a lost answer
+    assert _span_row(collector, trace_id)[:2] == [f"system: {SYSTEM}\nuser: {QUESTION}", REPLY]
+    ((count,),) = sql_rows(collector.base_url, "SELECT count(*) FROM genai_log_records WHERE trace_id = ?",
+                           [trace_id.hex()])
+    assert count == 3
+
+
+async def test_records_of_another_agent_never_reach_the_span(collector: CollectorProcess, agent_id: str) -> None:
+    start_ns = 1_760_300_000_000_000_000
+    trace_id, span_id = os.urandom(16), os.urandom(8)
+    async with aiohttp.ClientSession() as session:
+        await _post(session, collector, "/v1/traces", _span_body(agent_id, trace_id, span_id, start_ns))
+        await _post(session, collector, "/v1/logs",
+                    _logs_body(agent_id + "-other", _message_records(trace_id, span_id, start_ns)))
+    assert _span_row(collector, trace_id)[:2] == [None, None]
+    ((agents,),) = sql_rows(collector.base_url, "SELECT list(DISTINCT agent_id) FROM genai_log_records"
+                            " WHERE trace_id = ?", [trace_id.hex()])
+    assert agents == [agent_id + "-other"]
+
+
+def _log_counts(collector: CollectorProcess) -> dict[str, float]:
+    with urllib.request.urlopen(collector.base_url + "/metrics", timeout=30) as response:
+        text = response.read().decode()
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith("kate_log_records_total{") and 'protocol="otlp_http"' in line:
+            outcome = line.split('outcome="')[1].split('"')[0]
+            counts[outcome] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+async def test_other_logs_are_dropped_and_genai_records_without_a_span_rejected_over_json(
+    collector: CollectorProcess, agent_id: str
+) -> None:
+    trace_id, span_id = os.urandom(16).hex(), os.urandom(8).hex()
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": agent_id}}]}
+    records = [
+        {"timeUnixNano": "1760400000000000000", "body": {"stringValue": "GET /health 200"}, "traceId": trace_id,
+         "spanId": span_id},  # an application log line: not GenAI
+        {"timeUnixNano": "1760400000000000001", "eventName": "gen_ai.user.message",
+         "body": {"kvlistValue": {"values": [{"key": "content", "value": {"stringValue": QUESTION}}]}}},  # no span
+        {"timeUnixNano": "1760400000000000002", "traceId": trace_id.upper(), "spanId": span_id,
+         "attributes": [{"key": "event.name", "value": {"stringValue": "gen_ai.user.message"}}],
+         "body": {"kvlistValue": {"values": [{"key": "content", "value": {"stringValue": QUESTION}}]}}},
+    ]
+    body = json.dumps({"resourceLogs": [{"resource": resource, "scopeLogs": [{"logRecords": records}]}]}).encode()
+    before = _log_counts(collector)
+    async with aiohttp.ClientSession() as session:
+        response = await _post(session, collector, "/v1/logs", body, content_type=JSON)
+    assert response.partial_success.rejected_log_records == 1
+    assert "resourceLogs[0].scopeLogs[0].logRecords[1]" in response.partial_success.error_message
+    assert "span_id" in response.partial_success.error_message
+    after = _log_counts(collector)
+    assert {k: after.get(k, 0) - before.get(k, 0) for k in ("stored", "dropped", "rejected")} == {
+        "stored": 1, "dropped": 1, "rejected": 1}
+    ((name, stored_span),) = sql_rows(collector.base_url, "SELECT event_name, span_id FROM genai_log_records"
+                                      " WHERE trace_id = ?", [trace_id])
+    assert (name, stored_span) == ("gen_ai.user.message", span_id)
+
+
+async def test_a_logs_body_that_is_not_otlp_is_refused(collector: CollectorProcess) -> None:
+    async with aiohttp.ClientSession() as session:
+        corrupt = await post_otlp(session, collector.base_url, b"\xff\xff\xff", path="/v1/logs")
+        bad_id = await post_otlp(session, collector.base_url, json.dumps({"resourceLogs": [{"scopeLogs": [
+            {"logRecords": [{"traceId": "xyz", "eventName": "gen_ai.choice"}]}]}]}).encode(),
+            content_type=JSON, path="/v1/logs")
+        wrong_type = await post_otlp(session, collector.base_url, b"{}", content_type="text/plain", path="/v1/logs")
+    assert corrupt.status == 400 and "protobuf" in corrupt.status_message().message
+    assert bad_id.status == 400 and "resourceLogs[0].scopeLogs[0].logRecords[0].traceId" in bad_id.status_message().message
+    assert wrong_type.status == 415
+
+
+async def test_retention_deletes_the_records_of_the_spans_it_deletes(
+    start_collector: StartCollector, tmp_path: Path
+) -> None:
+    db = tmp_path / "retention.duckdb"
+    collector = start_collector(db, config={"evaluation": {"enabled": False}})
+    start_ns = 1_760_500_000_000_000_000
+    trace_id, span_id = os.urandom(16), os.urandom(8)  # a root span: its run completes at once
+    async with aiohttp.ClientSession() as session:
+        await _post(session, collector, "/v1/logs", _logs_body("pruned", _message_records(trace_id, span_id, start_ns)))
+        await _post(session, collector, "/v1/traces", _span_body("pruned", trace_id, span_id, start_ns))
+    run = sql_rows(collector.base_url, "SELECT user_input, output FROM runs WHERE agent_id = 'pruned'")
+    assert run == [[f"system: {SYSTEM}\nuser: {QUESTION}", REPLY]]  # the root span's texts are the run's
+    assert collector.stop() == 0
+    done = subprocess.run([sys.executable, "-m", "kate.collector", "prune", "--db", str(db), "--max-age-days",
+                           str(0.001 / 86_400)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    again = start_collector(db)
+    assert sql_rows(again.base_url, "SELECT count(*) FROM genai_log_records") == [[0]]
