@@ -130,7 +130,7 @@ def _timed_transactions(path: Path, count: int, body: Callable[[duckdb.DuckDBPyC
 
 def _plain_ddl() -> str:
     """The spans table of 001_tables.sql without its primary key and with VARCHAR for JSON."""
-    sql = resources.files("kate.schema").joinpath("001_tables.sql").read_text(encoding="utf-8")
+    sql = resources.files("kate.schema").joinpath("duckdb").joinpath("001_tables.sql").read_text(encoding="utf-8")
     table = re.search(r"CREATE TABLE spans \(.*?\n\);", sql, re.DOTALL)
     if table is None:
         raise RuntimeError("001_tables.sql has no spans table")

@@ -24,8 +24,8 @@ from kate.collector.jobs.spans import SpanForwarder
 from kate.collector.jobs.worker import JobWorker
 from kate.collector.middleware import BODY_TIMEOUT_KEY, body_deadline_middleware, error_middleware
 from kate.collector.retention.pruner import Pruner
-from kate.collector.store.database import Database
-from kate.collector.store.genai_logs import FoldSettings, LogFolding
+from kate.collector.store.duckdb_store import DuckDBStore
+from kate.collector.store.genai_logs import FoldSettings
 from kate.collector.traffic_log import TrafficSummary
 from kate.collector.ui.routes import add_ui_routes
 
@@ -43,31 +43,31 @@ def create_app(config: Config) -> web.Application:
     app.on_response_prepare.append(add_cors_headers)
     app[BODY_TIMEOUT_KEY] = config.server.body_timeout_s
     app[AUTHENTICATOR_KEY] = Authenticator(config.auth)
-    database = Database(config.storage.path, config.storage)
     completions = CompletionHub()
+    fold = FoldSettings(config.ingest.max_text_bytes, config.ingest.genai_log_pending_hours * 3600)
+    store = DuckDBStore(config.storage.path, config.storage, completions, fold)
     decoder = DecodePool(config.ingest.decode_workers, config.ingest.max_text_bytes, config.storage, config.cost)
-    folding = LogFolding(FoldSettings(config.ingest.max_text_bytes, config.ingest.genai_log_pending_hours * 3600))
-    sink = Sink(database, completions, decoder, folding)
-    metrics.watch_queues(write_requests=lambda: database.write_queue()[0], write_bytes=lambda: database.write_queue()[1],
+    sink = Sink(store.spans, decoder)
+    metrics.watch_queues(write_requests=lambda: store.write_queue()[0], write_bytes=lambda: store.write_queue()[1],
                          decode_requests=lambda: decoder.pending)
-    evaluations = EvaluationScheduler(database, config.evaluation, build_evaluators(config.evaluation))
+    evaluations = EvaluationScheduler(store.evaluations, config.evaluation, build_evaluators(config.evaluation))
     completions.subscribe(evaluations)
     hosted = HostedAgents(config.hosted_agents)
     forwarder = SpanForwarder(sink, config.ingest.max_text_bytes)
     app[STATE_KEY] = AppState(
         config=config,
-        database=database,
+        store=store,
         sink=sink,
         completions=completions,
         upload_limiter=RateLimiter(config.api.upload_rate_limit_per_minute),
         evaluate_limiter=RateLimiter(config.api.evaluate_rate_limit_per_minute),
         evaluations=evaluations,
         hosted=hosted,
-        jobs=JobWorker(database, hosted, config.jobs, completions=completions, spans=forwarder,
+        jobs=JobWorker(store.jobs, hosted, config.jobs, spans=forwarder,
                        max_text_bytes=config.ingest.max_text_bytes),
     )
     app[GRPC_KEY] = GrpcReceiver(config.server, sink, app[AUTHENTICATOR_KEY])
-    app[PRUNER_KEY] = Pruner(database, config.retention)
+    app[PRUNER_KEY] = Pruner(store.retention, config.retention)
     add_routes(app)
     if config.ui.enabled:
         add_ui_routes(app)  # / redirects to /ui/; the UI uses the API above
@@ -82,10 +82,10 @@ def create_app(config: Config) -> web.Application:
 
 
 async def _database_lifecycle(app: web.Application) -> AsyncIterator[None]:
-    database = app[STATE_KEY].database
-    database.open()
+    store = app[STATE_KEY].store
+    store.open()
     yield
-    database.close()  # drains the write queue and commits before the file is closed
+    store.close()  # drains the write queue and commits before the file is closed
 
 
 async def _decoding_lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from kate.collector.store.writer import WriteTxn
+if TYPE_CHECKING:
+    from kate.collector.store.interfaces import WriteScope
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +27,8 @@ class CompletedRun(NamedTuple):
 
 
 class CompletionListener(Protocol):
-    def in_transaction(self, txn: WriteTxn, runs: Sequence[CompletedRun]) -> AfterCommit | None:
-        """Called in the writer thread, inside the transaction that completes runs; may write.
+    def in_transaction(self, scope: WriteScope, runs: Sequence[CompletedRun]) -> AfterCommit | None:
+        """Called in the writer, inside the transaction that completes runs; may write through the store with scope.
         Raising fails that transaction. Returns what to run on the event loop after COMMIT."""
 
 
@@ -57,11 +58,11 @@ class CompletionHub:
     def subscribe(self, listener: CompletionListener) -> None:
         self._listeners.append(listener)
 
-    def in_transaction(self, txn: WriteTxn, runs: Sequence[CompletedRun]) -> FollowUps:
+    def in_transaction(self, scope: WriteScope, runs: Sequence[CompletedRun]) -> FollowUps:
         """Let every listener write its part for runs that this transaction completes."""
         if not runs:
             return NO_FOLLOW_UPS
         for run in runs:
             logger.debug("run %s of agent %s completed", run.run_id, run.agent_id)
-        actions = [listener.in_transaction(txn, runs) for listener in self._listeners]
+        actions = [listener.in_transaction(scope, runs) for listener in self._listeners]
         return FollowUps([action for action in actions if action is not None])

@@ -12,10 +12,11 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from kate.collector.completion import CompletionHub
 from kate.collector.config import Config
 from kate.collector.errors import KateError
 from kate.collector.retention.pruner import Plan, Pruner
-from kate.collector.store.database import Database
+from kate.collector.store.duckdb_store import DuckDBStore
 from kate.collector.store.retention import Deleted, DueRun
 
 
@@ -44,14 +45,14 @@ def prune_file(config: Config, *, dry_run: bool) -> int:
 
 
 async def _pass(config: Config, *, dry_run: bool) -> tuple[Plan, Deleted]:
-    database = Database(config.storage.path, config.storage)
-    database.open()
+    store = DuckDBStore(config.storage.path, config.storage, CompletionHub())
+    store.open()
     try:
-        pruner = Pruner(database, config.retention)
+        pruner = Pruner(store.retention, config.retention)
         plan = await pruner.plan()
         return plan, Deleted() if dry_run else await pruner.prune()
     finally:
-        database.close()
+        store.close()
 
 
 def _print_plan(plan: Plan) -> None:

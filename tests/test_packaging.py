@@ -26,7 +26,7 @@ def test_wheel_installs_into_a_fresh_venv_and_imports_all_three(tmp_path: Path) 
         "--wheel-dir", tmp_path / "dist", ROOT, cwd=tmp_path)
     (wheel,) = (tmp_path / "dist").glob("kate-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "kate/schema/001_tables.sql" in names and "kate/schema/views.sql" in names
+    assert "kate/schema/duckdb/001_tables.sql" in names and "kate/schema/duckdb/views.sql" in names
     assert {"kate/collector/ui/static/index.html", "kate/collector/ui/static/app.js",
             "kate/collector/ui/static/views/run.js", "kate/collector/ui/static/app.css"} <= set(names)
     assert not any(name.startswith(("schema/", "collector/", "exporter/", "tests/")) for name in names)

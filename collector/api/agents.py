@@ -8,9 +8,7 @@ from kate.collector.api import params
 from kate.collector.api.access import principal
 from kate.collector.api.context import STATE_KEY
 from kate.collector.api.serialize import json_response, span_objects
-from kate.collector.store import agent_spans as agent_span_store
-from kate.collector.store import agents as agent_store
-from kate.collector.store.agent_spans import AgentSpanFilter, SpanOrder
+from kate.collector.store.interfaces import AgentSpanFilter, SpanOrder
 from kate.schema.record import SpanKind, StatusCode
 
 
@@ -20,8 +18,7 @@ async def list_agents(request: web.Request) -> web.Response:
     limit = params.limit(request, default=state.config.api.default_page_size, maximum=state.config.api.max_page_size)
     after = params.cursor(request)
     hosted = [agent.agent_id for agent in state.hosted]
-    page = await state.database.read(
-        lambda c: agent_store.list_agents(c, hosted=hosted, allowed=caller.agents, limit=limit, after=after)
+    page = await state.store.runs.agents(hosted=hosted, allowed=caller.agents, limit=limit, after=after
     )
     return json_response({"agents": page.items, "next_cursor": page.next_cursor})
 
@@ -39,8 +36,7 @@ async def list_agent_spans(request: web.Request) -> web.Response:
     order = params.choice(request, "order", SpanOrder) or SpanOrder.START
     limit = params.limit(request, default=state.config.api.default_page_size, maximum=state.config.api.max_page_size)
     after = params.cursor(request)
-    page = await state.database.read(
-        lambda c: agent_span_store.list_agent_spans(c, agent_id, filters, order=order, limit=limit, after=after)
+    page = await state.store.spans.agent_spans(agent_id, filters, order=order, limit=limit, after=after
     )
     return json_response({"spans": span_objects(page.rows.names, page.rows.values), "next_cursor": page.next_cursor})
 

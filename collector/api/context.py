@@ -12,13 +12,13 @@ from kate.collector.evaluation.scheduler import EvaluationScheduler
 from kate.collector.ingest.sink import Sink
 from kate.collector.jobs.hosted import HostedAgents
 from kate.collector.jobs.worker import JobWorker
-from kate.collector.store.database import Database
+from kate.collector.store.interfaces import Store
 
 
 @dataclass(frozen=True, slots=True)
 class AppState:
     config: Config
-    database: Database
+    store: Store
     sink: Sink
     completions: CompletionHub
     upload_limiter: RateLimiter

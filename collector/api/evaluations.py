@@ -11,7 +11,6 @@ from kate.collector.api import params
 from kate.collector.api.context import STATE_KEY
 from kate.collector.api.ratelimit import run_key
 from kate.collector.api.serialize import json_response
-from kate.collector.store import runs as run_store
 
 
 async def evaluate_run(request: web.Request) -> web.Response:
@@ -22,7 +21,7 @@ async def evaluate_run(request: web.Request) -> web.Response:
     with state.evaluate_limiter.charged(run_key(agent_id, run_id)) as allowance:
         ticket = await state.evaluations.force(agent_id, run_id)  # 404 unknown run, 409 run_not_finished
     try:  # read before the evaluation starts: the answer shows what was admitted (pending)
-        run = await state.database.read(lambda c: run_store.get_run(c, agent_id, run_id))
+        run = await state.store.runs.get(agent_id, run_id)
     finally:
         state.evaluations.begin(ticket)
     return json_response(run, status=202, headers=allowance.headers())

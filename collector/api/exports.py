@@ -7,14 +7,13 @@ as an Arrow IPC stream, read page by page so that the collector holds one page a
 from __future__ import annotations
 
 import datetime as dt
-import functools
 
 from aiohttp import web
 from kate.collector.api import params
 from kate.collector.api.access import principal
 from kate.collector.api.context import STATE_KEY
 from kate.collector.errors import BadRequest
-from kate.collector.store.exports import ExportTable, ExportWindow, export_page
+from kate.collector.store.interfaces import ExportTable, ExportWindow
 from kate.schema.agent_id import agent_id_problem
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
@@ -33,7 +32,7 @@ async def export_table(request: web.Request) -> web.StreamResponse:
     table = params.choice(request, "table", ExportTable)
     if table is None:
         raise BadRequest("table is required: runs, spans or evaluations", details=[{"field": "table", "message": "required"}])
-    page = await state.database.read(lambda c: export_page(c, table, window, PAGE_ROWS))
+    page = await state.store.analysis.export_page(table, window, PAGE_ROWS)
     response = web.StreamResponse(headers={"Content-Type": ARROW_STREAM})
     await response.prepare(request)  # from here a failure can only cut the stream short: the reader sees no end
     await response.write(page.rows.schema.serialize().to_pybytes())
@@ -42,8 +41,7 @@ async def export_table(request: web.Request) -> web.StreamResponse:
             await response.write(batch.serialize().to_pybytes())
         if page.after is None:
             break
-        page = await state.database.read(functools.partial(export_page, table=table, window=window, limit=PAGE_ROWS,
-                                                           after=page.after))
+        page = await state.store.analysis.export_page(table, window, PAGE_ROWS, page.after)
     await response.write(_END_OF_STREAM)
     await response.write_eof()
     return response

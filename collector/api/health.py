@@ -16,9 +16,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
-    if not state.database.is_open:
+    if not state.store.is_open:
         raise Overloaded("the store is not open")
-    await state.database.read(lambda cursor: cursor.execute("SELECT 1").fetchall(), timeout_s=5)
+    await state.store.analysis.ping(timeout_s=5)
     return json_response({"status": "ready"})
 
 

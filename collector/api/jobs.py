@@ -11,7 +11,6 @@ from kate.collector.api.access import principal
 from kate.collector.api.context import STATE_KEY
 from kate.collector.api.serialize import json_response
 from kate.collector.errors import NotFound
-from kate.collector.store import jobs as job_store
 
 
 async def get_job(request: web.Request) -> web.Response:
@@ -20,6 +19,6 @@ async def get_job(request: web.Request) -> web.Response:
     job_id = params.canonical_uuid(raw)
     if job_id is None:
         raise NotFound(f"job {raw[:64]} not found: job ids are UUIDs")
-    job = await state.database.read(lambda c: job_store.get_job(c, job_id))
+    job = await state.store.jobs.get(job_id)
     principal(request).require_agent(job["agent_id"])
     return json_response(job)

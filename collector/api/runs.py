@@ -13,15 +13,10 @@ from kate.collector.api import params
 from kate.collector.api.context import STATE_KEY, AppState
 from kate.collector.api.ratelimit import run_key
 from kate.collector.api.serialize import json_response, read_json_bytes, read_json_object, span_objects
-from kate.collector.completion import CompletedRun, FollowUps
 from kate.collector.errors import PayloadTooLarge, ValidationError
 from kate.collector.ingest.upload import UploadTarget
-from kate.collector.store import jobs as job_store
-from kate.collector.store import runs as run_store
-from kate.collector.store import span_reads
 from kate.collector.store.ids import uuid7
-from kate.collector.store.runs import NewRun, RunFilter, RunSource, RunStatus, RunTrigger
-from kate.collector.store.writer import WriteTxn
+from kate.collector.store.interfaces import NewRun, RunFilter, RunSource, RunStatus, RunTrigger
 from kate.schema.record import SpanKind
 from kate.schema.text import cap_text
 
@@ -44,7 +39,7 @@ async def list_runs(request: web.Request) -> web.Response:
     )
     limit = params.limit(request, default=state.config.api.default_page_size, maximum=state.config.api.max_page_size)
     after = params.cursor(request)
-    page = await state.database.read(lambda c: run_store.list_runs(c, agent_id, filters, limit, after))
+    page = await state.store.runs.list(agent_id, filters, limit, after)
     return json_response({"runs": page.items, "next_cursor": page.next_cursor})
 
 
@@ -57,8 +52,8 @@ async def create_run(request: web.Request) -> web.Response:
     run = NewRun(run_id=run_id, agent_id=agent_id, trigger=trigger, source=RunSource.API,
                  session_id=_optional_id(body.get("session_id"), "session_id"),
                  user_id=_optional_id(body.get("user_id"), "user_id"))
-    await state.database.write(lambda txn: run_store.insert_run(txn, run))
-    created = await state.database.read(lambda c: run_store.get_run(c, agent_id, run_id))
+    await state.store.runs.create(run)
+    created = await state.store.runs.get(agent_id, run_id)
     return json_response(created, status=201, headers={"Location": f"/agents/{agent_id}/runs/{run_id}"})
 
 
@@ -91,20 +86,15 @@ def _requested_run_id(value: Any) -> str:
 async def get_run(request: web.Request) -> web.Response:
     state = _state(request)
     agent_id, run_id = params.agent_id(request), params.run_id(request)
-    run = await state.database.read(lambda c: run_store.get_run(c, agent_id, run_id))
+    run = await state.store.runs.get(agent_id, run_id)
     return json_response(run)
 
 
 async def complete_run(request: web.Request) -> web.Response:
     state = _state(request)
     agent_id, run_id = params.agent_id(request), params.run_id(request)
-
-    def complete(txn: WriteTxn) -> FollowUps:
-        run_store.complete_run(txn, agent_id, run_id)
-        return state.completions.in_transaction(txn, [CompletedRun(agent_id, run_id)])  # evaluation (docs/evaluation.md)
-
-    (await state.database.write(complete)).run()
-    run = await state.database.read(lambda c: run_store.get_run(c, agent_id, run_id))
+    await state.store.runs.complete(agent_id, run_id)  # admitted for evaluation (docs/evaluation.md)
+    run = await state.store.runs.get(agent_id, run_id)
     return json_response(run)
 
 
@@ -117,8 +107,8 @@ async def fail_run(request: web.Request) -> web.Response:
     if error is not None and not isinstance(error, str):
         raise ValidationError.for_field("error", "must be a string describing the failure")
     capped = cap_text(error, state.config.ingest.max_text_bytes)[0] if error else None
-    await state.database.write(lambda txn: run_store.fail_run(txn, agent_id, run_id, capped))
-    run = await state.database.read(lambda c: run_store.get_run(c, agent_id, run_id))
+    await state.store.runs.fail(agent_id, run_id, capped)
+    run = await state.store.runs.get(agent_id, run_id)
     return json_response(run)
 
 
@@ -128,13 +118,8 @@ async def list_run_spans(request: web.Request) -> web.Response:
     span_kind = params.choice(request, "span_kind", SpanKind)
     limit = params.limit(request, default=state.config.api.max_page_size, maximum=state.config.api.max_page_size)
     after = params.cursor(request)
-
-    def read(cursor: Any) -> span_reads.SpanPage:
-        total = run_store.span_count_of_run(cursor, agent_id, run_id)  # 404 for an unknown run or another agent's
-        return span_reads.list_run_spans(cursor, run_id, total=total, limit=limit, after=after,
-                                         span_kind=span_kind.value if span_kind else None)
-
-    page = await state.database.read(read)
+    page = await state.store.spans.run_spans(agent_id, run_id, limit=limit, after=after,
+                                             span_kind=span_kind.value if span_kind else None)
     spans = span_objects(page.rows.names, page.rows.values)
     return json_response({"spans": spans, "total": page.total, "next_cursor": page.next_cursor})
 
@@ -151,7 +136,7 @@ async def upload_spans(request: web.Request) -> web.Response:
     upload = await state.sink.decoder.decode_upload(raw, target)  # off the event loop when large
     # The run's token is taken only for this agent's running run (404/409 take none), and given
     # back when the write refuses (it checks the run again, under the writer).
-    await state.database.read(lambda c: run_store.check_running(c, agent_id, run_id))
+    await state.store.runs.require_running(agent_id, run_id)
     with state.upload_limiter.charged(limit_key) as allowance:
         result = await state.sink.consume_upload(agent_id, run_id, upload.spans)
     body = {"uploaded": result.stored, "span_ids": list(upload.span_ids)}
@@ -172,7 +157,7 @@ async def enqueue_run(request: web.Request) -> web.Response:
     _check_input_size(user_input, state.config.jobs.max_input_bytes)
     run = NewRun(_requested_run_id(body.get("run_id")), agent_id, trigger, RunSource.HOSTED, RunStatus.QUEUED, user_input)
     job_id = uuid7()
-    await state.database.write(lambda txn: job_store.enqueue_job(txn, run, job_id, run_store.utc_now()))
+    await state.store.jobs.enqueue(run, job_id)
     state.jobs.wake()
     answer = {"run_id": run.run_id, "job_id": job_id, "status": RunStatus.QUEUED.value}
     return json_response(answer, status=202, headers={"Location": f"/jobs/{job_id}"})

@@ -13,7 +13,6 @@ from aiohttp import web
 from kate.collector.api.context import STATE_KEY
 from kate.collector.api.serialize import read_json_object
 from kate.collector.errors import NotFound, QueryTimeout, ValidationError
-from kate.collector.store.readonly import run_readonly_query
 
 
 async def run_sql(request: web.Request) -> web.Response:
@@ -24,10 +23,8 @@ async def run_sql(request: web.Request) -> web.Response:
     sql, params, max_rows = _query(body, state.config.sql.max_rows)
     timeout_ms, max_bytes = state.config.sql.timeout_ms, state.config.sql.max_response_bytes
     try:
-        body_bytes = await state.database.read(
-            lambda cursor: run_readonly_query(cursor, sql, params, max_rows, max_bytes).to_json_bytes(),
-            timeout_s=timeout_ms / 1000,
-        )
+        body_bytes = await state.store.analysis.query_json(sql, params, max_rows=max_rows, max_bytes=max_bytes,
+                                                           timeout_s=timeout_ms / 1000)
     except TimeoutError:
         raise QueryTimeout(f"query did not finish within {timeout_ms} ms and was interrupted") from None
     return web.Response(body=body_bytes, content_type="application/json", charset="utf-8")

@@ -28,20 +28,7 @@ from kate.collector.evaluation.evaluator import (
 from kate.collector.evaluation.judge import LlmJudge
 from kate.collector.evaluation.policy import CooldownPolicy
 from kate.collector.evaluation.settings import EvaluationConfig
-from kate.collector.store.database import Database
-from kate.collector.store.evaluations import (
-    CooldownClocks,
-    EvaluationStatus,
-    Outcome,
-    Ticket,
-    admit_evaluations,
-    force_evaluation,
-    list_pending,
-    load_subject,
-    record_evaluation,
-)
-from kate.collector.store.runs import utc_now
-from kate.collector.store.writer import WriteTxn
+from kate.collector.store.interfaces import CooldownClocks, EvaluationStatus, EvaluationStore, Outcome, Ticket, WriteScope
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,8 +49,8 @@ def build_evaluators(settings: EvaluationConfig) -> list[WeightedEvaluator]:
 
 
 class EvaluationScheduler:
-    def __init__(self, database: Database, settings: EvaluationConfig, evaluators: Sequence[WeightedEvaluator]) -> None:
-        self._database = database
+    def __init__(self, store: EvaluationStore, settings: EvaluationConfig, evaluators: Sequence[WeightedEvaluator]) -> None:
+        self._store = store
         self._settings = settings
         self._evaluators = tuple(evaluators)
         self._policy = CooldownPolicy(settings.cooldown_s, dict(settings.cooldown_s_by_agent))
@@ -77,7 +64,7 @@ class EvaluationScheduler:
         self._running = True
         if not self._evaluators:
             logger.warning("evaluation: no evaluator is enabled; every evaluation will fail")
-        for ticket in await self._database.read(list_pending):
+        for ticket in await self._store.pending():
             self._spawn(self._evaluate(ticket))
 
     async def stop(self) -> None:
@@ -93,13 +80,13 @@ class EvaluationScheduler:
             if close is not None:
                 await close()
 
-    def in_transaction(self, txn: WriteTxn, runs: Sequence[CompletedRun]) -> AfterCommit | None:
+    def in_transaction(self, scope: WriteScope, runs: Sequence[CompletedRun]) -> AfterCommit | None:
         """CompletionListener: admit the runs in the transaction that completes them (each says
         pending or skipped_cooldown when the completion is answered); once committed, evaluate
         the admitted ones in the background. Runs in the writer thread."""
         if not (self._running and self._settings.enabled):
             return None
-        tickets = admit_evaluations(txn, runs, self._policy, utc_now(), self._clocks)
+        tickets = self._store.admit(scope, runs, self._policy, self._clocks)
         if not tickets:
             return None
         return lambda: self._begin_all(tickets)
@@ -114,7 +101,7 @@ class EvaluationScheduler:
         """Admit an evaluation regardless of cooldown (NotFound, RunNotFinished); begin() starts it."""
         if not self._running:
             raise Overloaded("evaluation is not running (starting up or shutting down)")
-        return await self._database.write(lambda txn: force_evaluation(txn, agent_id, run_id, utc_now(), self._clocks))
+        return await self._store.force(agent_id, run_id, self._clocks)
 
     def begin(self, ticket: Ticket) -> None:
         """Start an admitted evaluation in the background."""
@@ -128,13 +115,13 @@ class EvaluationScheduler:
     async def _evaluate(self, ticket: Ticket) -> None:
         async with self._slots:
             try:
-                subject = await self._database.read(lambda c: load_subject(c, ticket.run_id, self._settings.max_spans))
+                subject = await self._store.subject(ticket.run_id, self._settings.max_spans)
             except NotFound:
                 logger.warning("evaluation: run %s disappeared before it was evaluated", ticket.run_id)
                 return
             results = await asyncio.gather(*(self._run_one(weighted, subject) for weighted in self._evaluators))
             outcome = _outcome(ticket, results)
-            await _retrying(lambda: self._database.write(lambda txn: record_evaluation(txn, outcome, utc_now())))
+            await _retrying(lambda: self._store.record(outcome))
         logger.info("run %s of agent %s evaluated: %s, overall %s", ticket.run_id, ticket.agent_id,
                     outcome.status.value, outcome.overall_score)
 

@@ -17,16 +17,11 @@ import socket
 import uuid
 from dataclasses import dataclass
 
-from kate.collector.completion import NO_FOLLOW_UPS, CompletedRun, CompletionHub, FollowUps
 from kate.collector.jobs.hosted import HostedAgents
 from kate.collector.jobs.process import AttemptOutcome, AttemptSpec, run_attempt
 from kate.collector.jobs.settings import JobsConfig
 from kate.collector.jobs.spans import SpanForwarder
-from kate.collector.store import jobs as job_store
-from kate.collector.store.database import Database
-from kate.collector.store.jobs import Claim, ClaimRequest
-from kate.collector.store.runs import utc_now
-from kate.collector.store.writer import WriteTxn
+from kate.collector.store.interfaces import Claim, ClaimRequest, JobStore, utc_now
 from kate.schema.text import cap_text
 
 logger = logging.getLogger(__name__)
@@ -40,12 +35,11 @@ class _Running:
 
 
 class JobWorker:
-    def __init__(self, database: Database, agents: HostedAgents, settings: JobsConfig, *,
-                 completions: CompletionHub, spans: SpanForwarder, max_text_bytes: int) -> None:
-        self._database = database
+    def __init__(self, store: JobStore, agents: HostedAgents, settings: JobsConfig, *,
+                 spans: SpanForwarder, max_text_bytes: int) -> None:
+        self._store = store
         self._agents = agents
         self._settings = settings
-        self._completions = completions
         self._spans = spans
         self._max_text_bytes = max_text_bytes
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -86,7 +80,7 @@ class JobWorker:
 
     async def _release(self, claims: list[Claim]) -> None:
         try:
-            await self._database.write(lambda txn: job_store.release_jobs(txn, claims))
+            await self._store.release(claims)
         except Exception:  # shutdown boundary: their leases expire instead, and they are claimed again
             logger.exception("could not release %d interrupted jobs", len(claims))
             return
@@ -106,7 +100,7 @@ class JobWorker:
         request = self._claim_request()
         if request is None:
             return
-        claims = await self._database.write(lambda txn: job_store.claim_jobs(txn, request, utc_now()))
+        claims = await self._store.claim(request)
         for claim in claims:
             task = asyncio.get_running_loop().create_task(self._execute(claim))
             self._running[claim.job_id] = _Running(claim, task)
@@ -147,19 +141,13 @@ class JobWorker:
         now = utc_now()
         if outcome.ok:
             output = cap_text(outcome.output, self._max_text_bytes)[0] if outcome.output is not None else None
-
-            def finish(txn: WriteTxn) -> FollowUps:
-                if not job_store.finish_job(txn, claim, output, now):
-                    return NO_FOLLOW_UPS
-                return self._completions.in_transaction(txn, [CompletedRun(claim.agent_id, claim.run_id)])
-
-            (await self._database.write(finish)).run()
+            await self._store.finish(claim, output)  # the run completes, admitted for evaluation
             logger.info("job %s succeeded on attempt %d", claim.job_id, claim.attempt)
             return
         retry_at = self._retry_at(claim, outcome, max_attempts, now)
         error = cap_text(outcome.error or "the attempt failed", self._max_text_bytes)[0]
         detail = cap_text(outcome.detail, self._max_text_bytes)[0]
-        await self._database.write(lambda txn: job_store.fail_attempt(txn, claim, error, detail, retry_at, now))
+        await self._store.fail_attempt(claim, error, detail, retry_at)
         logger.warning("job %s: attempt %d failed (%s); %s", claim.job_id, claim.attempt, error,
                        f"retry at {retry_at:%H:%M:%S}" if retry_at else "no retry left")
 
@@ -182,7 +170,7 @@ class JobWorker:
         if not claims:
             return
         lease_until = utc_now() + dt.timedelta(seconds=self._settings.lease_s)
-        lost = await self._database.write(lambda txn: job_store.renew_leases(txn, claims, lease_until))
+        lost = await self._store.renew(claims, lease_until)
         for job_id in lost:  # claimed by another worker after our lease ran out: stop our copy
             entry = self._running.get(job_id)
             if entry is not None:

@@ -9,19 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import duckdb
 from kate.collector import metrics
 from kate.collector.retention.settings import RetentionConfig
-from kate.collector.store import retention as store
-from kate.collector.store.database import Database
-from kate.collector.store.retention import Deleted, DueRun
-from kate.collector.store.runs import utc_now
-from kate.collector.store.writer import WriteTxn
+from kate.collector.store.interfaces import DataSize, Deleted, DueRun, RetentionStore, utc_now
 
 logger = logging.getLogger("kate.retention")
 MAX_SLICES_PER_PASS = 50  # a pass ends after this many slices; the next pass goes on
@@ -34,7 +28,7 @@ class Plan:
 
     by_age: list[DueRun] = field(default_factory=list)
     by_size: list[DueRun] = field(default_factory=list)
-    size: store.DataSize | None = None
+    size: DataSize | None = None
 
     @property
     def runs(self) -> list[DueRun]:
@@ -44,9 +38,9 @@ class Plan:
 class Pruner:
     """One collector's retention: plan() reads, prune() deletes; start()/stop() run it periodically."""
 
-    def __init__(self, database: Database, config: RetentionConfig, *,
+    def __init__(self, store: RetentionStore, config: RetentionConfig, *,
                  clock: Callable[[], dt.datetime] = utc_now) -> None:
-        self._database = database
+        self._store = store
         self._config = config
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
@@ -57,7 +51,7 @@ class Pruner:
         by_age = await self._by_age(limit) if self._ages_set() else []
         size, by_size = None, []
         if self._config.max_bytes_value > 0:
-            size = await self._database.read(store.data_size)
+            size = await self._store.data_size()
             by_size = await self._by_size(size, {run.run_id for run in by_age}, limit - len(by_age))
         return Plan(by_age, by_size, size)
 
@@ -68,7 +62,7 @@ class Pruner:
         total = Deleted()
         for start in range(0, len(ids), self._config.slice_runs):
             chunk = ids[start : start + self._config.slice_runs]
-            deleted = await self._database.write(functools.partial(_delete, chunk))
+            deleted = await self._store.delete_runs(chunk)
             metrics.RETENTION_DELETED_RUNS.inc(deleted.runs)
             metrics.RETENTION_DELETED_SPANS.inc(deleted.spans)
             total += deleted
@@ -104,9 +98,9 @@ class Pruner:
         now = self._clock()
         default = _cutoff(now, self._config.max_age_days)
         by_agent = {agent: _cutoff(now, days) for agent, days in self._config.max_age_days_by_agent.items()}
-        return await self._database.read(lambda c: store.expired_runs(c, default, by_agent, limit))
+        return await self._store.expired_runs(default, by_agent, limit)
 
-    async def _by_size(self, size: store.DataSize, taken: set[str], limit: int) -> list[DueRun]:
+    async def _by_size(self, size: DataSize, taken: set[str], limit: int) -> list[DueRun]:
         """The oldest finished runs whose estimated bytes bring the data under the cap."""
         excess = float(size.used_bytes - self._config.max_bytes_value)
         if excess <= 0 or limit <= 0:
@@ -115,7 +109,7 @@ class Pruner:
         chosen: list[DueRun] = []
         after: tuple[dt.datetime, str] | None = None
         while excess > 0 and len(chosen) < limit:
-            page = await self._database.read(functools.partial(_oldest, self._config.slice_runs, after))
+            page = await self._store.oldest_runs(self._config.slice_runs, after)
             if not page:
                 break
             for run in page:
@@ -128,14 +122,6 @@ class Pruner:
                 chosen.append(run)
                 excess -= run.span_count * per_span + RUN_OVERHEAD_BYTES
         return chosen
-
-
-def _delete(run_ids: list[str], txn: WriteTxn) -> Deleted:
-    return store.delete_runs(txn, run_ids)
-
-
-def _oldest(limit: int, after: tuple[dt.datetime, str] | None, cursor: duckdb.DuckDBPyConnection) -> list[DueRun]:
-    return store.oldest_runs(cursor, limit, after)
 
 
 def _cutoff(now: dt.datetime, days: float) -> dt.datetime | None:

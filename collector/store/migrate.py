@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 import duckdb
 
@@ -27,15 +28,20 @@ class SchemaTooNew(RuntimeError):
 def migration_files() -> list[tuple[int, str, str]]:
     """(version, file name, SQL text) of every migration shipped in kate.schema, in order."""
     found = []
-    for entry in resources.files("kate.schema").iterdir():
+    for entry in _sql_folder().iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
             found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
     return sorted(found)
 
 
+def _sql_folder() -> Traversable:
+    """DuckDB's SQL: schema/duckdb/ (each engine keeps its SQL in its own folder)."""
+    return resources.files("kate.schema").joinpath("duckdb")
+
+
 def views_sql() -> str:
-    return resources.files("kate.schema").joinpath("views.sql").read_text(encoding="utf-8")
+    return _sql_folder().joinpath("views.sql").read_text(encoding="utf-8")
 
 
 def apply_migrations(connection: duckdb.DuckDBPyConnection, *, compress_text: bool = True) -> int:

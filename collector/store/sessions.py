@@ -1,6 +1,6 @@
 """Reads of sessions (docs/api.md#sessions): an agent's sessions, newest activity first, and a
 session's runs in the order they were created. Sessions are not stored: the `sessions` view
-sums the runs that carry a session_id (schema/views.sql)."""
+sums the runs that carry a session_id (schema/duckdb/views.sql)."""
 
 from __future__ import annotations
 
