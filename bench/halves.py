@@ -28,7 +28,7 @@ from kate.collector.evaluation.settings import EvaluationConfig
 from kate.collector.ingest.decoding import decode_body
 from kate.collector.ingest.otlp_codec import PROTOBUF
 from kate.collector.ingest.sink import Sink
-from kate.collector.store.database import Database
+from kate.collector.store.duckdb_store import DuckDBStore
 from kate.collector.store.span_batch import SpanBatch
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
 
@@ -65,15 +65,15 @@ def _decoded(payloads: Payloads, index: int) -> SpanBatch:
 async def _write_alone(batches: list[SpanBatch], submitters: int, storage: StorageConfig) -> tuple[float, float]:
     """(spans/s, CPU seconds) of writing batches through a fresh store as the collector does."""
     with tempfile.TemporaryDirectory(prefix="kate-bench-writer-") as folder:
-        database = Database(Path(folder) / "kate.duckdb", storage)
-        database.open()
-        evaluation = EvaluationConfig()
-        scheduler = EvaluationScheduler(database, evaluation, build_evaluators(evaluation))
         completions = CompletionHub()
+        store = DuckDBStore(Path(folder) / "kate.duckdb", storage, completions)
+        store.open()
+        evaluation = EvaluationConfig()
+        scheduler = EvaluationScheduler(store.evaluations, evaluation, build_evaluators(evaluation))
         completions.subscribe(scheduler)
         try:
             await scheduler.start()
-            sink = Sink(database, completions)
+            sink = Sink(store.spans)
             pending = iter(batches)
 
             async def submit() -> None:
@@ -85,7 +85,7 @@ async def _write_alone(batches: list[SpanBatch], submitters: int, storage: Stora
             elapsed, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_before
         finally:
             await scheduler.stop()
-            database.close()
+            store.close()
     return sum(batch.count for batch in batches) / elapsed, cpu
 
 
