@@ -13,8 +13,8 @@ import statistics
 import time
 
 from kate.collector.cost.settings import CostConfig, PriceConfig
-from kate.collector.ingest.decoding import decode_body
-from kate.collector.ingest.otlp_codec import PROTOBUF
+from kate.collector.ingest.decode_pool import decode_body
+from kate.collector.ingest.wire import PROTOBUF
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
 
 from bench.bench_otlp_decode import SPANS, build_request

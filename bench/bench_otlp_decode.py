@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from google.protobuf import json_format
-from kate.collector.ingest.otlp_codec import JSON, PROTOBUF, decompress, parse_request
-from kate.collector.ingest.otlp_decode import decode_spans
+from kate.collector.ingest.decode_spans import decode_spans
+from kate.collector.ingest.wire import JSON, PROTOBUF, decompress, parse_request
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource

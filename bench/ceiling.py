@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from kate.collector.ingest.otlp_codec import PROTOBUF, parse_request
-from kate.collector.ingest.otlp_decode import decode_spans
-from kate.collector.ingest.otlp_records import to_records
+from kate.collector.ingest.decode_spans import decode_spans
+from kate.collector.ingest.map_spans import to_records
+from kate.collector.ingest.wire import PROTOBUF, parse_request
 from kate.collector.store.migrate import apply_migrations, migration_files
 from kate.collector.store.span_batch import SpanBatch
 from kate.schema.record import SPAN_COLUMNS, SpanRecord

@@ -25,9 +25,9 @@ from kate.collector.completion import CompletionHub
 from kate.collector.config import StorageConfig
 from kate.collector.evaluation.scheduler import EvaluationScheduler, build_evaluators
 from kate.collector.evaluation.settings import EvaluationConfig
-from kate.collector.ingest.decoding import decode_body
-from kate.collector.ingest.otlp_codec import PROTOBUF
+from kate.collector.ingest.decode_pool import decode_body
 from kate.collector.ingest.sink import Sink
+from kate.collector.ingest.wire import PROTOBUF
 from kate.collector.store.duckdb_store import DuckDBStore
 from kate.collector.store.span_batch import SpanBatch
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
@@ -78,7 +78,7 @@ async def _write_alone(batches: list[SpanBatch], submitters: int, storage: Stora
 
             async def submit() -> None:
                 for batch in pending:
-                    await sink.consume_otlp(batch, protocol="bench")
+                    await sink.consume(batch, protocol="bench")
 
             cpu_before, started = _cpu_seconds(), time.perf_counter()
             await asyncio.wait_for(asyncio.gather(*(submit() for _ in range(submitters))), WRITE_TIMEOUT_S)

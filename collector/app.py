@@ -16,8 +16,8 @@ from kate.collector.auth import Authenticator
 from kate.collector.completion import CompletionHub
 from kate.collector.config import Config
 from kate.collector.evaluation.scheduler import EvaluationScheduler, build_evaluators
-from kate.collector.ingest.decoding import DecodePool
-from kate.collector.ingest.otlp_grpc import GrpcReceiver
+from kate.collector.ingest.decode_pool import DecodePool
+from kate.collector.ingest.receive_grpc import GrpcReceiver
 from kate.collector.ingest.sink import Sink
 from kate.collector.jobs.hosted import HostedAgents
 from kate.collector.jobs.spans import SpanForwarder
@@ -45,15 +45,15 @@ def create_app(config: Config) -> web.Application:
     app[AUTHENTICATOR_KEY] = Authenticator(config.auth)
     completions = CompletionHub()
     fold = FoldSettings(config.ingest.max_text_bytes, config.ingest.genai_log_pending_hours * 3600)
-    store = DuckDBStore(config.storage.path, config.storage, completions, fold)
-    decoder = DecodePool(config.ingest.decode_workers, config.ingest.max_text_bytes, config.storage, config.cost)
+    store = DuckDBStore(config.storage.path, config.storage, completions, fold, config.queue)
+    decoder = DecodePool(config.ingest.decode_workers, config.ingest.max_text_bytes, config.queue, config.cost)
     sink = Sink(store.spans, decoder)
     metrics.watch_queues(write_requests=lambda: store.write_queue()[0], write_bytes=lambda: store.write_queue()[1],
                          decode_requests=lambda: decoder.pending)
     evaluations = EvaluationScheduler(store.evaluations, config.evaluation, build_evaluators(config.evaluation))
     completions.subscribe(evaluations)
     hosted = HostedAgents(config.hosted_agents)
-    forwarder = SpanForwarder(sink, config.ingest.max_text_bytes)
+    forwarder = SpanForwarder(sink)
     app[STATE_KEY] = AppState(
         config=config,
         store=store,

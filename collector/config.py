@@ -48,14 +48,21 @@ class ServerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """How much work may wait (bodies for a decode worker, writes for the store) before Kate
+    answers 503 / UNAVAILABLE with a retry hint: the same for every storage engine."""
+
+    max_items: int = 1024
+    max_bytes: int = 128 * MIB
+    retry_after_s: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class StorageConfig:
     path: str = "data/kate.duckdb"
     read_threads: int = 4
-    queue_max_items: int = 1024
-    queue_max_bytes: int = 128 * MIB
     max_batch_items: int = 256
     commit_timeout_ms: int = 5000
-    retry_after_s: int = 1
     wal_autocheckpoint: str = "64MiB"
     memory_limit: str = "512MiB"
     repair_on_start: bool = False  # run `kate repair` when the file was torn during a checkpoint
@@ -116,6 +123,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     sql: SqlConfig = field(default_factory=SqlConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
@@ -151,6 +159,7 @@ def load_config(
     tree: dict[str, Any] = {}
     if path is not None:
         tree = _read_yaml(Path(path))
+    _rename_moved_keys(tree)
     from_env: dict[str, str] = {}
     for variable, dotted in ENV_OVERRIDES.items():
         if environ and variable in environ:
@@ -166,6 +175,29 @@ def load_config(
     except ConfigError as exc:
         raise ConfigError(_with_source(str(exc), from_env)) from None
     return config
+
+
+# Keys that moved (old dotted path → new one): still read, so existing config files keep working.
+MOVED_KEYS: dict[str, str] = {
+    "storage.queue_max_items": "queue.max_items",
+    "storage.queue_max_bytes": "queue.max_bytes",
+    "storage.retry_after_s": "queue.retry_after_s",
+}
+
+
+def _rename_moved_keys(tree: dict[str, Any]) -> None:
+    """Read a moved key under its new name; setting both names is refused as ambiguous."""
+    for old, new in MOVED_KEYS.items():
+        (old_section, old_key), (new_section, new_key) = old.split("."), new.split(".")
+        section = tree.get(old_section)
+        if not isinstance(section, dict) or old_key not in section:
+            continue
+        target = tree.setdefault(new_section, {})
+        if not isinstance(target, dict):
+            continue  # _build names the wrong shape
+        if new_key in target:
+            raise ConfigError(f"{old} and {new} are both set; {old} is the old name of {new}: keep only {new}")
+        target[new_key] = section.pop(old_key)
 
 
 def _with_source(message: str, from_env: Mapping[str, str]) -> str:
@@ -296,8 +328,9 @@ def _check(config: Config) -> None:
         "server.body_timeout_s": config.server.body_timeout_s,
         "server.keepalive_timeout_s": config.server.keepalive_timeout_s,
         "storage.read_threads": config.storage.read_threads,
-        "storage.queue_max_items": config.storage.queue_max_items,
-        "storage.queue_max_bytes": config.storage.queue_max_bytes,
+        "queue.max_items": config.queue.max_items,
+        "queue.max_bytes": config.queue.max_bytes,
+        "queue.retry_after_s": config.queue.retry_after_s,
         "storage.max_batch_items": config.storage.max_batch_items,
         "storage.commit_timeout_ms": config.storage.commit_timeout_ms,
         "ingest.max_text_bytes": config.ingest.max_text_bytes,

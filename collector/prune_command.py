@@ -45,7 +45,7 @@ def prune_file(config: Config, *, dry_run: bool) -> int:
 
 
 async def _pass(config: Config, *, dry_run: bool) -> tuple[Plan, Deleted]:
-    store = DuckDBStore(config.storage.path, config.storage, CompletionHub())
+    store = DuckDBStore(config.storage.path, config.storage, CompletionHub(), queue=config.queue)
     store.open()
     try:
         pruner = Pruner(store.retention, config.retention)

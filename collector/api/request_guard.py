@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from kate.collector.config import ServerConfig, is_loopback
 from kate.collector.errors import HostNotAllowed, OriginNotAllowed, UnsupportedMediaType
-from kate.collector.ingest.otlp_codec import media_type
+from kate.collector.ingest.wire import media_type
 from kate.collector.middleware import Handler
 
 # Probes answer any Host and Origin: Kubernetes sends the pod IP as Host, and none of them

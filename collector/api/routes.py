@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from kate.collector.api import agents, evaluations, exports, health, jobs, openapi, runs, sessions, sql
-from kate.collector.ingest import otlp_http
+from kate.collector.ingest import receive_http
 from kate.collector.middleware import RENDERER_KEY, ErrorRenderer, Handler
 
 _RUN = "/agents/{agent_id}/runs/{run_id}"
@@ -30,16 +30,16 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/readyz", health.readyz),
     ("GET", "/metrics", health.prometheus_metrics),
     ("GET", "/openapi.json", openapi.openapi_document),
-    ("POST", "/v1/traces", otlp_http.receive_traces),
-    ("POST", "/v1/metrics", otlp_http.discard_signal),
-    ("POST", "/v1/logs", otlp_http.receive_logs),
+    ("POST", "/v1/traces", receive_http.receive_traces),
+    ("POST", "/v1/metrics", receive_http.discard_signal),
+    ("POST", "/v1/logs", receive_http.receive_logs),
 )
 
 # Routes whose errors are not the JSON envelope: OTLP answers google.rpc.Status (OTLP/HTTP spec).
 ERROR_RENDERERS: dict[str, ErrorRenderer] = {
-    "/v1/traces": otlp_http.render_otlp_error,
-    "/v1/metrics": otlp_http.render_otlp_error,
-    "/v1/logs": otlp_http.render_otlp_error,
+    "/v1/traces": receive_http.render_otlp_error,
+    "/v1/metrics": receive_http.render_otlp_error,
+    "/v1/logs": receive_http.render_otlp_error,
 }
 
 

@@ -14,7 +14,8 @@ from kate.collector.api.context import STATE_KEY, AppState
 from kate.collector.api.ratelimit import run_key
 from kate.collector.api.serialize import json_response, read_json_bytes, read_json_object, span_objects
 from kate.collector.errors import PayloadTooLarge, ValidationError
-from kate.collector.ingest.upload import UploadTarget
+from kate.collector.ingest.decode_upload import UploadTarget
+from kate.collector.ingest.sink import RunRef
 from kate.collector.store.ids import uuid7
 from kate.collector.store.interfaces import NewRun, RunFilter, RunSource, RunStatus, RunTrigger
 from kate.schema.record import SpanKind
@@ -138,7 +139,7 @@ async def upload_spans(request: web.Request) -> web.Response:
     # back when the write refuses (it checks the run again, under the writer).
     await state.store.runs.require_running(agent_id, run_id)
     with state.upload_limiter.charged(limit_key) as allowance:
-        result = await state.sink.consume_upload(agent_id, run_id, upload.spans)
+        result = await state.sink.consume(upload.spans, protocol="upload", into=RunRef(agent_id, run_id))
     body = {"uploaded": result.stored, "span_ids": list(upload.span_ids)}
     return json_response(body, status=201, headers=allowance.headers())
 

@@ -1,19 +1,28 @@
-"""The one seam every ingestion path ends in: records in, committed rows out.
+"""The pipeline's last stage: decoded spans in, committed rows out (ack after commit).
 
-OTLP/HTTP, OTLP/gRPC and the JSON upload all call a Sink method with spans (OTLP logs: with
-GenAI log records); it hands them to the span store (store/interfaces.py) and returns once they
-are committed (ack after commit), counting them. It also carries the decode pool that turns
-request bodies into span batches.
+Every path ends in consume(): OTLP/HTTP, OTLP/gRPC and hosted agents' frames with the
+protocol's name, the JSON upload with the run it must go into. It counts the spans and hands
+them to the span store (store/interfaces.py). It also carries the decode pool that turns
+request bodies into span batches, and takes GenAI log records (consume_logs).
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from kate.collector import metrics
-from kate.collector.ingest.decoding import DecodePool
-from kate.collector.ingest.otlp_logs import DecodedLogs
+from kate.collector.ingest.decode_logs import DecodedLogs
+from kate.collector.ingest.decode_pool import DecodePool
 from kate.collector.store.interfaces import IngestResult, SpanStore, StoredLogs
 from kate.collector.store.span_batch import SpanBatch
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
+
+
+class RunRef(NamedTuple):
+    """The run an upload goes into (its path's agent and run)."""
+
+    agent_id: str
+    run_id: str
 
 
 class Sink:
@@ -29,18 +38,15 @@ class Sink:
         self.decoder.require_room(body_bytes)
         self._store.require_write_room()
 
-    async def consume_upload(self, agent_id: str, run_id: str, batch: SpanBatch) -> IngestResult:
-        """Store an upload to a running run, all or nothing."""
-        metrics.INGEST_REQUESTS.labels("upload").inc()
-        metrics.SPANS_RECEIVED.labels("upload").inc(batch.count)
-        return await self._store.ingest_upload(agent_id, run_id, batch)
-
-    async def consume_otlp(self, batch: SpanBatch, *, protocol: str) -> IngestResult:
-        """Store OTLP spans, creating and completing their runs (docs/mapping.md#agents-and-runs); the runs that root
-        spans complete are admitted for evaluation in the same transaction. protocol labels the
-        metrics (otlp_http, otlp_grpc, hosted)."""
+    async def consume(self, batch: SpanBatch, *, protocol: str, into: RunRef | None = None) -> IngestResult:
+        """Store spans. OTLP (into=None): their runs are created and completed as they say
+        (docs/mapping.md#agents-and-runs), and the runs that root spans complete are admitted for
+        evaluation in the same write. An upload (into=the agent's run): all or nothing, into that
+        running run. protocol labels the metrics (otlp_http, otlp_grpc, hosted, upload)."""
         metrics.INGEST_REQUESTS.labels(protocol).inc()
         metrics.SPANS_RECEIVED.labels(protocol).inc(batch.count)
+        if into is not None:
+            return await self._store.ingest_upload(into.agent_id, into.run_id, batch)
         if not batch.count:
             return IngestResult(stored=0, completed_runs=())
         return await self._store.ingest_otlp(batch)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
-from kate.collector.config import StorageConfig
+from kate.collector.config import QueueConfig, StorageConfig
 from kate.collector.errors import Overloaded, StoreUnavailable
 from kate.collector.store.migrate import apply_migrations, texts_compressed
 from kate.collector.store.repair import RepairFailed, RepairRefused, repair, torn_block
@@ -31,9 +31,10 @@ _INTERRUPT_EVERY_S = 0.05
 class Database:
     """Owns the connection, the writer thread and the read pool of one DuckDB file."""
 
-    def __init__(self, path: str | Path, settings: StorageConfig) -> None:
+    def __init__(self, path: str | Path, settings: StorageConfig, queue: QueueConfig | None = None) -> None:
         self.path = Path(path)
         self.settings = settings
+        self.queue = queue or QueueConfig()  # the write queue's bounds
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._writer: WriterThread | None = None
         self._reader_pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -53,7 +54,7 @@ class Database:
             logger.warning("storage.compress_text is %s, but %s was created with the span texts %s; it keeps them so "
                            "(the setting applies to new files)", self.settings.compress_text, self.path,
                            "uncompressed" if self.settings.compress_text else "compressed")
-        self._writer = WriterThread(self._connection.cursor(), self.settings, wal_path=Path(f"{self.path}.wal"))
+        self._writer = WriterThread(self._connection.cursor(), self.settings, self.queue, wal_path=Path(f"{self.path}.wal"))
         self._writer.start()
         self._reader_pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.settings.read_threads, thread_name_prefix="kate-read"
@@ -109,7 +110,7 @@ class Database:
             return await asyncio.wait_for(asyncio.shield(future), timeout_s)
         except TimeoutError:
             msg = f"commit did not finish within {self.settings.commit_timeout_ms} ms"
-            raise Overloaded(msg, retry_after_s=self.settings.retry_after_s) from None
+            raise Overloaded(msg, retry_after_s=self.queue.retry_after_s) from None
 
     async def read(self, fn: ReadFn[T], *, timeout_s: float | None = None) -> T:
         """Run fn(cursor) on a reader thread; interrupt the query after timeout_s."""

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from kate.collector.completion import CompletedRun, CompletionHub, FollowUps
-from kate.collector.config import StorageConfig
+from kate.collector.config import QueueConfig, StorageConfig
 from kate.collector.evaluation.evaluator import EvaluationSubject
 from kate.collector.evaluation.policy import CooldownPolicy
-from kate.collector.ingest.otlp_logs import GenAiLogRecord
+from kate.collector.ingest.decode_logs import GenAiLogRecord
 from kate.collector.store import agent_spans, agents, evaluations, exports, jobs, readonly, retention, runs, sessions, span_reads
 from kate.collector.store.agent_spans import AgentSpanFilter, AgentSpanPage, SpanOrder
 from kate.collector.store.database import Database
@@ -42,8 +42,8 @@ class DuckDBStore:
     """interfaces.Store over one DuckDB file."""
 
     def __init__(self, path: str | Path, settings: StorageConfig, completions: CompletionHub,
-                 fold: FoldSettings = DEFAULT_FOLD) -> None:
-        self.database = Database(path, settings)
+                 fold: FoldSettings = DEFAULT_FOLD, queue: QueueConfig | None = None) -> None:
+        self.database = Database(path, settings, queue)
         self._spans = _Spans(self.database, completions, LogFolding(fold))
         self._runs = _Runs(self.database, completions)
         self._jobs = _Jobs(self.database, completions)

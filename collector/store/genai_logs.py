@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from kate.collector import metrics
-from kate.collector.ingest.otlp_logs import GenAiLogRecord
+from kate.collector.ingest.decode_logs import GenAiLogRecord
 from kate.collector.store.run_texts import refresh_texts
 from kate.collector.store.span_batch import SpanBatch
 from kate.collector.store.writer import WriteTxn

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from kate.collector.completion import CompletedRun
 from kate.collector.evaluation.evaluator import EvaluationSubject
 from kate.collector.evaluation.policy import CooldownPolicy
-from kate.collector.ingest.otlp_logs import GenAiLogRecord
+from kate.collector.ingest.decode_logs import GenAiLogRecord
 from kate.collector.store.agent_spans import AgentSpanFilter, AgentSpanPage, SpanOrder
 from kate.collector.store.evaluations import CooldownClocks, EvaluationStatus, Outcome, Ticket
 from kate.collector.store.exports import ExportPage, ExportTable, ExportWindow

@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 import duckdb
 from kate.collector import metrics
-from kate.collector.config import StorageConfig
+from kate.collector.config import QueueConfig, StorageConfig
 from kate.collector.errors import KateError, Overloaded
 from kate.collector.store.span_batch import SpanBatch, concatenated
 from kate.schema.record import SPAN_COLUMNS
@@ -93,9 +93,11 @@ class _Queued(Generic[T]):
 class WriterThread:
     """Owns the writer cursor. submit() from the event loop; the thread commits in groups."""
 
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, settings: StorageConfig, wal_path: Path | None = None) -> None:
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, settings: StorageConfig, queue: QueueConfig,
+                 wal_path: Path | None = None) -> None:
         self._cursor = cursor
         self._settings = settings
+        self._limits = queue
         self._wal_path = wal_path  # None: no checkpoints of our own (DuckDB's auto-checkpoint only)
         self._queue: collections.deque[_Queued[Any]] = collections.deque()
         self._queued_bytes = 0
@@ -115,7 +117,7 @@ class WriterThread:
         future: asyncio.Future[T] = loop.create_future()
         with self._condition:
             if self._stopping:
-                raise Overloaded("the collector is shutting down", retry_after_s=self._settings.retry_after_s)
+                raise Overloaded("the collector is shutting down", retry_after_s=self._limits.retry_after_s)
             self._check_room(weight_bytes)
             self._queue.append(_Queued(op, weight_bytes, loop, future))
             self._queued_bytes += weight_bytes
@@ -132,15 +134,15 @@ class WriterThread:
         and decoded, so that refusing under overload costs next to nothing."""
         with self._condition:
             if self._stopping:
-                raise Overloaded("the collector is shutting down", retry_after_s=self._settings.retry_after_s)
+                raise Overloaded("the collector is shutting down", retry_after_s=self._limits.retry_after_s)
             self._check_room(0)
 
     def _check_room(self, weight_bytes: int) -> None:
-        items_full = len(self._queue) >= self._settings.queue_max_items
-        bytes_full = self._queue and self._queued_bytes + weight_bytes > self._settings.queue_max_bytes
+        items_full = len(self._queue) >= self._limits.max_items
+        bytes_full = self._queue and self._queued_bytes + weight_bytes > self._limits.max_bytes
         if items_full or bytes_full:
             msg = f"write queue is full ({len(self._queue)} requests, {self._queued_bytes} bytes)"
-            raise Overloaded(msg, retry_after_s=self._settings.retry_after_s)
+            raise Overloaded(msg, retry_after_s=self._limits.retry_after_s)
 
     def stop(self) -> None:
         """Commit everything queued, then end the thread. Safe to call twice."""

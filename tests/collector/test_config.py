@@ -74,3 +74,26 @@ def test_a_file_value_is_not_blamed_on_a_variable_that_set_another_key(tmp_path:
         load({"jobs": {"max_input_bytes": 0}}, tmp_path, {"KATE_PORT": "0"})
 
     assert str(refused.value) == "jobs.max_input_bytes must be positive"
+
+
+def test_the_queue_bounds_are_read_under_their_old_storage_names_too(tmp_path: Path) -> None:
+    old = load({"storage": {"queue_max_items": 7, "queue_max_bytes": 4096, "retry_after_s": 3}}, tmp_path)
+    new = load({"queue": {"max_items": 7, "max_bytes": 4096, "retry_after_s": 3}}, tmp_path)
+    assert old.queue == new.queue
+    assert (new.queue.max_items, new.queue.max_bytes, new.queue.retry_after_s) == (7, 4096, 3)
+    assert old.storage == new.storage  # nothing of the queue is left in storage
+
+
+def test_a_queue_bound_set_under_both_names_is_refused_naming_both(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"storage.queue_max_items and queue.max_items are both set"):
+        load({"storage": {"queue_max_items": 7}, "queue": {"max_items": 8}}, tmp_path)
+
+
+@pytest.mark.parametrize(("tree", "message"), [
+    ({"queue": {"max_items": 0}}, "queue.max_items must be positive, got 0"),
+    ({"storage": {"queue_max_bytes": -1}}, "queue.max_bytes must be positive, got -1"),
+    ({"queue": {"retry_after_s": "soon"}}, "queue.retry_after_s must be int, got 'soon'"),
+])
+def test_a_wrong_queue_bound_names_its_key(tree: dict[str, object], message: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load(tree, tmp_path)

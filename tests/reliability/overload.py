@@ -34,7 +34,7 @@ STOCK_AGENTS = ("stock-http", "stock-grpc")
 
 
 def overload_config(queue_max_bytes: int, queue_max_items: int) -> dict[str, object]:
-    return {"storage": {"queue_max_bytes": queue_max_bytes, "queue_max_items": queue_max_items, "retry_after_s": 1},
+    return {"queue": {"max_bytes": queue_max_bytes, "max_items": queue_max_items, "retry_after_s": 1},
             "evaluation": {"enabled": False}, "server": {"shutdown_timeout_s": 2}}
 
 

@@ -13,7 +13,7 @@ from google.rpc import status_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kate.collector.errors import BadRequest, KateError, PayloadTooLarge, UnsupportedMediaType
-from kate.collector.ingest.otlp_codec import (
+from kate.collector.ingest.wire import (
     JSON,
     PROTOBUF,
     decompress,

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kate.collector.ingest.otlp_codec import JSON, PROTOBUF, parse_request
-from kate.collector.ingest.otlp_decode import DecodedSpan, DecodeResult, decode_spans
+from kate.collector.ingest.decode_spans import DecodedSpan, DecodeResult, decode_spans
+from kate.collector.ingest.wire import JSON, PROTOBUF, parse_request
 from kate.schema.record import SpanEvent, StatusCode
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kate.collector.ingest.otlp_decode import DecodedSpan
-from kate.collector.ingest.otlp_records import to_records
+from kate.collector.ingest.decode_spans import DecodedSpan
+from kate.collector.ingest.map_spans import to_records
 from kate.schema.record import AttributeValue, SpanEvent, SpanInput, StatusCode
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"

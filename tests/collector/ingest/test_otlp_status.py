@@ -147,7 +147,7 @@ def private_collectors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
     """The module's private collectors, started on first use."""
     configs = {
         "small": {"server": {"max_body_bytes": SMALL_BYTES, "grpc_max_message_bytes": SMALL_BYTES}},
-        "slow": {"storage": {"commit_timeout_ms": 1, "retry_after_s": RETRY_AFTER_S}},
+        "slow": {"storage": {"commit_timeout_ms": 1}, "queue": {"retry_after_s": RETRY_AFTER_S}},
     }
     started: dict[str, CollectorProcess] = {}
 
@@ -296,7 +296,7 @@ async def test_overloaded_writes_are_safe_to_retry(start_collector: Callable[...
     """A 503/UNAVAILABLE after the commit bound may still commit; the exporter's retry then
     adds nothing (unique on trace_id, span_id). Checked after a drain on restart, not a sleep."""
     db_path = tmp_path / "kate.duckdb"
-    slow = start_collector(db_path, config={"storage": {"commit_timeout_ms": 1, "retry_after_s": RETRY_AFTER_S}})
+    slow = start_collector(db_path, config={"storage": {"commit_timeout_ms": 1}, "queue": {"retry_after_s": RETRY_AFTER_S}})
     bodies = {agent: big_request(agent).SerializeToString() for agent in ("http-agent", "grpc-agent")}
     async with aiohttp.ClientSession() as session:
         answer = await post_otlp(session, slow.base_url, bodies["http-agent"])

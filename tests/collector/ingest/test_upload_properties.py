@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from kate.collector.errors import KateError, ValidationError
-from kate.collector.ingest.upload import UploadTarget, parse_upload
+from kate.collector.ingest.decode_upload import UploadTarget, parse_upload
 
 TARGET = UploadTarget("agent", "0190a8a0-0000-7000-8000-000000000001", max_text_bytes=256, max_spans=20)
 MAX_NS = 2**63 - 1

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from kate.collector import metrics
-from kate.collector.config import StorageConfig
+from kate.collector.config import QueueConfig, StorageConfig
 from kate.collector.errors import Overloaded
 from kate.collector.store.database import Database
 from kate.collector.store.span_batch import SpanBatch
@@ -62,7 +62,7 @@ async def test_a_span_twice_in_one_request_is_stored_once(database: Database) ->
 async def test_a_full_queue_is_refused_by_the_cheap_check_before_any_work(tmp_path: Path) -> None:
     """require_write_room() answers from the queue's bounds alone (the OTLP and upload paths call
     it before decoding), and lets requests through again once the writer has caught up."""
-    database = Database(tmp_path / "kate.duckdb", StorageConfig(queue_max_items=1, retry_after_s=2))
+    database = Database(tmp_path / "kate.duckdb", StorageConfig(), QueueConfig(max_items=1, retry_after_s=2))
     database.open()
     try:
         database.require_write_room()  # empty queue

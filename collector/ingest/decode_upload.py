@@ -19,7 +19,7 @@ from typing import Any
 from kate.collector.cost.settings import CostConfig
 from kate.collector.cost.span_cost import Pricer, TokenUsage
 from kate.collector.errors import PayloadTooLarge, ValidationError
-from kate.collector.ingest.otlp_records import json_text
+from kate.collector.ingest.map_spans import json_text
 from kate.collector.json_body import parse_json_object
 from kate.collector.store.span_batch import SpanBatch
 from kate.collector.timefmt import parse_rfc3339_ns

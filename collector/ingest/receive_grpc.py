@@ -20,9 +20,9 @@ from kate.collector import metrics
 from kate.collector.auth import Authenticator, credential_from_headers
 from kate.collector.config import ServerConfig
 from kate.collector.errors import KateError, Overloaded
-from kate.collector.ingest.otlp_codec import PROTOBUF
-from kate.collector.ingest.otlp_export import export_body, export_logs_body
+from kate.collector.ingest.pipeline import ingest_logs, ingest_traces
 from kate.collector.ingest.sink import Sink
+from kate.collector.ingest.wire import PROTOBUF
 from kate.collector.listen import PortUnavailable, bind_http, display_address
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
@@ -77,7 +77,7 @@ def _credential(context: _Context) -> str | None:
 
 def _rpc_handler(servicer: ExportServicer, service: str) -> grpc.GenericRpcHandler:
     """<service>/Export taking raw bytes: grpcio would answer a corrupt message UNKNOWN, but
-    OTLP wants bad data as INVALID_ARGUMENT, so the servicer parses it (as otlp_http does)."""
+    OTLP wants bad data as INVALID_ARGUMENT, so the servicer parses it (as receive_http does)."""
     export: grpc.RpcMethodHandler[bytes, Message] = grpc.unary_unary_rpc_method_handler(
         servicer.Export, request_deserializer=None, response_serializer=_serialized
     )
@@ -115,8 +115,8 @@ class GrpcReceiver:
     def __init__(self, server: ServerConfig, sink: Sink, authenticator: Authenticator) -> None:
         self._config = server
         self._handlers = (
-            _rpc_handler(ExportServicer(sink, authenticator, export_body, "spans"), _TRACE_SERVICE),
-            _rpc_handler(ExportServicer(sink, authenticator, export_logs_body, "log records"), _LOGS_SERVICE),
+            _rpc_handler(ExportServicer(sink, authenticator, ingest_traces, "spans"), _TRACE_SERVICE),
+            _rpc_handler(ExportServicer(sink, authenticator, ingest_logs, "log records"), _LOGS_SERVICE),
         )
         self._server: grpc.aio.Server | None = None
         self.port: int | None = None  # the bound port, once started

@@ -13,8 +13,8 @@ from google.protobuf.message import Message
 from kate.collector.api.access import principal
 from kate.collector.api.context import STATE_KEY
 from kate.collector.errors import BadRequest, KateError, Overloaded, PayloadTooLarge, UnsupportedMediaType
-from kate.collector.ingest.otlp_codec import decompress, encode_response, encode_status, media_type
-from kate.collector.ingest.otlp_export import export_body, export_logs_body
+from kate.collector.ingest.pipeline import ingest_logs, ingest_traces
+from kate.collector.ingest.wire import decompress, encode_response, encode_status, media_type
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 # aiohttp's request parser inflates these Content-Encodings itself, in bounded chunks, before
@@ -27,7 +27,7 @@ async def receive_traces(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     kind = media_type(request.headers.get("Content-Type", ""))  # 415 before reading the body
     body = await _read_body(request, state.config.server.max_body_bytes)
-    response = await export_body(
+    response = await ingest_traces(
         body, kind, state.sink, protocol="otlp_http",
         require_agent=principal(request).require_agent,  # agent ids come from the body
     )
@@ -39,8 +39,8 @@ async def receive_logs(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     kind = media_type(request.headers.get("Content-Type", ""))
     body = await _read_body(request, state.config.server.max_body_bytes)
-    response = await export_logs_body(body, kind, state.sink, protocol="otlp_http",
-                                      require_agent=principal(request).require_agent)
+    response = await ingest_logs(body, kind, state.sink, protocol="otlp_http",
+                                 require_agent=principal(request).require_agent)
     return _protobuf_response(response, kind)
 
 

@@ -23,14 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from kate.collector.config import StorageConfig
+from kate.collector.config import QueueConfig
 from kate.collector.cost.settings import CostConfig
 from kate.collector.errors import Overloaded
-from kate.collector.ingest.otlp_codec import parse_request
-from kate.collector.ingest.otlp_decode import Rejection, decode_spans
-from kate.collector.ingest.otlp_logs import DecodedLogs, decode_logs_body
-from kate.collector.ingest.otlp_records import to_span_batch
-from kate.collector.ingest.upload import DecodedUpload, UploadTarget, decode_upload
+from kate.collector.ingest.decode_logs import DecodedLogs, decode_logs_body
+from kate.collector.ingest.decode_spans import Rejection, decode_spans
+from kate.collector.ingest.decode_upload import DecodedUpload, UploadTarget, decode_upload
+from kate.collector.ingest.map_spans import to_span_batch
+from kate.collector.ingest.wire import parse_request
 from kate.collector.store.span_batch import SpanBatch
 
 logger = logging.getLogger(__name__)
@@ -68,13 +68,13 @@ class DecodePool:
     on the calling thread. The queue limits and Retry-After come from the storage settings;
     cost is how spans are priced (it travels with each body: a small frozen value)."""
 
-    def __init__(self, workers: int | None, max_text_bytes: int, limits: StorageConfig | None = None,
+    def __init__(self, workers: int | None, max_text_bytes: int, limits: QueueConfig | None = None,
                  cost: CostConfig | None = None) -> None:
         self._workers = default_workers() if workers is None else workers
         self._max_text_bytes = max_text_bytes
         self.cost = cost or CostConfig()
-        self._limits = limits or StorageConfig()
-        self._max_pending = min(self._limits.queue_max_items, PENDING_PER_WORKER * max(1, self._workers))
+        self._limits = limits or QueueConfig()
+        self._max_pending = min(self._limits.max_items, PENDING_PER_WORKER * max(1, self._workers))
         self._pending = 0  # bodies handed to the pool and not decoded yet (event loop only)
         self._pending_bytes = 0
         self._executor: concurrent.futures.ProcessPoolExecutor | None = None
@@ -139,7 +139,7 @@ class DecodePool:
         if self._executor is None or size < INLINE_MAX_BYTES:
             return  # decoded inline: never queued
         full = self._pending >= self._max_pending or (
-            self._pending > 0 and self._pending_bytes + size > self._limits.queue_max_bytes
+            self._pending > 0 and self._pending_bytes + size > self._limits.max_bytes
         )
         if full:
             msg = f"decode queue is full ({self._pending} requests, {self._pending_bytes} bytes)"

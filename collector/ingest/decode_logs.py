@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from kate.collector.ingest.otlp_codec import parse_logs_request
-from kate.collector.ingest.otlp_decode import any_value, attribute_dict
-from kate.collector.ingest.otlp_records import agent_id_from, json_text
+from kate.collector.ingest.decode_spans import any_value, attribute_dict
+from kate.collector.ingest.map_spans import agent_id_from, json_text
+from kate.collector.ingest.wire import parse_logs_request
 from kate.schema.agent_id import resource_agent_problem
 from kate.schema.log_events import is_genai_event, log_event_name
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest

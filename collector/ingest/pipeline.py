@@ -1,9 +1,18 @@
-"""The OTLP pipelines both receivers share: decode → records → sink → response, for traces
-and for logs (GenAI content records, docs/mapping.md#genai-content-in-log-records).
+"""The ingestion pipeline, in its stages: receive → decode → map → sink → answer.
 
-Owns partial_success (OTLP: every span or record that cannot be stored is counted with a
-reason). Must not know the transport: HTTP and gRPC framing, status codes and trailers live in
-the receivers.
+The receivers (receive_http.py, receive_grpc.py, the span upload in api/runs.py and hosted
+agents' frames in jobs/spans.py) call one function per signal here with the body bytes:
+
+1. **room**: refuse at once (Overloaded) when the decode pool or the write queue is full;
+2. **decode + map** (decode_pool.py, in a worker process for a large body): wire.py parses,
+   decode_spans.py validates (a span that cannot be stored becomes a counted rejection),
+   map_spans.py maps and links it to its agent and run, into an Arrow SpanBatch;
+   logs: decode_logs.py keeps the GenAI content records;
+3. **sink** (sink.py): the span store writes it, and the call returns after commit;
+4. **answer**: partial_success counts what was rejected, with the first reasons.
+
+Must not know the transport: HTTP and gRPC framing, status codes and trailers live in the
+receivers (docs/architecture.md#the-ingestion-pipeline).
 """
 
 from __future__ import annotations
@@ -11,9 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from kate.collector import metrics
-from kate.collector.ingest.decoding import DecodedBatch
-from kate.collector.ingest.otlp_decode import decode_spans
-from kate.collector.ingest.otlp_records import to_span_batch
+from kate.collector.ingest.decode_pool import DecodedBatch
 from kate.collector.ingest.sink import Sink
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsPartialSuccess,
@@ -21,51 +28,33 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
-    ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
 _MAX_REASONS = 5
 _MAX_MESSAGE_CHARS = 2000
+AgentCheck = Callable[[str], None]  # raises to refuse the request for an agent the key may not write
 
 
-async def export_traces(
-    request: ExportTraceServiceRequest,
-    sink: Sink,
-    *,
-    max_text_bytes: int,
-    require_agent: Callable[[str], None] | None = None,
-) -> ExportTraceServiceResponse:
-    """Store every valid span of a parsed request; return after commit (ack after commit, docs/architecture.md#the-ingestion-pipeline).
+async def ingest_traces(body: bytes, media_type: str, sink: Sink, *, protocol: str,
+                        require_agent: AgentCheck | None = None) -> ExportTraceServiceResponse:
+    """Store every valid span of an OTLP trace body; return after commit.
 
     require_agent is called once per agent id of the spans before anything is stored (API keys
-    limited to some agents, docs/api.md#conventions) and raises to refuse the whole request. Raises
-    Overloaded (retryable) when the store cannot take the spans now.
-    """
-    decoded = decode_spans(request)
-    spans = to_span_batch(decoded.spans, max_text_bytes=max_text_bytes, cost=sink.decoder.cost)
-    batch = DecodedBatch(spans, decoded.rejected)
-    return await store_batch(batch, sink, protocol="hosted", require_agent=require_agent)
-
-
-async def export_body(
-    body: bytes, media_type: str, sink: Sink, *, protocol: str, require_agent: Callable[[str], None] | None = None
-) -> ExportTraceServiceResponse:
-    """export_traces for an unparsed body, decoded by the sink's decode pool (decoding.py).
-
-    Raises BadRequest when the body is not OTLP, Overloaded when the pool or the store is full:
-    checked before decoding too, so that a refusal under overload costs next to nothing.
+    limited to some agents, docs/api.md#conventions). protocol labels the metrics (otlp_http,
+    otlp_grpc, hosted). Raises BadRequest when the body is not OTLP, Overloaded when the pool
+    or the store is full: checked before decoding too, so a refusal under overload costs next
+    to nothing.
     """
     sink.require_room(len(body))
     batch = await sink.decoder.decode(body, media_type)
-    return await store_batch(batch, sink, protocol=protocol, require_agent=require_agent)
+    return await _store_spans(batch, sink, protocol=protocol, require_agent=require_agent)
 
 
-async def export_logs_body(
-    body: bytes, media_type: str, sink: Sink, *, protocol: str, require_agent: Callable[[str], None] | None = None
-) -> ExportLogsServiceResponse:
+async def ingest_logs(body: bytes, media_type: str, sink: Sink, *, protocol: str,
+                      require_agent: AgentCheck | None = None) -> ExportLogsServiceResponse:
     """Store the GenAI content records of an OTLP logs body; return after commit. Other records
-    are dropped and counted (kate_log_records). Raises as export_body does."""
+    are dropped and counted (kate_log_records). Raises as ingest_traces does."""
     sink.require_room(len(body))
     logs = await sink.decoder.decode_logs(body, media_type)
     if require_agent is not None:
@@ -83,15 +72,13 @@ async def export_logs_body(
         partial_success=ExportLogsPartialSuccess(rejected_log_records=count, error_message=message))
 
 
-async def store_batch(
-    batch: DecodedBatch, sink: Sink, *, protocol: str, require_agent: Callable[[str], None] | None = None
-) -> ExportTraceServiceResponse:
-    """Check the agents, store the records, and answer with the rejections as partial_success.
-    protocol labels the metrics (otlp_http, otlp_grpc, hosted)."""
+async def _store_spans(batch: DecodedBatch, sink: Sink, *, protocol: str,
+                       require_agent: AgentCheck | None) -> ExportTraceServiceResponse:
+    """Check the agents, store the records, and answer with the rejections as partial_success."""
     if require_agent is not None:
         for agent_id in sorted(batch.spans.agent_ids):
             require_agent(agent_id)
-    result = await sink.consume_otlp(batch.spans, protocol=protocol)
+    result = await sink.consume(batch.spans, protocol=protocol)
     # Refused in the writer: spans naming a run of another agent (store/run_ownership.py).
     reasons = [rejection.message for rejection in batch.rejected] + [run.message for run in result.refused]
     count = len(batch.rejected) + sum(run.spans for run in result.refused)

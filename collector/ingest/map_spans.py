@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from kate.collector.cost.settings import CostConfig
 from kate.collector.cost.span_cost import Pricer, TokenUsage
-from kate.collector.ingest.otlp_decode import DecodedSpan
+from kate.collector.ingest.decode_spans import DecodedSpan
 from kate.collector.store.span_batch import SpanBatch
 from kate.schema.agent_id import resource_agent_id
 from kate.schema.mapping import map_span
