@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
+from typing import NamedTuple
 
 from aiohttp import web
 from kate.collector.app import GRPC_KEY, create_app
@@ -18,9 +20,28 @@ from kate.collector.listen import bind_http
 logger = logging.getLogger(__name__)
 
 
-async def serve(config: Config) -> None:
-    """Raises PortUnavailable (an OSError) before the DuckDB file is touched when a port is taken."""
-    stop = _stop_on_signals()
+class Ready(NamedTuple):
+    """Where a started collector listens."""
+
+    http_host: str
+    http_port: int
+    grpc_host: str
+    grpc_port: int
+    db: str
+
+
+def print_ready(ready: Ready) -> None:
+    print(f"kate ready http={ready.http_host}:{ready.http_port} grpc={ready.grpc_host}:{ready.grpc_port} "
+          f"db={ready.db}", flush=True)
+
+
+async def serve(config: Config, *, stop: asyncio.Event | None = None,
+                on_ready: Callable[[Ready], None] = print_ready) -> None:
+    """Serve until SIGINT/SIGTERM, or until `stop` is set when given (a collector run inside
+    another program, such as the tests). on_ready is called once both ports listen.
+
+    Raises PortUnavailable (an OSError) before the DuckDB file is touched when a port is taken."""
+    stop = stop or _stop_on_signals()
     http_sockets = bind_http(config.server.host, config.server.port)  # first: a taken port creates no file
     app = create_app(config)
     grpc = app[GRPC_KEY]
@@ -34,8 +55,8 @@ async def serve(config: Config) -> None:
         for sock in http_sockets:
             await web.SockSite(runner, sock).start()
         http_host, http_port = http_sockets[0].getsockname()[:2]
-        print(f"kate ready http={http_host}:{http_port} grpc={grpc.host}:{grpc.port} db={config.storage.path}",
-              flush=True)
+        assert grpc.port is not None  # bound above
+        on_ready(Ready(str(http_host), int(http_port), grpc.host, grpc.port, config.storage.path))
         await stop.wait()
         logger.info("shutting down: finishing requests and committing pending writes")
     finally:

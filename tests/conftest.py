@@ -1,7 +1,9 @@
-"""Shared fixtures: the real collector (`kate serve`) as a subprocess on loopback ports.
+"""Shared fixtures: the real collector (`kate serve`) on loopback ports.
 
-`collector` is one server for the whole session (tests isolate themselves with unique agent
-ids); `start_collector` starts private ones for restart, config and shutdown tests.
+`collector` is one server process for the whole session (tests isolate themselves with unique
+agent ids); `start_collector` starts private processes for restart, crash, signal and CLI
+tests; `start_app` starts private collectors inside the test process (the same serve(), in a
+thread) for handler tests that need their own configuration.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import aiohttp
 import pytest
 
 from tests.support.http import Api
+from tests.support.in_process import InProcessCollector, start_collector_in_process
 from tests.support.server import CollectorProcess, start_collector_process
 
 StartCollector = Callable[..., CollectorProcess]
+StartApp = Callable[..., InProcessCollector]
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +42,20 @@ def start_collector(tmp_path: Path) -> Iterator[StartCollector]:
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture
+def start_app(tmp_path: Path) -> Iterator[StartApp]:
+    started: list[InProcessCollector] = []
+
+    def start(db_path: Path | None = None, **kwargs: object) -> InProcessCollector:
+        app = start_collector_in_process(db_path or tmp_path / "kate.duckdb", **kwargs)  # type: ignore[arg-type]
+        started.append(app)
+        return app
+
+    yield start
+    for app in started:
+        app.stop()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from kate.collector.auth import Authenticator, hash_key
 from kate.collector.config import ApiKeyConfig, AuthConfig, ConfigError, load_config
 from kate.collector.errors import Forbidden, Unauthorized
 
-from tests.conftest import StartCollector
+from tests.conftest import StartApp
 from tests.support.http import Api
 
 ADMIN_KEY, WRITER_KEY = "kate_admin_test_key", "kate_writer_test_key"
@@ -35,8 +35,8 @@ def sql_rows(base_url: str, sql: str, *, headers: dict[str, str]) -> list[list[o
         return list(json.load(response)["rows"])
 
 
-async def test_keys_are_required_and_limited_to_their_agents(start_collector: StartCollector) -> None:
-    server = start_collector(config=KEYS)
+async def test_keys_are_required_and_limited_to_their_agents(start_app: StartApp) -> None:
+    server = start_app(config=KEYS)
     async with aiohttp.ClientSession() as session:
         api = Api(server.base_url, session)
         anonymous = await api.call("GET", "/agents/writer/runs")
@@ -95,7 +95,7 @@ def test_keygen_prints_a_key_and_its_hash(tmp_path: Path) -> None:
     assert "agents: [writer]" in done.stdout
 
 
-def test_grpc_export_needs_a_key_in_metadata_limited_to_its_agents(start_collector: StartCollector) -> None:
+def test_grpc_export_needs_a_key_in_metadata_limited_to_its_agents(start_app: StartApp) -> None:
     import grpc
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
@@ -106,7 +106,7 @@ def test_grpc_export_needs_a_key_in_metadata_limited_to_its_agents(start_collect
     from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans
     from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 
-    server = start_collector(config=KEYS)
+    server = start_app(config=KEYS)
 
     def request_for(agent: str, span_id: bytes) -> ExportTraceServiceRequest:
         resource = Resource(attributes=[KeyValue(key="kate.agent.id", value=AnyValue(string_value=agent))])

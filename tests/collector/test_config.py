@@ -5,6 +5,7 @@ from an environment override names its variable too."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -95,5 +96,45 @@ def test_a_queue_bound_set_under_both_names_is_refused_naming_both(tmp_path: Pat
     ({"queue": {"retry_after_s": "soon"}}, "queue.retry_after_s must be int, got 'soon'"),
 ])
 def test_a_wrong_queue_bound_names_its_key(tree: dict[str, object], message: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load(tree, tmp_path)
+
+
+@pytest.mark.parametrize(("variable", "value", "read"), [
+    ("KATE_HOST", "127.0.0.3", lambda c: c.server.host),
+    ("KATE_PORT", "9000", lambda c: c.server.port),
+    ("KATE_GRPC_PORT", "9001", lambda c: c.server.grpc_port),
+    ("KATE_DB", "elsewhere/kate.duckdb", lambda c: c.storage.path),
+    ("KATE_LOG_LEVEL", "DEBUG", lambda c: c.logging.level),
+])
+def test_each_environment_override_sets_its_key_over_the_file(variable: str, value: str, read: Any,
+                                                               tmp_path: Path) -> None:
+    from_file = {"server": {"host": "127.0.0.2", "port": 4000, "grpc_port": 4001},
+                 "storage": {"path": "file.duckdb"}, "logging": {"level": "WARNING"}}
+    assert str(read(load(from_file, tmp_path, environ={variable: value}))) == value
+    assert str(read(load(from_file, tmp_path))) != value  # the file's value without it
+
+
+def test_flags_win_over_the_environment_and_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"server": {"port": 4000}}), encoding="utf-8")
+    config = load_config(path, environ={"KATE_PORT": "5000"}, overrides={"server.port": 6000, "server.host": None})
+    assert (config.server.port, config.server.host) == (6000, "127.0.0.1")  # a None flag leaves the default
+
+
+def test_defaults_without_a_file_or_environment() -> None:
+    config = load_config(None, environ={})
+    assert (config.server.port, config.server.grpc_port, config.storage.path) == (4318, 4317, "data/kate.duckdb")
+    assert config.queue.max_items == 1024 and config.ingest.genai_log_pending_hours == 24
+
+
+@pytest.mark.parametrize(("tree", "message"), [
+    ({"storage": {"paht": "x"}}, "unknown configuration key storage.paht"),
+    ({"server": "loud"}, "server must be a mapping"),
+    ({"server": {"port": 70000}}, "server.port must be a port number 0..65535, got 70000"),
+    ({"ingest": {"decode_workers": -1}}, "ingest.decode_workers must be 0 or more"),
+    ({"server": {"port": True}}, "server.port must be a number, got True"),
+])
+def test_wrong_files_are_refused_naming_the_key(tree: dict[str, object], message: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=message):
         load(tree, tmp_path)

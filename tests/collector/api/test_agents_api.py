@@ -6,7 +6,7 @@ import aiohttp
 from kate.collector.auth import hash_key
 from kate.exporter import Agent, AgentPage, Client, SyncClient
 
-from tests.conftest import StartCollector
+from tests.conftest import StartApp
 from tests.support.http import Api
 
 ADMIN_KEY, WRITER_KEY = "kate_agents_admin_key", "kate_agents_writer_key"
@@ -37,8 +37,8 @@ async def all_pages(api: Api, key: str, limit: int) -> list[list[dict[str, objec
     raise AssertionError("GET /agents never ended its pages")
 
 
-async def test_agents_list_counts_runs_pages_and_respects_key_scope(start_collector: StartCollector) -> None:
-    server = start_collector(config=CONFIG)
+async def test_agents_list_counts_runs_pages_and_respects_key_scope(start_app: StartApp) -> None:
+    server = start_app(config=CONFIG)
     async with aiohttp.ClientSession() as session:
         api = Api(server.base_url, session)
         for agent, runs in (("writer", 2), ("reader", 1), ("auditor", 3)):
@@ -63,8 +63,8 @@ async def test_agents_list_counts_runs_pages_and_respects_key_scope(start_collec
     assert anonymous.status == 401
 
 
-async def test_sdk_clients_list_agents_with_their_key(start_collector: StartCollector) -> None:
-    server = start_collector(config=CONFIG)
+async def test_sdk_clients_list_agents_with_their_key(start_app: StartApp) -> None:
+    server = start_app(config=CONFIG)
     with SyncClient(server.base_url, api_key=ADMIN_KEY) as admin:
         admin.runs.create(agent_id="writer")
         admin.runs.create(agent_id="reader")

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.conftest import StartCollector
+from tests.conftest import StartApp
 from tests.support.http import Api
 
 PAGE_SPAN = {
@@ -210,8 +210,8 @@ async def test_span_listing_is_404_for_another_agents_run_and_for_quoted_ids(api
     assert own.body["total"] == 1
 
 
-async def test_upload_rate_limit_is_per_run_with_retry_headers(start_collector: StartCollector, agent_id: str) -> None:
-    server = start_collector(config={"api": {"upload_rate_limit_per_minute": 3}})
+async def test_upload_rate_limit_is_per_run_with_retry_headers(start_app: StartApp, agent_id: str) -> None:
+    server = start_app(config={"api": {"upload_rate_limit_per_minute": 3}})
     async with aiohttp.ClientSession() as session:
         api = Api(server.base_url, session)
         run, other = await api.create_run(agent_id), await api.create_run(agent_id)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.conftest import StartCollector
+from tests.conftest import StartApp
 from tests.support.http import Api
 
 
@@ -74,8 +74,8 @@ async def test_sql_caps_rows_and_validates_its_body(api: Api) -> None:
         assert (answer.status, answer.body["error"]["details"][0]["field"]) == (422, field)
 
 
-async def test_sql_interrupts_a_query_past_the_time_limit(start_collector: StartCollector) -> None:
-    server = start_collector(config={"sql": {"timeout_ms": 200}})
+async def test_sql_interrupts_a_query_past_the_time_limit(start_app: StartApp) -> None:
+    server = start_app(config={"sql": {"timeout_ms": 200}})
     slow = "SELECT count(*) FROM range(3000000000) a WHERE a.range % 7 = 3 AND md5(a.range::VARCHAR) LIKE '%ff%'"
     async with aiohttp.ClientSession() as session:
         api = Api(server.base_url, session)
@@ -92,10 +92,10 @@ def kate_sql(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 async def test_kate_sql_through_the_running_collector_and_from_the_file(
-    start_collector: StartCollector, tmp_path: Path, agent_id: str
+    start_app: StartApp, tmp_path: Path, agent_id: str
 ) -> None:
     db_path = tmp_path / "kate.duckdb"
-    server = start_collector(db_path)
+    server = start_app(db_path)
     async with aiohttp.ClientSession() as session:
         await seed(Api(server.base_url, session), agent_id)
     query = "SELECT node_name, count(*) AS n FROM spans GROUP BY ALL ORDER BY node_name"

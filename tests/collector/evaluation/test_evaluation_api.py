@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import StartCollector
+from tests.conftest import StartApp
 from tests.support.http import Api
 from tests.support.waiting import evaluated_run
 
@@ -140,9 +140,9 @@ async def test_an_otlp_root_span_completes_its_run_and_starts_an_evaluation(api:
 
 
 async def test_the_completion_answer_already_says_whether_the_run_will_be_evaluated(
-    start_collector: StartCollector, agent_id: str
+    start_app: StartApp, agent_id: str
 ) -> None:
-    server = start_collector(config={"evaluation": {"cooldown_s": 3600}})
+    server = start_app(config={"evaluation": {"cooldown_s": 3600}})
     async with aiohttp.ClientSession() as session:
         api = Api(server.base_url, session)
         first, second = await api.create_run(agent_id), await api.create_run(agent_id)

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.trace import Span, Status, StatusCode, Tracer, set_span_in_context
 from otlp_bodies import request_json, sdk_request
 
+from tests.conftest import StartApp
 from tests.support.otlp_client import (
     JSON,
     PROTOBUF,
@@ -221,13 +222,11 @@ def test_openapi_documents_the_otlp_routes(collector: CollectorProcess) -> None:
     assert {"200", "400", "413", "415", "503"} <= set(traces["responses"])
 
 
-async def test_api_keys_limit_which_agents_a_sender_may_write(
-    start_collector: Callable[..., CollectorProcess],
-) -> None:
+async def test_api_keys_limit_which_agents_a_sender_may_write(start_app: StartApp) -> None:
     writer_key, admin_key = "kate_otlp_writer_key", "kate_otlp_admin_key"
     keys = [{"name": "writer", "sha256": hash_key(writer_key), "agents": ["writer"]},
             {"name": "admin", "sha256": hash_key(admin_key)}]
-    server = start_collector(config={"auth": {"keys": keys}})
+    server = start_app(config={"auth": {"keys": keys}})
     bodies = {agent: sdk_request(emit_agent_trace, {"kate.agent.id": agent}).SerializeToString()
               for agent in ("writer", "reader")}
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {writer_key}"}) as session:

@@ -8,13 +8,13 @@ import pytest
 from kate.collector.auth import hash_key
 from kate.collector.config import ConfigError, load_config
 
-from tests.conftest import StartCollector
+from tests.conftest import StartApp
 
 KEY = "kate_ui_routes_key"
 
 
-async def test_ui_is_served_without_a_key_while_the_api_requires_one(start_collector: StartCollector) -> None:
-    server = start_collector(config={"auth": {"keys": [{"name": "k", "sha256": hash_key(KEY)}]}})
+async def test_ui_is_served_without_a_key_while_the_api_requires_one(start_app: StartApp) -> None:
+    server = start_app(config={"auth": {"keys": [{"name": "k", "sha256": hash_key(KEY)}]}})
     async with aiohttp.ClientSession() as session:
         async with session.get(server.base_url + "/", allow_redirects=False) as root:
             location = root.headers.get("Location")
@@ -36,8 +36,8 @@ async def test_ui_is_served_without_a_key_while_the_api_requires_one(start_colle
     assert api_status == 401
 
 
-async def test_ui_enabled_false_serves_no_ui(start_collector: StartCollector) -> None:
-    server = start_collector(config={"ui": {"enabled": False}})
+async def test_ui_enabled_false_serves_no_ui(start_app: StartApp) -> None:
+    server = start_app(config={"ui": {"enabled": False}})
     async with aiohttp.ClientSession() as session:
         for path in ("/", "/ui/", "/ui/static/app.js"):
             async with session.get(server.base_url + path, allow_redirects=False) as answer:
