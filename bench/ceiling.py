@@ -29,7 +29,7 @@ import duckdb
 from kate.collector.ingest.decode_spans import decode_spans
 from kate.collector.ingest.map_spans import to_records
 from kate.collector.ingest.wire import PROTOBUF, parse_request
-from kate.collector.store.migrate import apply_migrations, migration_files
+from kate.collector.store.duckdb.migrate import apply_migrations, migration_files
 from kate.collector.store.span_batch import SpanBatch
 from kate.schema.record import SPAN_COLUMNS, SpanRecord
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES

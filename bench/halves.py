@@ -28,7 +28,7 @@ from kate.collector.evaluation.settings import EvaluationConfig
 from kate.collector.ingest.decode_pool import decode_body
 from kate.collector.ingest.sink import Sink
 from kate.collector.ingest.wire import PROTOBUF
-from kate.collector.store.duckdb_store import DuckDBStore
+from kate.collector.store.duckdb.store import DuckDBStore
 from kate.collector.store.span_batch import SpanBatch
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
 

@@ -98,7 +98,7 @@ def _config(args: argparse.Namespace) -> Config:
 def _run_serve(args: argparse.Namespace, config: Config) -> int:
     from kate.collector.errors import KateError
     from kate.collector.server import serve
-    from kate.collector.store.migrate import SchemaTooNew
+    from kate.collector.store.duckdb.migrate import SchemaTooNew
 
     try:
         asyncio.run(serve(config))
@@ -156,7 +156,7 @@ def _run_prune(args: argparse.Namespace, config: Config) -> int:
 
 
 def _run_repair(args: argparse.Namespace, config: Config) -> int:
-    from kate.collector.store.repair import RepairFailed, RepairRefused, repair
+    from kate.collector.store.duckdb.repair import RepairFailed, RepairRefused, repair
 
     path = Path(config.storage.path)
     try:

@@ -26,8 +26,8 @@ import pyarrow.parquet as pq
 from kate.collector.config import Config
 from kate.collector.errors import KateError
 from kate.collector.sql_command import api_error, collector_url
-from kate.collector.store.database import connect
-from kate.collector.store.exports import ExportTable, ExportWindow, export_page
+from kate.collector.store.duckdb.database import connect
+from kate.collector.store.duckdb.exports import ExportTable, ExportWindow, export_page
 from kate.collector.timefmt import parse_rfc3339_naive_utc
 
 PAGE_ROWS = 5_000

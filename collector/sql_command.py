@@ -19,8 +19,8 @@ from typing import Any, TextIO
 
 from kate.collector.config import Config
 from kate.collector.errors import KateError
-from kate.collector.store.database import connect
-from kate.collector.store.readonly import run_readonly_query
+from kate.collector.store.duckdb.database import connect
+from kate.collector.store.duckdb.readonly import run_readonly_query
 
 
 def run_sql_command(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout, *,

@@ -42,7 +42,7 @@ def test_wheel_installs_into_a_fresh_venv_and_imports_all_three(tmp_path: Path) 
 
     script = (
         "import kate.collector, kate.exporter, kate.schema, kate.collector.app\n"
-        "from kate.collector.store.migrate import migration_files\n"
+        "from kate.collector.store.duckdb.migrate import migration_files\n"
         "print(kate.schema.__file__); print(kate.collector.__file__); print(kate.exporter.__file__)\n"
         "print(len(migration_files()))\n"
     )

@@ -2,7 +2,7 @@
 
 Owns scheduling only: concurrency per agent and in total, lease renewal, retries with backoff,
 and a clean stop (running agents get a grace period, then are killed and their jobs given back
-unconsumed). The store owns job state (store/jobs.py); process.py owns the agent process. A
+unconsumed). The store owns job state (store/duckdb/jobs.py); process.py owns the agent process. A
 failure here never reaches the collector: each loop and each job has its own boundary.
 """
 

@@ -2,7 +2,7 @@
 
 API handlers, receivers, evaluation, jobs and retention talk to these interfaces only; an
 engine implements them all (`Store`). DuckDB is the one engine today
-(collector/store/duckdb_store.py, over the SQL modules of collector/store/ and schema/*.sql).
+(collector/store/duckdb/store.py, over the SQL modules of collector/store/ and schema/*.sql).
 The types in the signatures are plain values shared by every engine, and callers import them
 from here (they are defined beside the DuckDB SQL today: a second engine imports them from here
 too). Span batches travel as Arrow (SpanBatch), which DuckDB and ClickHouse both read without a
@@ -27,17 +27,17 @@ from kate.collector.completion import CompletedRun
 from kate.collector.evaluation.evaluator import EvaluationSubject
 from kate.collector.evaluation.policy import CooldownPolicy
 from kate.collector.ingest.decode_logs import GenAiLogRecord
-from kate.collector.store.agent_spans import AgentSpanFilter, AgentSpanPage, SpanOrder
-from kate.collector.store.evaluations import CooldownClocks, EvaluationStatus, Outcome, Ticket
-from kate.collector.store.exports import ExportPage, ExportTable, ExportWindow
-from kate.collector.store.genai_logs import StoredLogs
-from kate.collector.store.jobs import Claim, ClaimRequest
-from kate.collector.store.pages import Page
-from kate.collector.store.retention import DataSize, Deleted, DueRun
-from kate.collector.store.runs import NewRun, RunFilter, RunSource, RunStatus, RunTrigger, utc_now
+from kate.collector.store.duckdb.agent_spans import AgentSpanFilter, AgentSpanPage, SpanOrder
+from kate.collector.store.duckdb.evaluations import CooldownClocks, EvaluationStatus, Outcome, Ticket
+from kate.collector.store.duckdb.exports import ExportPage, ExportTable, ExportWindow
+from kate.collector.store.duckdb.genai_logs import StoredLogs
+from kate.collector.store.duckdb.jobs import Claim, ClaimRequest
+from kate.collector.store.duckdb.pages import Page
+from kate.collector.store.duckdb.retention import DataSize, Deleted, DueRun
+from kate.collector.store.duckdb.runs import NewRun, RunFilter, RunSource, RunStatus, RunTrigger, utc_now
+from kate.collector.store.duckdb.span_reads import SpanPage
+from kate.collector.store.duckdb.spans import IngestResult
 from kate.collector.store.span_batch import SpanBatch
-from kate.collector.store.span_reads import SpanPage
-from kate.collector.store.spans import IngestResult
 
 SqlParams = list[Any] | dict[str, Any] | None
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from kate.collector.config import Config, ConfigError, load_config
-from kate.collector.store.database import Database
+from kate.collector.store.duckdb.database import Database
 
 
 def load(tree: dict[str, object], tmp_path: Path, environ: dict[str, str] | None = None) -> Config:

@@ -7,7 +7,7 @@ from pathlib import Path
 import aiohttp
 import duckdb
 import pytest
-from kate.collector.store.migrate import migration_files
+from kate.collector.store.duckdb.migrate import migration_files
 
 from tests.conftest import StartCollector
 from tests.support.http import Api

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kate.collector.auth import hash_key
 from kate.collector.config import StorageConfig
-from kate.collector.store.database import Database
+from kate.collector.store.duckdb.database import Database
 
 from tests.conftest import StartCollector
 

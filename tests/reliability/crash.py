@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kate.collector.store.repair import repair
+from kate.collector.store.duckdb.repair import repair
 
 from tests.reliability.traffic import KINDS, Ledger, StoredCheck, Target, check_file, sender
 from tests.support.server import CollectorProcess, start_collector_process

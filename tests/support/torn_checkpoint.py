@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
-from kate.collector.store.migrate import apply_migrations
+from kate.collector.store.duckdb.migrate import apply_migrations
 
 BLOCK_BYTES = 256 * 1024  # DuckDB's default block size
 FIRST_BLOCK = 3 * 4096  # after the main header and the two database headers

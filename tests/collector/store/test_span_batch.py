@@ -6,7 +6,7 @@ import pickle
 from pathlib import Path
 
 import duckdb
-from kate.collector.store.migrate import apply_migrations
+from kate.collector.store.duckdb.migrate import apply_migrations
 from kate.collector.store.span_batch import SPAN_SCHEMA, SpanBatch, concatenated
 from kate.schema.record import SPAN_COLUMNS, SpanRecord
 

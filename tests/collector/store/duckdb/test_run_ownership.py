@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kate.collector.store.database import Database
-from kate.collector.store.run_ownership import derived_run_id
+from kate.collector.store.duckdb.database import Database
+from kate.collector.store.duckdb.run_ownership import derived_run_id
+from kate.collector.store.duckdb.spans import IngestResult, ingest_otlp_spans
 from kate.collector.store.span_batch import SpanBatch
-from kate.collector.store.spans import IngestResult, ingest_otlp_spans
 from kate.schema.record import SpanRecord
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from kate.collector.config import StorageConfig
-from kate.collector.store.database import Database
+from kate.collector.store.duckdb.database import Database
 
 SPANS = 3000
 
@@ -56,7 +56,7 @@ def test_an_existing_file_keeps_its_choice_and_the_collector_says_so(
 ) -> None:
     path = tmp_path / "kate.duckdb"
     _create(path, compress_text=True)
-    with caplog.at_level(logging.WARNING, logger="kate.collector.store.database"):
+    with caplog.at_level(logging.WARNING, logger="kate.collector.store.duckdb.database"):
         _create(path, compress_text=False)
 
     assert "created with the span texts compressed" in caplog.text

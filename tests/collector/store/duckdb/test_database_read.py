@@ -9,7 +9,7 @@ import time
 
 import duckdb
 import pytest
-from kate.collector.store.database import Database
+from kate.collector.store.duckdb.database import Database
 
 SLOW = "SELECT count(*) FROM range(3000000000) a WHERE md5(a.range::VARCHAR) LIKE '%ff%'"  # minutes
 

@@ -18,9 +18,9 @@ from kate.collector.completion import CompletedRun
 from kate.collector.errors import NotFound, RunNotFinished
 from kate.collector.evaluation.evaluator import EvaluationSubject, EvaluatorResult, RunFacts, SpanFacts
 from kate.collector.evaluation.policy import CooldownPolicy
+from kate.collector.store.duckdb.runs import RunStatus, find_run_status
+from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.ids import uuid7
-from kate.collector.store.runs import RunStatus, find_run_status
-from kate.collector.store.writer import WriteTxn
 
 
 class EvaluationStatus(str, enum.Enum):

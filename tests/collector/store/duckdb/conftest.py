@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from kate.collector.config import StorageConfig
-from kate.collector.store.database import Database
+from kate.collector.store.duckdb.database import Database
 
 
 @pytest.fixture

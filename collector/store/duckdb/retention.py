@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
-from kate.collector.store.genai_logs import delete_records_of_spans
-from kate.collector.store.writer import WriteTxn
+from kate.collector.store.duckdb.genai_logs import delete_records_of_spans
+from kate.collector.store.duckdb.writer import WriteTxn
 
 # When a run finished, for its age; runs without a completion time are not finished.
 _FINISHED = "status IN ('completed', 'failed') AND evaluation_status IS DISTINCT FROM 'pending'"

@@ -8,12 +8,12 @@ import asyncio
 from pathlib import Path
 
 import duckdb
-from kate.collector.store.database import Database
-from kate.collector.store.migrate import apply_migrations, migration_files
-from kate.collector.store.runs import NewRun, RunSource, RunTrigger, insert_run
+from kate.collector.store.duckdb.database import Database
+from kate.collector.store.duckdb.migrate import apply_migrations, migration_files
+from kate.collector.store.duckdb.runs import NewRun, RunSource, RunTrigger, insert_run
+from kate.collector.store.duckdb.spans import ingest_otlp_spans, insert_uploaded_spans
+from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.span_batch import SpanBatch
-from kate.collector.store.spans import ingest_otlp_spans, insert_uploaded_spans
-from kate.collector.store.writer import WriteTxn
 from kate.schema.record import SpanRecord
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"

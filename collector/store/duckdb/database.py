@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 import duckdb
 from kate.collector.config import QueueConfig, StorageConfig
 from kate.collector.errors import Overloaded, StoreUnavailable
-from kate.collector.store.migrate import apply_migrations, texts_compressed
-from kate.collector.store.repair import RepairFailed, RepairRefused, repair, torn_block
-from kate.collector.store.writer import WriteOp, WriterThread
+from kate.collector.store.duckdb.migrate import apply_migrations, texts_compressed
+from kate.collector.store.duckdb.repair import RepairFailed, RepairRefused, repair, torn_block
+from kate.collector.store.duckdb.writer import WriteOp, WriterThread
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

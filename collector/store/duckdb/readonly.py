@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 from kate.collector.errors import BadRequest
-from kate.collector.store.sql_guard import check_readonly
+from kate.collector.store.duckdb.sql_guard import check_readonly
 
 SqlParams = Sequence[Any] | Mapping[str, Any] | None
 _ROLLBACK_ATTEMPTS = 5  # interrupts come 50 ms apart: a retry at once gets through

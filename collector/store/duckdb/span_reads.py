@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
-from kate.collector.store.pages import Rows, decode_cursor, encode_cursor
+from kate.collector.store.duckdb.pages import Rows, decode_cursor, encode_cursor
 
 _START = "coalesce(start_time_unix_nano, 0)"
 _ORDER = f"ORDER BY {_START}, span_id LIMIT ?"

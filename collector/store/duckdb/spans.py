@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kate.collector.completion import CompletedRun
-from kate.collector.store.run_ownership import RefusedRun, settle_ownership
-from kate.collector.store.run_texts import RunTexts, batch_texts, refresh_texts
-from kate.collector.store.runs import (
+from kate.collector.store.duckdb.run_ownership import RefusedRun, settle_ownership
+from kate.collector.store.duckdb.run_texts import RunTexts, batch_texts, refresh_texts
+from kate.collector.store.duckdb.runs import (
     RunSource,
     RunStatus,
     RunTrigger,
@@ -23,8 +23,8 @@ from kate.collector.store.runs import (
     require_running,
     utc_now,
 )
+from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.span_batch import RunSpanStats, SpanBatch
-from kate.collector.store.writer import WriteTxn
 
 
 @dataclass(frozen=True, slots=True)

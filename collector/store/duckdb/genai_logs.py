@@ -23,9 +23,9 @@ from typing import Any, NamedTuple
 
 from kate.collector import metrics
 from kate.collector.ingest.decode_logs import GenAiLogRecord
-from kate.collector.store.run_texts import refresh_texts
+from kate.collector.store.duckdb.run_texts import refresh_texts
+from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.span_batch import SpanBatch
-from kate.collector.store.writer import WriteTxn
 from kate.schema.attributes import is_blank
 from kate.schema.log_events import log_event
 from kate.schema.mapping import EventContent, map_event_content

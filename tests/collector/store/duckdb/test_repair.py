@@ -11,8 +11,8 @@ import duckdb
 import pytest
 from kate.collector.config import StorageConfig
 from kate.collector.errors import StoreUnavailable
-from kate.collector.store.database import Database, connect
-from kate.collector.store.repair import RepairRefused, repair, torn_block
+from kate.collector.store.duckdb.database import Database, connect
+from kate.collector.store.duckdb.repair import RepairRefused, repair, torn_block
 
 from tests.support.torn_checkpoint import COMPLETED_IN_WAL, ROWS, torn_checkpoint_file
 

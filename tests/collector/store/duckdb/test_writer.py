@@ -11,10 +11,10 @@ import pytest
 from kate.collector import metrics
 from kate.collector.config import QueueConfig, StorageConfig
 from kate.collector.errors import Overloaded
-from kate.collector.store.database import Database
+from kate.collector.store.duckdb.database import Database
+from kate.collector.store.duckdb.spans import ingest_otlp_spans
+from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.span_batch import SpanBatch
-from kate.collector.store.spans import ingest_otlp_spans
-from kate.collector.store.writer import WriteTxn
 from kate.schema.record import SpanRecord
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-from kate.collector.store.pages import Rows, decode_cursor, encode_cursor
+from kate.collector.store.duckdb.pages import Rows, decode_cursor, encode_cursor
 
 _INT64_MAX = 2**63 - 1
 _EPOCH = dt.datetime(1970, 1, 1)

@@ -10,9 +10,9 @@ import duckdb
 import pytest
 from kate.collector.config import StorageConfig
 from kate.collector.errors import BadRequest
-from kate.collector.store.database import Database, connect
-from kate.collector.store.readonly import run_readonly_query
-from kate.collector.store.sql_guard import FunctionCall, allowed_functions
+from kate.collector.store.duckdb.database import Database, connect
+from kate.collector.store.duckdb.readonly import run_readonly_query
+from kate.collector.store.duckdb.sql_guard import FunctionCall, allowed_functions
 
 WIDE_ROWS = "SELECT i, repeat('é', 50) AS text FROM range(1000) t(i)"  # ~120 bytes of JSON a row
 

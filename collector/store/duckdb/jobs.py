@@ -18,9 +18,9 @@ from typing import Any
 
 import duckdb
 from kate.collector.errors import NotFound
-from kate.collector.store.pages import dict_rows
-from kate.collector.store.runs import NewRun, insert_run
-from kate.collector.store.writer import WriteTxn
+from kate.collector.store.duckdb.pages import dict_rows
+from kate.collector.store.duckdb.runs import NewRun, insert_run
+from kate.collector.store.duckdb.writer import WriteTxn
 
 
 class JobStatus(str, enum.Enum):

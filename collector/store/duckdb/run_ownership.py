@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
-from kate.collector.store.runs import StoredRun, find_runs
+from kate.collector.store.duckdb.runs import StoredRun, find_runs
+from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.span_batch import SpanBatch
-from kate.collector.store.writer import WriteTxn
 
 # Fixed for good: derived run ids must stay the same across retries, collectors and releases.
 RUN_ID_NAMESPACE = uuid.UUID("ee456dcf-eb47-4010-9f5c-6eda187d649a")

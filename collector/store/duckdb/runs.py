@@ -14,9 +14,9 @@ from typing import Any, NamedTuple
 
 import duckdb
 from kate.collector.errors import DuplicateRun, NotFound, RunNotRunning
-from kate.collector.store.pages import Page, decode_cursor, dict_rows, encode_cursor
+from kate.collector.store.duckdb.pages import Page, decode_cursor, dict_rows, encode_cursor
+from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.span_batch import RunSpanStats
-from kate.collector.store.writer import WriteTxn
 
 
 class RunStatus(str, enum.Enum):

@@ -18,21 +18,21 @@ from kate.collector.config import QueueConfig, StorageConfig
 from kate.collector.evaluation.evaluator import EvaluationSubject
 from kate.collector.evaluation.policy import CooldownPolicy
 from kate.collector.ingest.decode_logs import GenAiLogRecord
-from kate.collector.store import agent_spans, agents, evaluations, exports, jobs, readonly, retention, runs, sessions, span_reads
-from kate.collector.store.agent_spans import AgentSpanFilter, AgentSpanPage, SpanOrder
-from kate.collector.store.database import Database
-from kate.collector.store.evaluations import CooldownClocks, Outcome, Ticket
-from kate.collector.store.exports import ExportPage, ExportTable, ExportWindow
-from kate.collector.store.genai_logs import FoldSettings, LogFolding, StoredLogs, fold_into_new_spans, store_log_records
+from kate.collector.store.duckdb import agent_spans, agents, evaluations, exports, jobs, readonly, retention, runs, sessions, span_reads
+from kate.collector.store.duckdb.agent_spans import AgentSpanFilter, AgentSpanPage, SpanOrder
+from kate.collector.store.duckdb.database import Database
+from kate.collector.store.duckdb.evaluations import CooldownClocks, Outcome, Ticket
+from kate.collector.store.duckdb.exports import ExportPage, ExportTable, ExportWindow
+from kate.collector.store.duckdb.genai_logs import FoldSettings, LogFolding, StoredLogs, fold_into_new_spans, store_log_records
+from kate.collector.store.duckdb.jobs import Claim, ClaimRequest
+from kate.collector.store.duckdb.pages import Page
+from kate.collector.store.duckdb.retention import DataSize, Deleted, DueRun
+from kate.collector.store.duckdb.runs import NewRun, RunFilter, utc_now
+from kate.collector.store.duckdb.span_reads import SpanPage
+from kate.collector.store.duckdb.spans import IngestResult, ingest_otlp_spans, insert_uploaded_spans
+from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.interfaces import SqlParams, WriteScope
-from kate.collector.store.jobs import Claim, ClaimRequest
-from kate.collector.store.pages import Page
-from kate.collector.store.retention import DataSize, Deleted, DueRun
-from kate.collector.store.runs import NewRun, RunFilter, utc_now
 from kate.collector.store.span_batch import SpanBatch
-from kate.collector.store.span_reads import SpanPage
-from kate.collector.store.spans import IngestResult, ingest_otlp_spans, insert_uploaded_spans
-from kate.collector.store.writer import WriteTxn
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
 
 DEFAULT_FOLD = FoldSettings(DEFAULT_MAX_TEXT_BYTES, 24 * 3600.0)

@@ -1,0 +1,1 @@
+"""The DuckDB engine: one file, one writer thread (store.py implements the storage seam)."""
