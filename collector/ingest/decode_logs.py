@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from kate.collector.ingest.decode_spans import any_value, attribute_dict
+from kate.collector.ingest.decode_spans import Rejection, any_value, attribute_dict
 from kate.collector.ingest.map_spans import agent_id_from, json_text
 from kate.collector.ingest.wire import parse_logs_request
 from kate.schema.agent_id import resource_agent_problem
@@ -42,20 +42,10 @@ class GenAiLogRecord(NamedTuple):
     scope_name: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class LogRejection:
-    path: str  # e.g. "resourceLogs[0].scopeLogs[1].logRecords[4]"
-    reason: str
-
-    @property
-    def message(self) -> str:
-        return f"log record {self.path}: {self.reason}"
-
-
 @dataclass(slots=True)
 class DecodedLogs:
     records: list[GenAiLogRecord] = field(default_factory=list)
-    rejected: list[LogRejection] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)  # paths like resourceLogs[0].scopeLogs[1].logRecords[4]
     dropped: int = 0  # records that are not GenAI events
 
     @property
@@ -94,7 +84,7 @@ def decode_logs(request: ExportLogsServiceRequest) -> DecodedLogs:
                     continue
                 problem = agent_problem or _record_problem(record)
                 if problem:
-                    decoded.rejected.append(LogRejection(path, problem))
+                    decoded.rejected.append(Rejection(path, problem, item="log record"))
                     continue
                 body = any_value(record.body) if record.HasField("body") else None
                 key = hashlib.blake2b(resource_bytes + b"\0" + scope_logs.scope.name.encode()

@@ -38,14 +38,15 @@ class DecodedSpan(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """A span that cannot be stored; OTLP partial_success counts it with this reason."""
+    """A span (or log record) that cannot be stored; OTLP partial_success counts it with this reason."""
 
     path: str  # e.g. "resourceSpans[0].scopeSpans[1].spans[4]"
     reason: str
+    item: str = "span"  # what was refused: "span", "log record"
 
     @property
     def message(self) -> str:
-        return f"span {self.path}: {self.reason}"
+        return f"{self.item} {self.path}: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
