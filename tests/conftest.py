@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import aiohttp
 import pytest
@@ -30,32 +31,36 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorPro
     process.stop()
 
 
+class _Stoppable(Protocol):
+    def stop(self, timeout_s: float = ...) -> int: ...
+
+
+S = TypeVar("S", bound=_Stoppable)
+
+
+def _starting(start: Callable[..., S], tmp_path: Path) -> Iterator[Callable[..., S]]:
+    """A starter for one test: a collector per call (in tmp_path unless a file is given), all
+    stopped cleanly when the test ends."""
+    started: list[S] = []
+
+    def start_one(db_path: Path | None = None, **kwargs: object) -> S:
+        collector = start(db_path or tmp_path / "kate.duckdb", **kwargs)
+        started.append(collector)
+        return collector
+
+    yield start_one
+    for collector in started:
+        collector.stop()
+
+
 @pytest.fixture
 def start_collector(tmp_path: Path) -> Iterator[StartCollector]:
-    started: list[CollectorProcess] = []
-
-    def start(db_path: Path | None = None, **kwargs: object) -> CollectorProcess:
-        process = start_collector_process(db_path or tmp_path / "kate.duckdb", **kwargs)  # type: ignore[arg-type]
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
+    yield from _starting(start_collector_process, tmp_path)
 
 
 @pytest.fixture
 def start_app(tmp_path: Path) -> Iterator[StartApp]:
-    started: list[InProcessCollector] = []
-
-    def start(db_path: Path | None = None, **kwargs: object) -> InProcessCollector:
-        app = start_collector_in_process(db_path or tmp_path / "kate.duckdb", **kwargs)  # type: ignore[arg-type]
-        started.append(app)
-        return app
-
-    yield start
-    for app in started:
-        app.stop()
+    yield from _starting(start_collector_in_process, tmp_path)
 
 
 @pytest.fixture
