@@ -27,7 +27,8 @@ from kate.collector.config import Config
 from kate.collector.errors import KateError
 from kate.collector.sql_command import api_error, collector_url
 from kate.collector.store.duckdb.database import connect
-from kate.collector.store.duckdb.exports import ExportTable, ExportWindow, export_page
+from kate.collector.store.duckdb.exports import export_page
+from kate.collector.store.values import ExportTable, ExportWindow
 from kate.collector.timefmt import parse_rfc3339_naive_utc
 
 PAGE_ROWS = 5_000

@@ -16,8 +16,8 @@ from kate.collector.completion import CompletionHub
 from kate.collector.config import Config
 from kate.collector.errors import KateError
 from kate.collector.retention.pruner import Plan, Pruner
-from kate.collector.store.duckdb.retention import Deleted, DueRun
 from kate.collector.store.duckdb.store import DuckDBStore
+from kate.collector.store.values import Deleted, DueRun
 
 
 def prune_file(config: Config, *, dry_run: bool) -> int:

@@ -12,7 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SEAM_USERS = ("api", "ingest", "evaluation", "jobs", "retention")
 # Engine-neutral modules of store/: the seam itself, the Arrow span batch and UUIDv7 ids.
-ALLOWED = {"kate.collector.store.interfaces", "kate.collector.store.span_batch", "kate.collector.store.ids"}
+ALLOWED = {"kate.collector.store.interfaces", "kate.collector.store.values", "kate.collector.store.span_batch",
+           "kate.collector.store.ids"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -42,3 +43,10 @@ def test_only_the_interfaces_of_the_store_are_imported(package: str) -> None:
 def test_the_completion_hook_does_not_know_the_engine() -> None:
     imported = _imports(ROOT / "collector" / "completion.py")
     assert not {name for name in imported if name.startswith("kate.collector.store")} - ALLOWED
+
+
+@pytest.mark.parametrize("module", ["interfaces.py", "values.py", "span_batch.py", "ids.py"])
+def test_what_every_engine_shares_imports_no_engine(module: str) -> None:
+    imported = _imports(ROOT / "collector" / "store" / module)
+    assert not {name for name in imported
+                if name.startswith("kate.collector.store.duckdb") or name.split(".")[0] == "duckdb"}

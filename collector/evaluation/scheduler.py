@@ -28,7 +28,7 @@ from kate.collector.evaluation.evaluator import (
 from kate.collector.evaluation.judge import LlmJudge
 from kate.collector.evaluation.policy import CooldownPolicy
 from kate.collector.evaluation.settings import EvaluationConfig
-from kate.collector.store.interfaces import CooldownClocks, EvaluationStatus, EvaluationStore, Outcome, Ticket, WriteScope
+from kate.collector.store.interfaces import EvaluationStatus, EvaluationStore, Outcome, Ticket, WriteScope
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,7 +54,6 @@ class EvaluationScheduler:
         self._settings = settings
         self._evaluators = tuple(evaluators)
         self._policy = CooldownPolicy(settings.cooldown_s, dict(settings.cooldown_s_by_agent))
-        self._clocks = CooldownClocks()  # touched by write ops only (the writer thread)
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = False
@@ -86,7 +85,7 @@ class EvaluationScheduler:
         the admitted ones in the background. Runs in the writer thread."""
         if not (self._running and self._settings.enabled):
             return None
-        tickets = self._store.admit(scope, runs, self._policy, self._clocks)
+        tickets = self._store.admit(scope, runs, self._policy)
         if not tickets:
             return None
         return lambda: self._begin_all(tickets)
@@ -101,7 +100,7 @@ class EvaluationScheduler:
         """Admit an evaluation regardless of cooldown (NotFound, RunNotFinished); begin() starts it."""
         if not self._running:
             raise Overloaded("evaluation is not running (starting up or shutting down)")
-        return await self._store.force(agent_id, run_id, self._clocks)
+        return await self._store.force(agent_id, run_id)
 
     def begin(self, ticket: Ticket) -> None:
         """Start an admitted evaluation in the background."""

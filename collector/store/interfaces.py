@@ -1,12 +1,10 @@
 """What the collector needs from storage: the storage seam (docs/architecture.md#the-storage-seam).
 
 API handlers, receivers, evaluation, jobs and retention talk to these interfaces only; an
-engine implements them all (`Store`). DuckDB is the one engine today
-(collector/store/duckdb/store.py, over the SQL modules of collector/store/ and schema/*.sql).
-The types in the signatures are plain values shared by every engine, and callers import them
-from here (they are defined beside the DuckDB SQL today: a second engine imports them from here
-too). Span batches travel as Arrow (SpanBatch), which DuckDB and ClickHouse both read without a
-Python object per value.
+engine implements them all (`Store`). DuckDB is the one engine today (collector/store/duckdb/,
+with its SQL in schema/duckdb/). The types in the signatures are plain values shared by every
+engine (values.py); callers import them from here. Span batches travel as Arrow (SpanBatch),
+which DuckDB and ClickHouse both read without a Python object per value.
 
 Writes that touch spans and runs together. An engine that keeps spans and runs in one database
 does both in one transaction, as DuckDB does. One that keeps them apart (spans in a column
@@ -27,22 +25,38 @@ from kate.collector.completion import CompletedRun
 from kate.collector.evaluation.evaluator import EvaluationSubject
 from kate.collector.evaluation.policy import CooldownPolicy
 from kate.collector.ingest.decode_logs import GenAiLogRecord
-from kate.collector.store.duckdb.agent_spans import AgentSpanFilter, AgentSpanPage, SpanOrder
-from kate.collector.store.duckdb.evaluations import CooldownClocks, EvaluationStatus, Outcome, Ticket
-from kate.collector.store.duckdb.exports import ExportPage, ExportTable, ExportWindow
-from kate.collector.store.duckdb.genai_logs import StoredLogs
-from kate.collector.store.duckdb.jobs import Claim, ClaimRequest
-from kate.collector.store.duckdb.pages import Page
-from kate.collector.store.duckdb.retention import DataSize, Deleted, DueRun
-from kate.collector.store.duckdb.runs import NewRun, RunFilter, RunSource, RunStatus, RunTrigger, utc_now
-from kate.collector.store.duckdb.span_reads import SpanPage
-from kate.collector.store.duckdb.spans import IngestResult
 from kate.collector.store.span_batch import SpanBatch
+from kate.collector.store.values import (
+    AgentSpanFilter,
+    AgentSpanPage,
+    Claim,
+    ClaimRequest,
+    DataSize,
+    Deleted,
+    DueRun,
+    EvaluationStatus,
+    ExportPage,
+    ExportTable,
+    ExportWindow,
+    IngestResult,
+    NewRun,
+    Outcome,
+    Page,
+    RunFilter,
+    RunSource,
+    RunStatus,
+    RunTrigger,
+    SpanOrder,
+    SpanPage,
+    StoredLogs,
+    Ticket,
+    utc_now,
+)
 
 SqlParams = list[Any] | dict[str, Any] | None
 
 __all__ = [
-    "AgentSpanFilter", "AgentSpanPage", "Claim", "ClaimRequest", "CooldownClocks", "DataSize", "Deleted", "DueRun",
+    "AgentSpanFilter", "AgentSpanPage", "Claim", "ClaimRequest", "DataSize", "Deleted", "DueRun",
     "EvaluationStatus", "ExportPage", "ExportTable", "ExportWindow", "IngestResult", "NewRun", "Outcome", "Page",
     "RunFilter", "RunSource", "RunStatus", "RunTrigger", "SpanBatch", "SpanOrder", "SpanPage", "StoredLogs", "Ticket",
     "utc_now",
@@ -134,11 +148,11 @@ class JobStore(Protocol):
 
 
 class EvaluationStore(Protocol):
-    def admit(self, scope: WriteScope, runs: Sequence[CompletedRun], policy: CooldownPolicy,
-              clocks: CooldownClocks) -> list[Ticket]:
-        """In the write that completes the runs: pending, or skipped_cooldown, for each."""
+    def admit(self, scope: WriteScope, runs: Sequence[CompletedRun], policy: CooldownPolicy) -> list[Ticket]:
+        """In the write that completes the runs: pending, or skipped_cooldown under the agent's
+        cooldown, for each; an admission moves the agent's cooldown clock."""
 
-    async def force(self, agent_id: str, run_id: str, clocks: CooldownClocks) -> Ticket:
+    async def force(self, agent_id: str, run_id: str) -> Ticket:
         """Admit an evaluation regardless of cooldown (NotFound, RunNotFinished)."""
 
     async def pending(self) -> list[Ticket]:

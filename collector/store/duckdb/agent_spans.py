@@ -6,34 +6,14 @@ analysis read, not a hot path."""
 from __future__ import annotations
 
 import datetime as dt
-import enum
-from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-from kate.collector.store.duckdb.pages import Rows, decode_cursor, encode_cursor
+from kate.collector.store.duckdb.pages import decode_cursor, encode_cursor
+from kate.collector.store.values import AgentSpanFilter, AgentSpanPage, Rows, SpanOrder
 
 _INT64_MAX = 2**63 - 1
 _EPOCH = dt.datetime(1970, 1, 1)
-
-
-class SpanOrder(str, enum.Enum):
-    START = "start"  # newest first
-    LATENCY = "latency"  # slowest first
-
-
-@dataclass(frozen=True, slots=True)
-class AgentSpanFilter:
-    span_kind: str | None = None
-    status: str | None = None
-    since: dt.datetime | None = None  # on the span's start time
-    until: dt.datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AgentSpanPage:
-    rows: Rows  # columns of api_spans
-    next_cursor: str | None
 
 
 # The sort key of each order: a number (descending), then trace_id and span_id (ascending).

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Collection
 
 import duckdb
-from kate.collector.store.duckdb.pages import Page, decode_cursor, dict_rows, encode_cursor
+from kate.collector.store.duckdb.pages import decode_cursor, dict_rows, encode_cursor
+from kate.collector.store.values import Page
 
 _TIME = "'%Y-%m-%dT%H:%M:%S.%gZ'"
 # The latest of any run's created, started and completed times; hosted agents without runs

@@ -8,43 +8,18 @@ evaluation that a newer one superseded are dropped, never mixed. No HTTP, no eva
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import duckdb
 from kate.collector.completion import CompletedRun
 from kate.collector.errors import NotFound, RunNotFinished
-from kate.collector.evaluation.evaluator import EvaluationSubject, EvaluatorResult, RunFacts, SpanFacts
+from kate.collector.evaluation.evaluator import EvaluationSubject, RunFacts, SpanFacts
 from kate.collector.evaluation.policy import CooldownPolicy
-from kate.collector.store.duckdb.runs import RunStatus, find_run_status
+from kate.collector.store.duckdb.runs import find_run_status
 from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.ids import uuid7
-
-
-class EvaluationStatus(str, enum.Enum):
-    PENDING = "pending"
-    DONE = "done"
-    SKIPPED_COOLDOWN = "skipped_cooldown"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class Ticket:
-    """An admitted evaluation: the run is pending under this evaluation_id."""
-
-    agent_id: str
-    run_id: str
-    evaluation_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    ticket: Ticket
-    results: tuple[EvaluatorResult, ...]
-    overall_score: float | None
-    status: EvaluationStatus  # DONE or FAILED
+from kate.collector.store.values import EvaluationStatus, Outcome, RunStatus, Ticket
 
 
 class CooldownClocks:

@@ -15,20 +15,14 @@ own, and rows stored meanwhile before the cursor are not revisited.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+from kate.collector.store.values import ExportPage, ExportTable, ExportWindow
 
 EPOCH = dt.datetime(1970, 1, 1)
-
-
-class ExportTable(enum.Enum):
-    RUNS = "runs"
-    SPANS = "spans"
-    EVALUATIONS = "evaluations"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,19 +38,6 @@ _SHAPES = {
                               ("trace_id", "span_id"), ("attributes", "resource", "events")),
     ExportTable.EVALUATIONS: _Shape("epoch_us(created_at)", ("run_id", "evaluation_id", "evaluator"), ("details",)),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ExportWindow:
-    since: dt.datetime  # naive UTC, included
-    until: dt.datetime  # naive UTC, excluded
-    agent_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ExportPage:
-    rows: pa.Table  # the table's columns, plus `day` (DATE, UTC) of the placing timestamp
-    after: tuple[Any, ...] | None  # the keyset of the last row: pass it back for the next page; None: done
 
 
 def export_page(cursor: duckdb.DuckDBPyConnection, table: ExportTable, window: ExportWindow, limit: int,

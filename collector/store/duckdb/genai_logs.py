@@ -26,6 +26,7 @@ from kate.collector.ingest.decode_logs import GenAiLogRecord
 from kate.collector.store.duckdb.run_texts import refresh_texts
 from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.span_batch import SpanBatch
+from kate.collector.store.values import StoredLogs
 from kate.schema.attributes import is_blank
 from kate.schema.log_events import log_event
 from kate.schema.mapping import EventContent, map_event_content
@@ -69,11 +70,6 @@ class LogFolding:
 
     def mark(self, pending: bool) -> None:
         self.maybe_pending = pending
-
-
-@dataclass(frozen=True, slots=True)
-class StoredLogs:
-    stored: int  # records new to the store (a retried export's are already there)
 
 
 def store_log_records(txn: WriteTxn, records: Sequence[GenAiLogRecord], folding: LogFolding,

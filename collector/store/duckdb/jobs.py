@@ -11,44 +11,15 @@ whole row on UPDATE). No HTTP, no processes.
 from __future__ import annotations
 
 import datetime as dt
-import enum
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 from kate.collector.errors import NotFound
 from kate.collector.store.duckdb.pages import dict_rows
-from kate.collector.store.duckdb.runs import NewRun, insert_run
+from kate.collector.store.duckdb.runs import insert_run
 from kate.collector.store.duckdb.writer import WriteTxn
-
-
-class JobStatus(str, enum.Enum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """A job this worker holds: attempt is the fence of every later transition."""
-
-    job_id: str
-    run_id: str
-    agent_id: str
-    user_input: str
-    attempt: int
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimRequest:
-    free_by_agent: Mapping[str, int]  # declared agents with free slots; others' jobs wait
-    max_attempts_by_agent: Mapping[str, int]
-    max_total: int
-    running_here: Sequence[str]  # job ids this process runs: never claimed again by it
-    lease_until: dt.datetime
-    owner: str
+from kate.collector.store.values import Claim, ClaimRequest, JobStatus, NewRun
 
 
 def enqueue_job(txn: WriteTxn, run: NewRun, job_id: str, now: dt.datetime) -> None:

@@ -9,32 +9,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 from kate.collector.errors import BadRequest
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[dict[str, Any]]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Rows:
-    """Rows of an executed query as tuples with their column names: no dict per row until rendered."""
-
-    names: tuple[str, ...]
-    values: list[tuple[Any, ...]]
-
-    @classmethod
-    def of(cls, result: duckdb.DuckDBPyConnection) -> Rows:
-        return cls(tuple(column[0] for column in result.description or ()), result.fetchall())
-
-    def index(self, name: str) -> int:
-        return self.names.index(name)
 
 
 def dict_rows(result: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

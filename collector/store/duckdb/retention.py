@@ -10,42 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import duckdb
 from kate.collector.store.duckdb.genai_logs import delete_records_of_spans
 from kate.collector.store.duckdb.writer import WriteTxn
+from kate.collector.store.values import DataSize, Deleted, DueRun
 
 # When a run finished, for its age; runs without a completion time are not finished.
 _FINISHED = "status IN ('completed', 'failed') AND evaluation_status IS DISTINCT FROM 'pending'"
 _FINISHED_AT = "coalesce(completed_at, created_at)"
-
-
-@dataclass(frozen=True, slots=True)
-class DueRun:
-    run_id: str
-    agent_id: str
-    finished_at: dt.datetime
-    span_count: int
-
-
-@dataclass(frozen=True, slots=True)
-class Deleted:
-    runs: int = 0
-    spans: int = 0
-    evaluations: int = 0
-    jobs: int = 0
-
-    def __add__(self, other: Deleted) -> Deleted:
-        return Deleted(self.runs + other.runs, self.spans + other.spans, self.evaluations + other.evaluations,
-                       self.jobs + other.jobs)
-
-
-@dataclass(frozen=True, slots=True)
-class DataSize:
-    used_bytes: int  # blocks holding data, plus the WAL not yet checkpointed
-    file_bytes: int  # all blocks of the file, free ones included
-    spans: int
 
 
 def expired_runs(cursor: duckdb.DuckDBPyConnection, default_cutoff: dt.datetime | None,

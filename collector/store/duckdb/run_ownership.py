@@ -16,6 +16,7 @@ import pyarrow as pa
 from kate.collector.store.duckdb.runs import StoredRun, find_runs
 from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.span_batch import SpanBatch
+from kate.collector.store.values import RefusedRun
 
 # Fixed for good: derived run ids must stay the same across retries, collectors and releases.
 RUN_ID_NAMESPACE = uuid.UUID("ee456dcf-eb47-4010-9f5c-6eda187d649a")
@@ -25,19 +26,6 @@ def derived_run_id(agent_id: str, trace_id: str) -> str:
     """The run of one agent's spans of a trace whose trace-id run belongs to another agent
     (another service of the same distributed trace): uuid5 of "<agent_id>/<trace_id>"."""
     return str(uuid.uuid5(RUN_ID_NAMESPACE, f"{agent_id}/{trace_id}"))
-
-
-@dataclass(frozen=True, slots=True)
-class RefusedRun:
-    """Spans not stored because the run they name belongs to another agent (never named here)."""
-
-    run_id: str
-    spans: int
-
-    @property
-    def message(self) -> str:
-        noun = "span names" if self.spans == 1 else "spans name"
-        return f"{self.spans} {noun} run {self.run_id}, which belongs to another agent"
 
 
 @dataclass(frozen=True, slots=True)

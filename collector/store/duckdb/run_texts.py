@@ -12,9 +12,9 @@ from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from kate.collector.store.duckdb.runs import RunSource
 from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.span_batch import SpanBatch
+from kate.collector.store.values import RunSource
 
 _ROOT_COLUMNS = ("run_id", "trace_id", "span_id", "input_text", "output_text", "start_time_unix_nano",
                  "end_time_unix_nano")

@@ -6,62 +6,15 @@ single writer makes check-then-write race-free. No HTTP here: errors are KateErr
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import duckdb
 from kate.collector.errors import DuplicateRun, NotFound, RunNotRunning
-from kate.collector.store.duckdb.pages import Page, decode_cursor, dict_rows, encode_cursor
+from kate.collector.store.duckdb.pages import decode_cursor, dict_rows, encode_cursor
 from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.span_batch import RunSpanStats
-
-
-class RunStatus(str, enum.Enum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-
-
-class RunTrigger(str, enum.Enum):
-    MANUAL = "manual"
-    AUTOMATIC = "automatic"
-    TEST = "test"
-
-
-class RunSource(str, enum.Enum):
-    API = "api"
-    OTLP = "otlp"
-    HOSTED = "hosted"
-
-
-@dataclass(frozen=True, slots=True)
-class NewRun:
-    run_id: str
-    agent_id: str
-    trigger: RunTrigger
-    source: RunSource
-    status: RunStatus = RunStatus.RUNNING
-    user_input: str | None = None
-    session_id: str | None = None
-    user_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RunFilter:
-    status: RunStatus | None = None
-    trigger: RunTrigger | None = None
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
-    text: str | None = None  # a substring of user_input or output, case-insensitive (`q`)
-
-
-def utc_now() -> dt.datetime:
-    """Naive UTC now: the TIMESTAMP columns hold UTC."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+from kate.collector.store.values import NewRun, Page, RunFilter, RunStatus, utc_now
 
 
 class StoredRun(NamedTuple):

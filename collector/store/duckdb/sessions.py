@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
-from kate.collector.store.duckdb.pages import Page, decode_cursor, dict_rows, encode_cursor
+from kate.collector.store.duckdb.pages import decode_cursor, dict_rows, encode_cursor
 from kate.collector.store.duckdb.runs import api_runs
+from kate.collector.store.values import Page
 
 
 def list_sessions(cursor: duckdb.DuckDBPyConnection, agent_id: str, limit: int, after: str | None) -> Page:

@@ -7,23 +7,15 @@ with 5 M stored), so the page's own filters run over the run's rows, never over 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import duckdb
-from kate.collector.store.duckdb.pages import Rows, decode_cursor, encode_cursor
+from kate.collector.store.duckdb.pages import decode_cursor, encode_cursor
+from kate.collector.store.values import Rows, SpanPage
 
 _START = "coalesce(start_time_unix_nano, 0)"
 _ORDER = f"ORDER BY {_START}, span_id LIMIT ?"
 _WHOLE_RUN = f"SELECT * FROM api_spans WHERE run_id = ? {_ORDER}"
 # MATERIALIZED keeps the optimizer from pushing the page filters down next to run_id = ?.
 _FILTERED = "WITH run_spans AS MATERIALIZED (SELECT * FROM api_spans WHERE run_id = ?) SELECT * FROM run_spans WHERE {where} " + _ORDER
-
-
-@dataclass(frozen=True, slots=True)
-class SpanPage:
-    rows: Rows  # columns of api_spans
-    next_cursor: str | None
-    total: int  # the run's span count, whatever the filters
 
 
 def list_run_spans(

@@ -7,31 +7,14 @@ columnar INSERT. Run linkage rules (docs/mapping.md#agents-and-runs) for OTLP li
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from kate.collector.completion import CompletedRun
-from kate.collector.store.duckdb.run_ownership import RefusedRun, settle_ownership
+from kate.collector.store.duckdb.run_ownership import settle_ownership
 from kate.collector.store.duckdb.run_texts import RunTexts, batch_texts, refresh_texts
-from kate.collector.store.duckdb.runs import (
-    RunSource,
-    RunStatus,
-    RunTrigger,
-    StoredRun,
-    add_span_stats,
-    find_runs,
-    recount_span_stats,
-    require_running,
-    utc_now,
-)
+from kate.collector.store.duckdb.runs import StoredRun, add_span_stats, find_runs, recount_span_stats, require_running
 from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.span_batch import RunSpanStats, SpanBatch
-
-
-@dataclass(frozen=True, slots=True)
-class IngestResult:
-    stored: int
-    completed_runs: tuple[CompletedRun, ...]  # runs completed by this write (for evaluation)
-    refused: tuple[RefusedRun, ...] = ()  # OTLP spans not stored: their run belongs to another agent
+from kate.collector.store.values import IngestResult, RunSource, RunStatus, RunTrigger, utc_now
 
 
 def insert_uploaded_spans(txn: WriteTxn, agent_id: str, run_id: str, batch: SpanBatch) -> IngestResult:

@@ -19,20 +19,35 @@ from kate.collector.evaluation.evaluator import EvaluationSubject
 from kate.collector.evaluation.policy import CooldownPolicy
 from kate.collector.ingest.decode_logs import GenAiLogRecord
 from kate.collector.store.duckdb import agent_spans, agents, evaluations, exports, jobs, readonly, retention, runs, sessions, span_reads
-from kate.collector.store.duckdb.agent_spans import AgentSpanFilter, AgentSpanPage, SpanOrder
 from kate.collector.store.duckdb.database import Database
-from kate.collector.store.duckdb.evaluations import CooldownClocks, Outcome, Ticket
-from kate.collector.store.duckdb.exports import ExportPage, ExportTable, ExportWindow
-from kate.collector.store.duckdb.genai_logs import FoldSettings, LogFolding, StoredLogs, fold_into_new_spans, store_log_records
-from kate.collector.store.duckdb.jobs import Claim, ClaimRequest
-from kate.collector.store.duckdb.pages import Page
-from kate.collector.store.duckdb.retention import DataSize, Deleted, DueRun
-from kate.collector.store.duckdb.runs import NewRun, RunFilter, utc_now
-from kate.collector.store.duckdb.span_reads import SpanPage
-from kate.collector.store.duckdb.spans import IngestResult, ingest_otlp_spans, insert_uploaded_spans
+from kate.collector.store.duckdb.evaluations import CooldownClocks
+from kate.collector.store.duckdb.genai_logs import FoldSettings, LogFolding, fold_into_new_spans, store_log_records
+from kate.collector.store.duckdb.spans import ingest_otlp_spans, insert_uploaded_spans
 from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.interfaces import SqlParams, WriteScope
 from kate.collector.store.span_batch import SpanBatch
+from kate.collector.store.values import (
+    AgentSpanFilter,
+    AgentSpanPage,
+    Claim,
+    ClaimRequest,
+    DataSize,
+    Deleted,
+    DueRun,
+    ExportPage,
+    ExportTable,
+    ExportWindow,
+    IngestResult,
+    NewRun,
+    Outcome,
+    Page,
+    RunFilter,
+    SpanOrder,
+    SpanPage,
+    StoredLogs,
+    Ticket,
+    utc_now,
+)
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
 
 DEFAULT_FOLD = FoldSettings(DEFAULT_MAX_TEXT_BYTES, 24 * 3600.0)
@@ -214,14 +229,14 @@ class _Jobs:
 class _Evaluations:
     def __init__(self, database: Database) -> None:
         self._database = database
+        self._clocks = CooldownClocks()  # the agents' cooldown clocks as committed (write ops only)
 
-    def admit(self, scope: WriteScope, runs: Sequence[CompletedRun], policy: CooldownPolicy,
-              clocks: CooldownClocks) -> list[Ticket]:
-        return evaluations.admit_evaluations(cast(WriteTxn, scope), runs, policy, utc_now(), clocks)
+    def admit(self, scope: WriteScope, runs: Sequence[CompletedRun], policy: CooldownPolicy) -> list[Ticket]:
+        return evaluations.admit_evaluations(cast(WriteTxn, scope), runs, policy, utc_now(), self._clocks)
 
-    async def force(self, agent_id: str, run_id: str, clocks: CooldownClocks) -> Ticket:
+    async def force(self, agent_id: str, run_id: str) -> Ticket:
         return await self._database.write(
-            lambda txn: evaluations.force_evaluation(txn, agent_id, run_id, utc_now(), clocks))
+            lambda txn: evaluations.force_evaluation(txn, agent_id, run_id, utc_now(), self._clocks))
 
     async def pending(self) -> list[Ticket]:
         return await self._database.read(evaluations.list_pending)

@@ -14,8 +14,9 @@ from kate.collector.evaluation.policy import CooldownPolicy
 from kate.collector.store.duckdb.database import Database
 from kate.collector.store.duckdb.evaluations import CooldownClocks, admit_evaluations
 from kate.collector.store.duckdb.migrate import apply_migrations, migration_files
-from kate.collector.store.duckdb.runs import NewRun, RunSource, RunStatus, RunTrigger, insert_run
+from kate.collector.store.duckdb.runs import insert_run
 from kate.collector.store.duckdb.writer import WriteTxn
+from kate.collector.store.values import NewRun, RunSource, RunStatus, RunTrigger
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, 0)
 

@@ -9,9 +9,8 @@ from pathlib import Path
 import duckdb
 from kate.collector.store.duckdb import jobs as job_store
 from kate.collector.store.duckdb.database import Database
-from kate.collector.store.duckdb.jobs import Claim, ClaimRequest
 from kate.collector.store.duckdb.migrate import apply_migrations, migration_files
-from kate.collector.store.duckdb.runs import NewRun, RunSource, RunStatus, RunTrigger
+from kate.collector.store.values import Claim, ClaimRequest, NewRun, RunSource, RunStatus, RunTrigger
 
 NOW = dt.datetime(2026, 12, 3, 8, 0, 0)
 BIG_INPUT = "x" * (4 * 1024 * 1024)

@@ -8,8 +8,9 @@ from typing import Any
 
 from kate.collector.store.duckdb.database import Database
 from kate.collector.store.duckdb.run_ownership import derived_run_id
-from kate.collector.store.duckdb.spans import IngestResult, ingest_otlp_spans
+from kate.collector.store.duckdb.spans import ingest_otlp_spans
 from kate.collector.store.span_batch import SpanBatch
+from kate.collector.store.values import IngestResult
 from kate.schema.record import SpanRecord
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"

@@ -10,10 +10,11 @@ from pathlib import Path
 import duckdb
 from kate.collector.store.duckdb.database import Database
 from kate.collector.store.duckdb.migrate import apply_migrations, migration_files
-from kate.collector.store.duckdb.runs import NewRun, RunSource, RunTrigger, insert_run
+from kate.collector.store.duckdb.runs import insert_run
 from kate.collector.store.duckdb.spans import ingest_otlp_spans, insert_uploaded_spans
 from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.span_batch import SpanBatch
+from kate.collector.store.values import NewRun, RunSource, RunTrigger
 from kate.schema.record import SpanRecord
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"

@@ -10,9 +10,10 @@ import pytest
 from kate.collector.config import StorageConfig
 from kate.collector.store.duckdb.database import Database
 from kate.collector.store.duckdb.run_texts import RootSpan, texts_of
-from kate.collector.store.duckdb.runs import NewRun, RunSource, RunTrigger, insert_run
+from kate.collector.store.duckdb.runs import insert_run
 from kate.collector.store.duckdb.spans import ingest_otlp_spans
 from kate.collector.store.span_batch import SpanBatch
+from kate.collector.store.values import NewRun, RunSource, RunTrigger
 from kate.schema.record import SpanRecord
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
