@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     repair.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config file")
     repair.add_argument("--db", help="DuckDB file (default: storage.path); stop the collector first")
     repair.set_defaults(run=_run_repair)
-    export = commands.add_parser("export", help="write runs, spans and evaluations of a time window as files")
+    export = commands.add_parser("export", help="write runs, spans, evaluations and GenAI log records of a time window as files")
     export.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config file")
     export.add_argument("--since", required=True, help="RFC 3339 start, included (e.g. 2026-12-01T00:00:00Z)")
     export.add_argument("--until", required=True, help="RFC 3339 end, excluded")

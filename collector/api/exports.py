@@ -31,7 +31,8 @@ async def export_table(request: web.Request) -> web.StreamResponse:
         caller.require_agent(window.agent_id)
     table = params.choice(request, "table", ExportTable)
     if table is None:
-        raise BadRequest("table is required: runs, spans or evaluations", details=[{"field": "table", "message": "required"}])
+        raise BadRequest("table is required: runs, spans, evaluations or genai_log_records",
+                         details=[{"field": "table", "message": "required"}])
     page = await state.store.analysis.export_page(table, window, PAGE_ROWS)
     response = web.StreamResponse(headers={"Content-Type": ARROW_STREAM})
     await response.prepare(request)  # from here a failure can only cut the stream short: the reader sees no end

@@ -164,7 +164,7 @@ def _paths() -> dict[str, Any]:
         "/export": {"get": {
             "operationId": "export_table",
             "summary": "One table's rows of a time window as an Arrow IPC stream (Kate extension; kate export reads it)",
-            "parameters": [{**_param("table", "query", "runs, spans or evaluations",
+            "parameters": [{**_param("table", "query", "runs, spans, evaluations or genai_log_records",
                                      {"enum": ["runs", "spans", "evaluations"]}), "required": True},
                            {**_param("since", "query", "window start, included (RFC 3339)",
                                      {"type": "string", "format": "date-time"}), "required": True},

@@ -172,6 +172,7 @@ class ExportTable(enum.Enum):
     RUNS = "runs"
     SPANS = "spans"
     EVALUATIONS = "evaluations"
+    GENAI_LOG_RECORDS = "genai_log_records"
 
 
 @dataclass(frozen=True, slots=True)

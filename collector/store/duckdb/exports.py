@@ -5,7 +5,8 @@ Each table has one timestamp that places a row in a window and in a day partitio
 
 - runs: `created_at`;
 - spans: the span's start time, or `received_at` for a span without one;
-- evaluations: `created_at`.
+- evaluations: `created_at`;
+- genai_log_records: the record's time.
 
 Windows are half-open, [since, until), on that timestamp alone, so consecutive windows hold every
 row exactly once. Pages follow the keyset (timestamp, key columns): a page is a short read of its
@@ -37,6 +38,7 @@ _SHAPES = {
     ExportTable.SPANS: _Shape("coalesce(start_time_unix_nano // 1000, epoch_us(received_at))",
                               ("trace_id", "span_id"), ("attributes", "resource", "events")),
     ExportTable.EVALUATIONS: _Shape("epoch_us(created_at)", ("run_id", "evaluation_id", "evaluator"), ("details",)),
+    ExportTable.GENAI_LOG_RECORDS: _Shape("time_unix_nano // 1000", ("record_key",), ("body", "attributes", "resource")),
 }
 
 

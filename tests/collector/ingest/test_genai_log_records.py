@@ -346,3 +346,20 @@ async def test_retention_deletes_the_records_of_the_spans_it_deletes(
     assert done.returncode == 0, done.stderr
     again = start_collector(db)
     assert sql_rows(again.base_url, "SELECT count(*) FROM genai_log_records") == [[0]]
+
+
+async def test_kate_export_writes_the_records_of_a_window(collector: CollectorProcess, agent_id: str,
+                                                          tmp_path: Path) -> None:
+    start_ns = 1_764_547_200_000_000_000  # 2025-12-01T00:00:00Z
+    trace_id, span_id = os.urandom(16), os.urandom(8)
+    async with aiohttp.ClientSession() as session:
+        await _post(session, collector, "/v1/logs", _logs_body(agent_id, _message_records(trace_id, span_id, start_ns)))
+    done = subprocess.run([sys.executable, "-m", "kate.collector", "export", "--url", collector.base_url,
+                           "--since", "2025-12-01T00:00:00Z", "--until", "2025-12-02T00:00:00Z", "--agent", agent_id,
+                           "--format", "jsonl", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (part,) = (tmp_path / "out" / "genai_log_records").glob("*/part-0.jsonl")
+    rows = [json.loads(line) for line in part.read_text(encoding="utf-8").splitlines()]
+    assert [row["event_name"] for row in rows] == ["gen_ai.system.message", "gen_ai.user.message", "gen_ai.choice"]
+    assert json.loads(rows[1]["body"]) == {"content": QUESTION} and rows[0]["span_id"] == span_id.hex()
