@@ -407,3 +407,35 @@ def test_runs_list_refresh_keeps_keyboard_focus_and_sql_is_refused_for_a_scoped_
     page.goto(keyed_server.base_url + "/ui/#/sql")
     page.click("text=Run query")
     expect(page.locator(".sql-out [role=alert]")).to_contain_text("403 forbidden")
+
+
+def test_sessions_list_and_a_session_read_as_a_conversation(page: Any, server: CollectorProcess) -> None:
+    """Two OTLP runs of one conversation (OpenInference session.id/user.id on their root spans)."""
+    provider = TracerProvider(resource=Resource.create({"service.name": "ui-sessions"}))
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{server.base_url}/v1/traces")))
+    tracer = provider.get_tracer("ui-test")
+    for question, answer in [("What is the capital of France?", "Paris."), ("And of Italy?", "Rome.")]:
+        attributes = {"openinference.span.kind": "AGENT", "session.id": "chat-42", "user.id": "ada",
+                      "input.value": question, "output.value": answer}
+        with tracer.start_as_current_span("turn", attributes=attributes):
+            pass
+    provider.shutdown()
+    call(server.base_url, "POST", "/agents/ui-sessions/runs", {"trigger": "manual"})  # no session: not listed
+
+    page.goto(server.base_url + "/ui/#/agents/ui-sessions/runs")
+    page.click("text=Sessions")
+    rows = page.locator("table.sessions tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("chat-42")
+    expect(rows.first).to_contain_text("ada")
+    rows.first.locator("a", has_text="chat-42").click()
+    items = page.locator("ol.turns > li")
+    expect(items).to_have_count(2)
+    expect(items.first.locator(".role-user .text")).to_have_text("What is the capital of France?")  # oldest first
+    expect(items.last.locator(".role-assistant .text")).to_have_text("Rome.")
+    expect(page.locator("[data-fact=User]")).to_have_text("ada")
+    screenshot(page, "session")
+    items.last.locator("a").first.click()  # the second turn opens its run, which links back
+    expect(page.locator("[data-fact=Session] a")).to_have_text("chat-42")
+    page.locator("[data-fact=Session] a").click()
+    expect(page.locator("ol.turns > li")).to_have_count(2)

@@ -6,6 +6,7 @@ import { h, message, replace } from "./dom.js";
 import * as hosted from "./views/hosted.js";
 import * as run from "./views/run.js";
 import * as runs from "./views/runs.js";
+import * as sessions from "./views/sessions.js";
 import * as spans from "./views/spans.js";
 import * as sql from "./views/sql.js";
 
@@ -16,6 +17,8 @@ const ROUTES = [
   [/^#\/agents\/([^/?]+)\/runs\/([^/?]+)$/, (m, q) => run.render(main, { agentId: m[1], runId: m[2], spanId: q.get("span") }), "runs"],
   [/^#\/agents\/([^/?]+)\/runs$/, (m, q) => runs.render(main, { agentId: m[1], params: q }), "runs"],
   [/^#\/agents\/([^/?]+)\/spans$/, (m, q) => spans.render(main, { agentId: m[1], params: q }), "runs"],
+  [/^#\/agents\/([^/?]+)\/sessions\/([^/?]+)$/, (m) => sessions.renderSession(main, { agentId: m[1], sessionId: m[2] }), "runs"],
+  [/^#\/agents\/([^/?]+)\/sessions$/, (m) => sessions.render(main, { agentId: m[1] }), "runs"],
   [/^#\/sql$/, () => sql.render(main), "sql"],
   [/^#\/hosted$/, () => hosted.render(main), "hosted"],
   [/^#?\/?$/, () => home(), "runs"],

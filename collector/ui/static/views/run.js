@@ -97,7 +97,9 @@ function runHeader(agentId, run, loadedSpans, act) {
     ["Status", badge(run.status)], ["Trigger", run.trigger], ["Source", run.source],
     ["Created", fmtTime(run.created_at)], ["Started", fmtTime(run.started_at)], ["Completed", fmtTime(run.completed_at)],
     ["Duration", fmtMs(durationMs(run))], ["Spans", fmtInt(run.span_count ?? loadedSpans)], ["Tokens", fmtInt(run.total_tokens)],
-    ["Cost", fmtUsd(run.total_cost_usd)], ["Session", run.session_id], ["User", run.user_id],
+    ["Cost", fmtUsd(run.total_cost_usd)], ["Session", run.session_id ? h("a", {
+      href: `#/agents/${encodeURIComponent(agentId)}/sessions/${encodeURIComponent(run.session_id)}` }, run.session_id) : null],
+    ["User", run.user_id],
     ["Score", run.overall_score === null ? (run.evaluation_status || "not evaluated") : fmtScore(run.overall_score)],
   ];
   return [

@@ -64,6 +64,7 @@ export async function render(main, { agentId, params }) {
   replace(main,
     h("div", { class: "view-head" }, h("h1", {}, "Runs"),
       h("a", { href: `#/agents/${encodeURIComponent(agentId)}/spans?order=latency` }, "Spans across runs (slowest first)"),
+      h("a", { href: `#/agents/${encodeURIComponent(agentId)}/sessions` }, "Sessions"),
       agentPicker(agents, agentId)),
     filterForm(agentId, filters, params),
     h("div", { class: "table-wrap" }, table), more,
