@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from kate.collector import metrics
 from kate.collector.ingest.decode_logs import GenAiLogRecord
-from kate.collector.store.duckdb.run_texts import refresh_texts
+from kate.collector.store.duckdb.run_texts import RootChange, RootSpan, apply_root_changes
 from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.span_batch import SpanBatch
 from kate.collector.store.values import StoredLogs
@@ -145,13 +145,14 @@ class _StoredSpan(NamedTuple):
     output_text: str | None
     truncated: bool
     start_time_unix_nano: int
+    end_time_unix_nano: int | None
 
 
 def _stored_spans(txn: WriteTxn, keys: Sequence[SpanKey], start_from: int, start_to: int) -> dict[SpanKey, _StoredSpan]:
     """The stored spans of these keys that started within [start_from, start_to]."""
     rows = txn.execute(
         "SELECT s.trace_id, s.span_id, s.agent_id, s.rowid, s.run_id, s.parent_span_id IS NULL, s.input_text,"
-        f" s.output_text, s.truncated, s.start_time_unix_nano FROM spans s JOIN {_KEYS}"
+        f" s.output_text, s.truncated, s.start_time_unix_nano, s.end_time_unix_nano FROM spans s JOIN {_KEYS}"
         " USING (trace_id, span_id, agent_id) WHERE s.start_time_unix_nano BETWEEN ? AND ?",
         [[k.trace_id for k in keys], [k.span_id for k in keys], [k.agent_id for k in keys], start_from, start_to],
     )
@@ -178,21 +179,26 @@ def _refold(txn: WriteTxn, spans: dict[SpanKey, _StoredSpan], max_text_bytes: in
     for trace_id, span_id, agent_id, record_key, name, time_unix_nano, attributes, body in rows:
         event = log_event(name, time_unix_nano, _loaded(attributes) or {}, _loaded(body))
         events.setdefault(SpanKey(trace_id, span_id, agent_id), []).append((record_key, event))
-    updates = [update for key, span in spans.items()
-               if (update := _folded(span, events.get(key, []), max_text_bytes, new_records)) is not None]
-    if not updates:
+    folded = {key: update for key, span in spans.items()
+              if (update := _folded(span, events.get(key, []), max_text_bytes, new_records)) is not None}
+    if not folded:
         return
-    rowids, inputs, outputs, truncated = (list(column) for column in zip(*updates, strict=True))
+    rowids, inputs, outputs, truncated = (list(column) for column in zip(*folded.values(), strict=True))
     txn.execute(
         "UPDATE spans SET input_text = t.input_text, output_text = t.output_text, truncated = t.truncated"
         " FROM (SELECT unnest(?::BIGINT[]) AS rid, unnest(?::VARCHAR[]) AS input_text,"
         " unnest(?::VARCHAR[]) AS output_text, unnest(?::BOOLEAN[]) AS truncated) AS t WHERE spans.rowid = t.rid",
         [rowids, inputs, outputs, truncated],
     )
-    metrics.GENAI_LOG_FOLDS.inc(len(updates))
-    roots = sorted({span.run_id for span in spans.values() if span.is_root})
-    if roots:
-        refresh_texts(txn, roots)  # a root span's texts are its run's user_input and output
+    metrics.GENAI_LOG_FOLDS.inc(len(folded))
+    # A root span's texts are its run's user_input and output.
+    apply_root_changes(txn, [RootChange(_root(key, spans[key]), update[1], update[2])
+                             for key, update in folded.items() if spans[key].is_root])
+
+
+def _root(key: SpanKey, span: _StoredSpan) -> RootSpan:
+    return RootSpan(span.run_id, key.trace_id, key.span_id, span.input_text, span.output_text,
+                    span.start_time_unix_nano, span.end_time_unix_nano)
 
 
 def _folded(span: _StoredSpan, events: Sequence[tuple[str, SpanEvent]], max_text_bytes: int,

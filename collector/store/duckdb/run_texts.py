@@ -48,11 +48,9 @@ def texts_of(roots: Iterable[RootSpan]) -> dict[str, RunTexts]:
     outputs: _Ranked = {}
     for root in roots:
         if root.input_text is not None:
-            start = _LATEST_NS if root.start_time_unix_nano is None else root.start_time_unix_nano
-            _keep(inputs, root.run_id, (start, root.trace_id, root.span_id), root.input_text, lowest=True)
+            _keep(inputs, root.run_id, _start_rank(root), root.input_text, lowest=True)
         if root.output_text is not None:
-            end = -1 if root.end_time_unix_nano is None else root.end_time_unix_nano
-            _keep(outputs, root.run_id, (end, root.trace_id, root.span_id), root.output_text, lowest=False)
+            _keep(outputs, root.run_id, _end_rank(root), root.output_text, lowest=False)
     return {run_id: RunTexts(inputs[run_id][1] if run_id in inputs else None,
                              outputs[run_id][1] if run_id in outputs else None)
             for run_id in inputs.keys() | outputs.keys()}
@@ -79,6 +77,73 @@ def refresh_texts(txn: WriteTxn, run_ids: Sequence[str]) -> None:
     to run once the batch's spans are inserted (WriteTxn.after_spans_inserted)."""
     roots = [RootSpan(*row) for run_id in run_ids for row in txn.execute(_STORED_ROOTS, [run_id])]
     update_texts(txn, texts_of(roots))
+
+
+class RootChange(NamedTuple):
+    """A stored root span whose texts changed in place (GenAI log content folded into it)."""
+
+    before: RootSpan
+    input_text: str | None
+    output_text: str | None
+
+
+class _Unsure:
+    """The run's current texts do not tell: recompute them from every stored root."""
+
+
+_UNSURE = _Unsure()
+
+
+def apply_root_changes(txn: WriteTxn, changes: Sequence[RootChange]) -> None:
+    """The texts of runs whose root spans changed in place, by the rule above. When a run has no
+    text yet (the common case: log content filling a root that had none), its changed roots
+    alone decide it, and when no changed root held or gained its text it stays; only the other
+    runs are recomputed from every stored root (refresh_texts, one indexed read per run)."""
+    by_run: dict[str, list[RootChange]] = {}
+    for change in changes:
+        by_run.setdefault(change.before.run_id, []).append(change)
+    if not by_run:
+        return
+    current = txn.execute(
+        "SELECT run_id, user_input, output FROM runs WHERE run_id IN (SELECT unnest(?::VARCHAR[])) AND source = ?",
+        [sorted(by_run), RunSource.OTLP.value])
+    decided: dict[str, RunTexts] = {}
+    unsure: list[str] = []
+    for run_id, user_input, output in current:
+        run_changes = by_run[run_id]
+        inputs = [(c.before.input_text, c.input_text, _start_rank(c.before)) for c in run_changes]
+        outputs = [(c.before.output_text, c.output_text, _end_rank(c.before)) for c in run_changes]
+        new_input, new_output = _decided(user_input, inputs, lowest=True), _decided(output, outputs, lowest=False)
+        if isinstance(new_input, _Unsure) or isinstance(new_output, _Unsure):
+            unsure.append(run_id)
+        elif (new_input, new_output) != (user_input, output):
+            decided[run_id] = RunTexts(new_input, new_output)
+    update_texts(txn, decided)
+    if unsure:
+        refresh_texts(txn, unsure)
+
+
+def _decided(current: str | None, changes: list[tuple[str | None, str | None, tuple[int, str, str]]], *,
+             lowest: bool) -> str | None | _Unsure:
+    """A run text after its changed roots' (old, new, rank) texts, or _UNSURE."""
+    if current is None:  # no stored root has this text: the changed roots alone decide
+        candidates = [(rank, new) for _, new, rank in changes if new is not None]
+        if not candidates:
+            return None
+        return (min(candidates) if lowest else max(candidates))[1]
+    if any(old is None and new is not None for old, new, _ in changes):
+        return _UNSURE  # a root gained the text and may outrank the one it came from
+    if any(old == current and new != old for old, new, _ in changes):
+        return _UNSURE  # it may have come from a changed root (or from another with the same text)
+    return current  # it came from a root that did not change
+
+
+def _start_rank(root: RootSpan) -> tuple[int, str, str]:
+    return (_LATEST_NS if root.start_time_unix_nano is None else root.start_time_unix_nano, root.trace_id, root.span_id)
+
+
+def _end_rank(root: RootSpan) -> tuple[int, str, str]:
+    return (-1 if root.end_time_unix_nano is None else root.end_time_unix_nano, root.trace_id, root.span_id)
 
 
 def update_texts(txn: WriteTxn, texts: Mapping[str, RunTexts]) -> None:

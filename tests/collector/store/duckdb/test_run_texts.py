@@ -4,14 +4,16 @@ roots arrive in, written in the transaction that stores them; API runs keep thei
 from __future__ import annotations
 
 import itertools
+import random
 from pathlib import Path
 
 import pytest
 from kate.collector.config import StorageConfig
 from kate.collector.store.duckdb.database import Database
-from kate.collector.store.duckdb.run_texts import RootSpan, texts_of
+from kate.collector.store.duckdb.run_texts import RootChange, RootSpan, apply_root_changes, texts_of
 from kate.collector.store.duckdb.runs import insert_run
 from kate.collector.store.duckdb.spans import ingest_otlp_spans
+from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.span_batch import SpanBatch
 from kate.collector.store.values import NewRun, RunSource, RunTrigger
 from kate.schema.record import SpanRecord
@@ -85,3 +87,43 @@ def test_ties_and_unknown_times_are_broken_the_same_way_every_time() -> None:
              RootSpan(RUN, "a" * 32, "03", "a second", "a earlier", 7, 9)]
     for permutation in itertools.permutations(roots):
         assert texts_of(permutation)[RUN] == ("a first", "a earlier")
+
+
+async def test_roots_changed_in_place_give_the_texts_the_rule_gives(database: Database) -> None:
+    """GenAI log content folded into root spans (apply_root_changes) leaves every run with the
+    texts texts_of gives for its roots as they are now, whether the run's current texts decide
+    it or its roots are read again; random runs of 1-3 roots, a fixed seed, bounded."""
+    chooser = random.Random(1234)
+    texts_pool = [None, None, "a", "b", "c"]
+    for case in range(60):
+        run_id = f"changed-{case}"
+        roots = [record(100 + index, root=True, text_in=chooser.choice(texts_pool), text_out=chooser.choice(texts_pool),
+                        start=chooser.choice([None, 10, 20, 30]), end=chooser.choice([None, 40, 50, 60]), run_id=run_id)
+                 for index in range(chooser.randint(1, 3))]
+        roots = [root._replace(trace_id=f"{case:032x}") for root in roots]
+        await ingest(database, roots)
+        changed = chooser.sample(range(len(roots)), chooser.randint(1, len(roots)))
+        after = list(roots)
+        changes = []
+        for index in changed:
+            before = roots[index]
+            new_in = before.input_text if chooser.random() < 0.3 else chooser.choice(["x", "y", None])
+            new_out = before.output_text if chooser.random() < 0.3 else chooser.choice(["x", "y", None])
+            new_in, new_out = new_in or before.input_text, new_out or before.output_text  # folding never removes text
+            after[index] = before._replace(input_text=new_in, output_text=new_out)
+            changes.append(RootChange(_root_of(before), new_in, new_out))
+
+        def fold(txn: WriteTxn, updated: list[SpanRecord] = after, applied: list[RootChange] = changes) -> None:
+            for span in updated:
+                txn.execute("UPDATE spans SET input_text = ?, output_text = ? WHERE trace_id = ? AND span_id = ?",
+                            [span.input_text, span.output_text, span.trace_id, span.span_id])
+            apply_root_changes(txn, applied)
+
+        await database.write(fold)
+        expected = texts_of(_root_of(span) for span in after).get(run_id)
+        assert await texts(database, run_id) == (expected or (None, None)), (case, roots, after)
+
+
+def _root_of(span: SpanRecord) -> RootSpan:
+    return RootSpan(span.run_id, span.trace_id, span.span_id, span.input_text, span.output_text,
+                    span.start_time_unix_nano, span.end_time_unix_nano)
