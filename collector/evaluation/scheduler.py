@@ -93,8 +93,8 @@ class EvaluationScheduler:
     def _begin_all(self, tickets: Sequence[Ticket]) -> None:
         if not self._running:  # stopping: they stay pending in the store, resumed at the next start
             return
-        for ticket in tickets:
-            self.begin(ticket)
+        for ticket in tickets:  # admitted on completion: after evaluation.delay_s
+            self._spawn(self._evaluate(ticket, delay_s=self._settings.delay_s))
 
     async def force(self, agent_id: str, run_id: str) -> Ticket:
         """Admit an evaluation regardless of cooldown (NotFound, RunNotFinished); begin() starts it."""
@@ -111,7 +111,9 @@ class EvaluationScheduler:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _evaluate(self, ticket: Ticket) -> None:
+    async def _evaluate(self, ticket: Ticket, *, delay_s: float = 0.0) -> None:
+        if delay_s > 0:  # pending meanwhile; a stop cancels the wait and the next start resumes it
+            await asyncio.sleep(delay_s)
         async with self._slots:
             try:
                 subject = await self._store.subject(ticket.run_id, self._settings.max_spans)

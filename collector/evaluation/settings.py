@@ -75,6 +75,9 @@ class EvaluationConfig:
     enabled: bool = True  # evaluate completed runs automatically; POST .../evaluate works regardless
     cooldown_s: float = 60.0
     cooldown_s_by_agent: dict[str, float] = field(default_factory=dict)
+    # Seconds between a run's completion and its automatic evaluation, for what arrives after the
+    # root span: GenAI log records, other services' spans (docs/evaluation.md#when-a-run-is-evaluated).
+    delay_s: float = 0.0
     max_concurrency: int = 4
     evaluator_timeout_s: float = 60.0
     max_spans: int = 10_000
@@ -96,6 +99,8 @@ def check_evaluation(config: EvaluationConfig) -> list[str]:
     ) if value <= 0]
     if config.cooldown_s < 0:
         problems.append("evaluation.cooldown_s must be 0 or more")
+    if not 0 <= config.delay_s <= 3600:
+        problems.append("evaluation.delay_s must be from 0 to 3600 seconds")
     problems += [f"evaluation.cooldown_s_by_agent.{agent} must be 0 or more"
                  for agent, seconds in config.cooldown_s_by_agent.items() if seconds < 0]
     problems += [f"evaluation.{path}.weight must be 0 or more" for path, weight in _weights(config) if weight < 0]

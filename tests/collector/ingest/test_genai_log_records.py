@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,13 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from tests.conftest import StartCollector
+from tests.conftest import StartApp, StartCollector
 from tests.support.fake_openai import REPLY, fake_openai_server
+from tests.support.http import Api
+from tests.support.in_process import InProcessCollector
 from tests.support.otlp_client import JSON, PROTOBUF, post_otlp, run_id_for_trace, run_spans, sql_rows
 from tests.support.server import CollectorProcess
+from tests.support.waiting import evaluated_run
 
 QUESTION = "What is the capital of France?"
 SYSTEM = "You answer in one sentence."
@@ -194,7 +198,7 @@ def _logs_body(agent_id: str, records: list[LogRecord]) -> bytes:
     return request.SerializeToString()
 
 
-async def _post(session: aiohttp.ClientSession, collector: CollectorProcess, path: str, body: bytes,
+async def _post(session: aiohttp.ClientSession, collector: CollectorProcess | InProcessCollector, path: str, body: bytes,
                 content_type: str = PROTOBUF) -> ExportLogsServiceResponse:
     answer = await post_otlp(session, collector.base_url, body, content_type=content_type, path=path)
     assert answer.status == 200, answer.body
@@ -363,3 +367,21 @@ async def test_kate_export_writes_the_records_of_a_window(collector: CollectorPr
     rows = [json.loads(line) for line in part.read_text(encoding="utf-8").splitlines()]
     assert [row["event_name"] for row in rows] == ["gen_ai.system.message", "gen_ai.user.message", "gen_ai.choice"]
     assert json.loads(rows[1]["body"]) == {"content": QUESTION} and rows[0]["span_id"] == span_id.hex()
+
+
+async def test_with_an_evaluation_delay_log_records_after_the_root_span_are_evaluated(start_app: StartApp) -> None:
+    """A bare LLM call is its own run's root: its span completes the run, and its records, sent
+    after it, give the run its output. evaluation.delay_s lets final_output see that output."""
+    server = start_app(config={"evaluation": {"delay_s": 2, "cooldown_s": 0}})
+    trace_id, span_id = os.urandom(16), os.urandom(8)
+    start_ns = time.time_ns()
+    run_id = run_id_for_trace(int.from_bytes(trace_id, "big"))
+    async with aiohttp.ClientSession() as session:
+        await _post(session, server, "/v1/traces", _span_body("delayed", trace_id, span_id, start_ns))
+        api = Api(server.base_url, session)
+        assert (await api.call("GET", f"/agents/delayed/runs/{run_id}")).body["evaluation_status"] == "pending"
+        await _post(session, server, "/v1/logs", _logs_body("delayed", _message_records(trace_id, span_id, start_ns)))
+        run = await evaluated_run(api, "delayed", run_id, timeout_s=30)
+    assert run["output"] == REPLY
+    final_output = next(score for score in run["scores"] if score["evaluator"] == "final_output")
+    assert final_output["score"] == 1.0, final_output
