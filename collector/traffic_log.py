@@ -8,11 +8,11 @@ counting of its own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter as Tally
 
 from kate.collector import metrics
+from kate.collector.background import BackgroundTask
 
 logger = logging.getLogger("kate.traffic")
 Snapshot = dict[tuple[str, tuple[str, ...]], float]
@@ -72,18 +72,14 @@ class TrafficSummary:
 
     def __init__(self, interval_s: float) -> None:
         self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask(self._run)
 
     def start(self) -> None:
-        if self._interval_s > 0 and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        if self._interval_s > 0:
+            self._task.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._task.stop()
 
     async def _run(self) -> None:
         before = snapshot()

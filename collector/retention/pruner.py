@@ -7,13 +7,13 @@ whole pass. Runs in the background every `retention.interval_s`; `kate prune` ru
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kate.collector import metrics
+from kate.collector.background import BackgroundTask
 from kate.collector.retention.settings import RetentionConfig
 from kate.collector.store.interfaces import DataSize, Deleted, DueRun, RetentionStore, utc_now
 
@@ -43,7 +43,7 @@ class Pruner:
         self._store = store
         self._config = config
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask(self._run)
 
     async def plan(self) -> Plan:
         """The runs a pass would delete now (at most MAX_SLICES_PER_PASS slices of them)."""
@@ -73,15 +73,11 @@ class Pruner:
         return total
 
     def start(self) -> None:
-        if self._config.enabled and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        if self._config.enabled:
+            self._task.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._task.stop()
 
     async def _run(self) -> None:
         while True:

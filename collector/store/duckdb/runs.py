@@ -159,15 +159,23 @@ def list_runs(
     """Runs of an agent, newest first, `limit` per page after the opaque cursor `after`."""
     where, params = ["agent_id = ?"], [agent_id]
     _add_filters(filters, where, params)
+    return run_page(cursor, where, params, limit, after, newest_first=True)
+
+
+def run_page(cursor: duckdb.DuckDBPyConnection, where: list[str], params: list[Any], limit: int,
+             after: str | None, *, newest_first: bool) -> Page:
+    """A page of the runs matching `where`, by (created_at, run_id), after the opaque cursor."""
     if after is not None:
         created_us, last_id = decode_cursor(after, (int, str))
-        where.append("(epoch_us(created_at) < ? OR (epoch_us(created_at) = ? AND run_id < ?))")
-        params += [created_us, created_us, last_id]
+        beyond = "<" if newest_first else ">"
+        where = [*where, f"(epoch_us(created_at) {beyond} ? OR (epoch_us(created_at) = ? AND run_id {beyond} ?))"]
+        params = [*params, created_us, created_us, last_id]
+    direction = "DESC" if newest_first else "ASC"
     # The page's keys from runs first, then api_runs for those ids only: joining the view to
     # runs before the LIMIT formatted every run of the table (10 against 3 + 4 ms at 50 k runs).
     keys = cursor.execute(
         f"SELECT run_id, epoch_us(created_at) FROM runs WHERE {' AND '.join(where)}"
-        " ORDER BY created_at DESC, run_id DESC LIMIT ?",
+        f" ORDER BY created_at {direction}, run_id {direction} LIMIT ?",
         [*params, limit + 1],
     ).fetchall()
     next_cursor = encode_cursor((keys[limit - 1][1], keys[limit - 1][0])) if len(keys) > limit else None

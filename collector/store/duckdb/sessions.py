@@ -8,7 +8,7 @@ from typing import Any
 
 import duckdb
 from kate.collector.store.duckdb.pages import decode_cursor, dict_rows, encode_cursor
-from kate.collector.store.duckdb.runs import api_runs
+from kate.collector.store.duckdb.runs import run_page
 from kate.collector.store.values import Page
 
 
@@ -30,18 +30,7 @@ def list_sessions(cursor: duckdb.DuckDBPyConnection, agent_id: str, limit: int, 
 def session_runs(cursor: duckdb.DuckDBPyConnection, agent_id: str, session_id: str, limit: int,
                  after: str | None) -> Page:
     """The session's runs, oldest first (by created_at, then id); an empty first page: no such session."""
-    where, params = ["agent_id = ?", "session_id = ?"], [agent_id, session_id]
-    if after is not None:
-        created_us, last_id = decode_cursor(after, (int, str))
-        where.append("(epoch_us(created_at) > ? OR (epoch_us(created_at) = ? AND run_id > ?))")
-        params += [created_us, created_us, last_id]
-    keys = cursor.execute(
-        f"SELECT run_id, epoch_us(created_at) FROM runs WHERE {' AND '.join(where)}"
-        " ORDER BY created_at, run_id LIMIT ?",
-        [*params, limit + 1],
-    ).fetchall()
-    next_cursor = encode_cursor((keys[limit - 1][1], keys[limit - 1][0])) if len(keys) > limit else None
-    return Page(items=api_runs(cursor, [run_id for run_id, _ in keys[:limit]]), next_cursor=next_cursor)
+    return run_page(cursor, ["agent_id = ?", "session_id = ?"], [agent_id, session_id], limit, after, newest_first=False)
 
 
 def _without_key(row: dict[str, Any]) -> dict[str, Any]:
