@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -52,10 +53,6 @@ class DecodedLogs:
     def agent_ids(self) -> frozenset[str]:
         return frozenset(record.agent_id for record in self.records)
 
-    @property
-    def weight_bytes(self) -> int:
-        """What the records hold in memory, roughly: their JSON texts."""
-        return sum(len(r.attributes) + len(r.body or "") + 256 for r in self.records)
 
 
 def decode_logs_body(body: bytes, media_type: str) -> DecodedLogs:
@@ -111,3 +108,8 @@ def _record_problem(record: LogRecord) -> str | None:
     if record.time_unix_nano > _MAX_INT64 or record.observed_time_unix_nano > _MAX_INT64:
         return "time_unix_nano does not fit a signed 64-bit integer"
     return None
+
+
+def weight_bytes(records: Sequence[GenAiLogRecord]) -> int:
+    """What records hold in memory, roughly (their JSON texts): their weight in the write queue."""
+    return sum(len(record.attributes) + len(record.body or "") + 256 for record in records)

@@ -53,6 +53,11 @@ class SpanKey(NamedTuple):
     agent_id: str  # a record folds only into a span of its own agent
 
 
+def _key_columns(keys: Sequence[SpanKey]) -> list[list[str]]:
+    """The keys as the three lists the _KEYS subquery unnests."""
+    return [[key.trace_id for key in keys], [key.span_id for key in keys], [key.agent_id for key in keys]]
+
+
 @dataclass(frozen=True, slots=True)
 class FoldSettings:
     max_text_bytes: int
@@ -110,7 +115,7 @@ def _fold_from_records(txn: WriteTxn, records: Sequence[GenAiLogRecord], folding
             " unnest(?::BIGINT[]) AS first_time, unnest(?::BIGINT[]) AS last_time)"
             " ON CONFLICT DO UPDATE SET first_time = least(genai_log_pending.first_time, excluded.first_time),"
             " last_time = greatest(genai_log_pending.last_time, excluded.last_time)",
-            [received_at, [k.trace_id for k in waiting], [k.span_id for k in waiting], [k.agent_id for k in waiting],
+            [received_at, *_key_columns(waiting),
              [times[k][0] for k in waiting], [times[k][1] for k in waiting]],
         )
         txn.on_commit(lambda: folding.mark(True))
@@ -132,7 +137,7 @@ def _fold_pending(txn: WriteTxn, batch: SpanBatch, folding: LogFolding) -> None:
         _refold(txn, spans, folding.settings.max_text_bytes, new_records=None)
         found = list(spans)
         txn.execute(f"DELETE FROM genai_log_pending WHERE (trace_id, span_id, agent_id) IN (SELECT * FROM {_KEYS})",
-                    [[k.trace_id for k in found], [k.span_id for k in found], [k.agent_id for k in found]])
+                    _key_columns(found))
     if not _count(txn, "SELECT count(*) FROM genai_log_pending"):
         txn.on_commit(lambda: folding.mark(False))
 
@@ -154,7 +159,7 @@ def _stored_spans(txn: WriteTxn, keys: Sequence[SpanKey], start_from: int, start
         "SELECT s.trace_id, s.span_id, s.agent_id, s.rowid, s.run_id, s.parent_span_id IS NULL, s.input_text,"
         f" s.output_text, s.truncated, s.start_time_unix_nano, s.end_time_unix_nano FROM spans s JOIN {_KEYS}"
         " USING (trace_id, span_id, agent_id) WHERE s.start_time_unix_nano BETWEEN ? AND ?",
-        [[k.trace_id for k in keys], [k.span_id for k in keys], [k.agent_id for k in keys], start_from, start_to],
+        [*_key_columns(keys), start_from, start_to],
     )
     return {SpanKey(*row[:3]): _StoredSpan(*row[3:]) for row in rows}
 
@@ -172,7 +177,7 @@ def _refold(txn: WriteTxn, spans: dict[SpanKey, _StoredSpan], max_text_bytes: in
         "SELECT r.trace_id, r.span_id, r.agent_id, r.record_key, r.event_name, r.time_unix_nano, r.attributes, r.body"
         f" FROM genai_log_records r JOIN {_KEYS} USING (trace_id, span_id, agent_id)"
         " WHERE r.time_unix_nano BETWEEN ? AND ? ORDER BY r.time_unix_nano, r.received_at, r.request_index",
-        [[k.trace_id for k in keys], [k.span_id for k in keys], [k.agent_id for k in keys],
+        [*_key_columns(keys),
          min(starts) - FOLD_EARLY_NS, max(starts) + FOLD_LATE_NS],
     )
     events: dict[SpanKey, list[tuple[str, SpanEvent]]] = {}

@@ -17,7 +17,7 @@ from kate.collector.completion import CompletedRun, CompletionHub, FollowUps
 from kate.collector.config import QueueConfig, StorageConfig
 from kate.collector.evaluation.evaluator import EvaluationSubject
 from kate.collector.evaluation.policy import CooldownPolicy
-from kate.collector.ingest.decode_logs import GenAiLogRecord
+from kate.collector.ingest.decode_logs import GenAiLogRecord, weight_bytes
 from kate.collector.store.duckdb import agent_spans, agents, evaluations, exports, jobs, readonly, retention, runs, sessions, span_reads
 from kate.collector.store.duckdb.database import Database
 from kate.collector.store.duckdb.evaluations import CooldownClocks
@@ -134,9 +134,8 @@ class _Spans:
     async def ingest_log_records(self, records: Sequence[GenAiLogRecord]) -> StoredLogs:
         if not records:
             return StoredLogs(0)
-        weight = sum(len(r.attributes) + len(r.body or "") + 256 for r in records)
         return await self._database.write(lambda txn: store_log_records(txn, records, self._folding, utc_now()),
-                                          weight_bytes=weight)
+                                          weight_bytes=weight_bytes(records))
 
     async def run_spans(self, agent_id: str, run_id: str, *, limit: int, after: str | None,
                         span_kind: str | None) -> SpanPage:
