@@ -14,7 +14,6 @@ import datetime as dt
 import json
 import sys
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from kate.collector.config import Config
 from kate.collector.errors import KateError
-from kate.collector.sql_command import api_error, collector_url
+from kate.collector.sql_command import collector_response, collector_url
 from kate.collector.store.duckdb.database import connect
 from kate.collector.store.duckdb.exports import export_page
 from kate.collector.store.values import ExportTable, ExportWindow
@@ -96,18 +95,11 @@ def _from_collector(url: str, table: ExportTable, window: ExportWindow, api_key:
         query["agent"] = window.agent_id
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     request = urllib.request.Request(f"{url.rstrip('/')}/export?{urllib.parse.urlencode(query)}", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            try:
-                yield from pa.ipc.open_stream(response)
-            except (pa.ArrowInvalid, OSError) as exc:
-                raise ExportFailed(f"the export of {table.value} from {url} was cut short: {exc}") from None
-    except urllib.error.HTTPError as exc:
-        raise ExportFailed(api_error(exc)) from None
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, ConnectionRefusedError):
-            raise ConnectionRefusedError(str(exc.reason)) from None
-        raise ExportFailed(f"cannot reach {url}: {exc.reason}") from None
+    with collector_response(request, url, 120, ExportFailed) as response:
+        try:
+            yield from pa.ipc.open_stream(response)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ExportFailed(f"the export of {table.value} from {url} was cut short: {exc}") from None
 
 
 def _from_file(path: Path, table: ExportTable, window: ExportWindow, config: Config) -> Iterator[pa.RecordBatch]:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import http.client
 import json
 import os
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -73,6 +76,23 @@ def collector_url(config: Config) -> str:
     return f"http://{host}:{config.server.port}"
 
 
+@contextmanager
+def collector_response(request: urllib.request.Request, url: str, timeout_s: float,
+                       failed: Callable[[str], Exception]) -> Iterator[http.client.HTTPResponse]:
+    """The collector's answer to a kate command's request. An error answer or an unreachable
+    collector raises failed(a readable message); a refused connection raises
+    ConnectionRefusedError (nothing listens there: the commands may read the file instead)."""
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            yield response
+    except urllib.error.HTTPError as exc:
+        raise failed(api_error(exc)) from None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, ConnectionRefusedError):
+            raise ConnectionRefusedError(str(exc.reason)) from None
+        raise failed(f"cannot reach {url}: {exc.reason}") from None
+
+
 def api_error(exc: urllib.error.HTTPError) -> str:
     """'code: message' of the collector's error envelope (or the HTTP status when there is none)."""
     try:
@@ -88,15 +108,8 @@ def _via_collector(url: str, sql: str, params: list[str], max_rows: int, api_key
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     request = urllib.request.Request(f"{url.rstrip('/')}/sql", data=body, method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return dict(json.load(response))
-    except urllib.error.HTTPError as exc:
-        raise _QueryFailed(api_error(exc)) from None
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, ConnectionRefusedError):
-            raise ConnectionRefusedError(str(exc.reason)) from None
-        raise _QueryFailed(f"cannot reach {url}: {exc.reason}") from None
+    with collector_response(request, url, 60, _QueryFailed) as response:
+        return dict(json.load(response))
 
 
 def _via_file(path: Path, sql: str, params: list[str], max_rows: int, config: Config) -> dict[str, Any] | None:
