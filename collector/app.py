@@ -58,7 +58,6 @@ def create_app(config: Config) -> web.Application:
         config=config,
         store=store,
         sink=sink,
-        completions=completions,
         upload_limiter=RateLimiter(config.api.upload_rate_limit_per_minute),
         evaluate_limiter=RateLimiter(config.api.evaluate_rate_limit_per_minute),
         evaluations=evaluations,

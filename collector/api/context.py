@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from kate.collector.api.ratelimit import RateLimiter
-from kate.collector.completion import CompletionHub
 from kate.collector.config import Config
 from kate.collector.evaluation.scheduler import EvaluationScheduler
 from kate.collector.ingest.sink import Sink
@@ -20,7 +19,6 @@ class AppState:
     config: Config
     store: Store
     sink: Sink
-    completions: CompletionHub
     upload_limiter: RateLimiter
     evaluate_limiter: RateLimiter
     evaluations: EvaluationScheduler
