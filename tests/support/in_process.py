@@ -16,9 +16,10 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from kate.collector.config import load_config
 from kate.collector.server import Ready, serve
+
+from tests.support.server import write_config
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
@@ -73,10 +74,7 @@ class InProcessCollector:
 def start_collector_in_process(db_path: Path, *, config: dict[str, object] | None = None,
                                env: dict[str, str] | None = None) -> InProcessCollector:
     """Start the collector on free loopback ports and wait until it listens."""
-    config_path = None
-    if config is not None:
-        config_path = db_path.parent / f"config-{db_path.stem}.yaml"
-        config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    config_path = None if config is None else write_config(db_path, config)
     loaded = load_config(config_path, environ={**os.environ, **(env or {})},
                          overrides={"storage.path": str(db_path), "server.port": 0, "server.grpc_port": 0})
     captured = _Captured()

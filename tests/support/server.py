@@ -50,6 +50,13 @@ class CollectorProcess:
         return "".join(self.output)
 
 
+def write_config(db_path: Path, config: dict[str, object]) -> Path:
+    """The test's configuration as a config.yaml beside the DuckDB file."""
+    path = db_path.parent / f"config-{db_path.stem}.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
 def start_collector_process(
     db_path: Path,
     *,
@@ -61,9 +68,7 @@ def start_collector_process(
     """Start `kate serve` on free loopback ports and wait for its ready line."""
     args = [sys.executable, "-m", "kate.collector", "serve", "--port", "0", "--grpc-port", "0", "--db", str(db_path)]
     if config is not None:
-        config_path = db_path.parent / f"config-{db_path.stem}.yaml"
-        config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
-        args[3:3] = ["--config", str(config_path)]
+        args[3:3] = ["--config", str(write_config(db_path, config))]
     process = subprocess.Popen(
         [*args, *extra_args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, cwd=db_path.parent,
