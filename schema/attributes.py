@@ -7,8 +7,8 @@ on any value, never performs I/O, never renders text (that is messages.py).
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping
-from typing import NamedTuple
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import NamedTuple, TypeVar, cast
 
 from kate.schema.record import AttributeValue
 
@@ -35,6 +35,7 @@ _DATA_URL_PROBE = 128
 BYTES_TYPES = (bytes, bytearray, memoryview)  # a tuple: `bytes | ...` would build a Union per call
 
 Entries = dict[str, str]  # suffix after a prefix or index → the full attribute key
+T = TypeVar("T")
 
 
 _NO_GROUPS: dict[str, Entries] = {}  # shared by every index without flattened keys; never mutated
@@ -62,19 +63,23 @@ def _place(key: str) -> Place:
     return place
 
 
-class AttributeIndex(NamedTuple):
-    """A span's attributes plus the flattened families found in them, computed once."""
+class KeyLayout:
+    """What a span's attribute keys alone decide: the flattened families found among them, and
+    (in `derived`) whatever the mapping works out from the keys, such as which sources of a
+    chain can apply. Spans of one instrumentation carry the same keys in the same order, so
+    `KeyLayout.of` builds one per key tuple and shares it (docs/mapping.md#how-the-mapping-is-fast).
+    Nothing here may depend on a value: the property test holds a shared layout to a fresh one."""
 
-    attrs: Mapping[str, AttributeValue]
-    groups: dict[str, Entries] = _NO_GROUPS
-    vector_keys: tuple[str, ...] = ()
-    has_embedding_key: bool = False
+    __slots__ = ("keys", "groups", "vector_keys", "has_embedding_key", "_narrows", "_derived")
 
-    @classmethod
-    def build(cls, attrs: Mapping[str, AttributeValue]) -> AttributeIndex:
+    def __init__(self, keys: Collection[str], *, narrows: bool = True) -> None:
+        """narrows=False: `present` leaves key lists whole, so look-ups try every key as the
+        mapping did before layouts were shared (the reference path)."""
+        self.keys = frozenset(keys)
+        self._narrows = narrows
         groups: dict[str, Entries] | None = None
         has_embedding_key = False
-        for key in attrs:
+        for key in keys:  # in the span's order, as the reference path reads them
             place = _PLACES.get(key, _UNKNOWN) if type(key) is str else _PLAIN
             if place is _UNKNOWN:
                 place = _place(key)
@@ -86,14 +91,78 @@ class AttributeIndex(NamedTuple):
                 if groups is None:
                     groups = {}
                 groups.setdefault(prefix, {})[suffix] = key
-        if groups is None:
-            return cls(attrs, _NO_GROUPS, (), has_embedding_key)
-        vectors = groups.get("embedding.embeddings.", _NO_ENTRIES)
-        vector_keys = tuple(key for suffix, key in vectors.items() if suffix.endswith(_VECTOR_SUFFIX))
-        return cls(attrs, groups, vector_keys, has_embedding_key)
+        self.groups: dict[str, Entries] = _NO_GROUPS if groups is None else groups
+        vectors = self.groups.get("embedding.embeddings.", _NO_ENTRIES)
+        self.vector_keys = tuple(key for suffix, key in vectors.items() if suffix.endswith(_VECTOR_SUFFIX))
+        self.has_embedding_key = has_embedding_key
+        self._derived: dict[object, object] = {}
+
+    @classmethod
+    def of(cls, attrs: Mapping[str, AttributeValue]) -> KeyLayout:
+        """The shared layout of these keys (built on first sight; at most _MAX_LAYOUTS kept)."""
+        keys = tuple(attrs)
+        layout = _LAYOUTS.get(keys)
+        if layout is None:
+            layout = cls(keys)
+            if len(_LAYOUTS) >= _MAX_LAYOUTS:
+                _LAYOUTS.pop(next(iter(_LAYOUTS)), None)  # the oldest: bounded, whatever keys arrive
+            _LAYOUTS[keys] = layout
+        return layout
+
+    def present(self, keys: tuple[str, ...]) -> tuple[str, ...]:
+        """Those of keys that the span has, in their order."""
+        if not self._narrows:
+            return keys
+        found = self._derived.get(keys)
+        if found is None:
+            found = self._derived[keys] = tuple(key for key in keys if key in self.keys)
+        return cast(tuple[str, ...], found)
+
+    def derived(self, what: object, compute: Callable[[KeyLayout], T]) -> T:
+        """compute(self), worked out once per layout; `what` names it (one name per compute)."""
+        try:
+            return cast(T, self._derived[what])
+        except KeyError:
+            value = self._derived[what] = compute(self)
+            return value
+
+
+_LAYOUTS: dict[tuple[str, ...], KeyLayout] = {}
+_MAX_LAYOUTS = 1024
+
+
+class AttributeIndex(NamedTuple):
+    """A span's attributes and their key layout."""
+
+    attrs: Mapping[str, AttributeValue]
+    layout: KeyLayout
+
+    @classmethod
+    def build(cls, attrs: Mapping[str, AttributeValue], *, shared: bool = True) -> AttributeIndex:
+        """The index of attrs; `shared=False` works the layout out afresh (the reference path)."""
+        return cls(attrs, KeyLayout.of(attrs) if shared else KeyLayout(attrs, narrows=False))
+
+    @property
+    def groups(self) -> dict[str, Entries]:
+        return self.layout.groups
+
+    @property
+    def vector_keys(self) -> tuple[str, ...]:
+        return self.layout.vector_keys
+
+    @property
+    def has_embedding_key(self) -> bool:
+        return self.layout.has_embedding_key
 
     def group(self, prefix: str) -> Entries:
-        return self.groups.get(prefix, _NO_ENTRIES)
+        return self.layout.groups.get(prefix, _NO_ENTRIES)
+
+    def first_text(self, keys: tuple[str, ...]) -> tuple[str, str] | None:
+        """first_text over the keys the span has (absent keys cannot win)."""
+        return first_text(self.attrs, self.layout.present(keys))
+
+    def has_any(self, keys: tuple[str, ...]) -> bool:
+        return bool(self.layout.present(keys))
 
 
 def indexed(entries: Entries) -> list[Entries]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
-from kate.schema.attributes import AttributeIndex, indexed, is_blank, is_blob
+from kate.schema.attributes import AttributeIndex, KeyLayout, indexed, is_blank, is_blob
 from kate.schema.flattened import read_family
 from kate.schema.messages import (
     Message,
@@ -46,41 +46,46 @@ class Content(NamedTuple):
 
 
 Source = Callable[[AttributeIndex, Sequence[SpanEvent]], Content | None]
-# A source produces nothing unless its gate holds, so the chains skip it without a call (most
-# spans carry one convention, and most sources find nothing): (attribute keys of which one must
-# be present, flattened family that must be present, whether the span must have events).
+# A source produces nothing unless its gate holds, so a chain leaves it out for keys that cannot
+# meet it (most spans carry one convention, and most sources find nothing): (attribute keys of
+# which one must be present, flattened family that must be present, whether the span must have
+# events).
 Gate = tuple[tuple[str, ...], str, bool]
 
 
 def find_input(index: AttributeIndex, events: Sequence[SpanEvent]) -> Content | None:
-    return _first_content(_INPUT_SOURCES, index, events)
+    return _first_content(index.layout.derived(_INPUT_CHAIN, _INPUT_CHAIN), index, events)
 
 
 def find_output(index: AttributeIndex, events: Sequence[SpanEvent]) -> Content | None:
-    return _first_content(_OUTPUT_SOURCES, index, events)
+    return _first_content(index.layout.derived(_OUTPUT_CHAIN, _OUTPUT_CHAIN), index, events)
 
 
 def _first_content(
-    sources: tuple[tuple[Gate, Source], ...], index: AttributeIndex, events: Sequence[SpanEvent]
+    sources: tuple[tuple[bool, Source], ...], index: AttributeIndex, events: Sequence[SpanEvent]
 ) -> Content | None:
-    attrs, groups = index.attrs, index.groups
-    for (keys, group, needs_events), source in sources:
-        if needs_events:
-            if not events:
-                continue
-        elif group:
-            if group not in groups:
-                continue
-        else:
-            for key in keys:
-                if key in attrs:
-                    break
-            else:
-                continue
+    for needs_events, source in sources:
+        if needs_events and not events:
+            continue
         content = source(index, events)
         if content is not None:
             return content
     return None
+
+
+class _Chain:
+    """A source chain cut down to the sources whose gate the keys can meet (KeyLayout.derived):
+    (whether the span must have events, source), in precedence order."""
+
+    def __init__(self, sources: tuple[tuple[Gate, Source], ...]) -> None:
+        self.sources = sources
+
+    def __call__(self, layout: KeyLayout) -> tuple[tuple[bool, Source], ...]:
+        return tuple(
+            (needs_events, source)
+            for (keys, group, needs_events), source in self.sources
+            if needs_events or (group in layout.groups if group else not layout.keys.isdisjoint(keys))
+        )
 
 
 def _content(text: str, *consumed: str) -> Content | None:
@@ -227,3 +232,5 @@ _OUTPUT_SOURCES: tuple[tuple[Gate, Source], ...] = (
     (_key("output.value"), _value("output.value", "output.mime_type")),
     (_key("gen_ai.tool.call.result"), _value("gen_ai.tool.call.result")),
 )
+_INPUT_CHAIN = _Chain(_INPUT_SOURCES)
+_OUTPUT_CHAIN = _Chain(_OUTPUT_SOURCES)

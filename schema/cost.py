@@ -17,6 +17,7 @@ from kate.schema.record import AttributeValue, ReportedCost
 TOTAL_COST_KEYS = ("llm.cost.total", "gen_ai.usage.cost")
 INPUT_COST_KEYS = ("llm.cost.prompt",)
 OUTPUT_COST_KEYS = ("llm.cost.completion",)
+COST_KEYS = (*TOTAL_COST_KEYS, *INPUT_COST_KEYS, *OUTPUT_COST_KEYS)
 _MAX_COST_CHARS = 32
 
 
@@ -25,7 +26,7 @@ class FoundCost(NamedTuple):
     consumed: tuple[str, ...]
 
 
-_NONE = FoundCost(None, ())
+NO_COST = FoundCost(None, ())
 
 
 def read_reported_cost(attrs: Mapping[str, AttributeValue]) -> FoundCost:
@@ -34,7 +35,7 @@ def read_reported_cost(attrs: Mapping[str, AttributeValue]) -> FoundCost:
     prompt = _first_amount(attrs, INPUT_COST_KEYS)
     completion = _first_amount(attrs, OUTPUT_COST_KEYS)
     if total is None and prompt is None and completion is None:
-        return _NONE
+        return NO_COST
     consumed = tuple(found[0] for found in (total, prompt, completion) if found)
     input_usd = prompt[1] if prompt else None
     output_usd = completion[1] if completion else None

@@ -8,8 +8,9 @@ finish reasons) are left unread and therefore kept.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
-from kate.schema.attributes import AttributeIndex, Entries, indexed, nested
+from kate.schema.attributes import AttributeIndex, Entries, KeyLayout, indexed, nested
 from kate.schema.messages import Message, call_text, join_pieces, render_content, render_part
 from kate.schema.record import AttributeValue
 
@@ -34,22 +35,52 @@ class _Reader:
 
 def read_family(index: AttributeIndex, prefix: str) -> tuple[list[Message], list[str]]:
     """The messages of one flattened family in index order, and the keys that were rendered."""
-    group = index.group(prefix)
-    if not group:
+    layout = _FAMILIES.get(prefix)
+    if layout is None:
+        layout = _FAMILIES[prefix] = _FamilyLayout(prefix)
+    keys = index.layout.derived(layout, layout)
+    if not keys:
         return [], []
     reader = _Reader(index.attrs)
-    messages = [_read_message(reader, entries) for entries in indexed(group)]
-    return messages, reader.used
+    return [_read_message(reader, message) for message in keys], reader.used
 
 
-def _read_message(reader: _Reader, entries: Entries) -> Message:
+class _MessageKeys(NamedTuple):
+    """Where one message's fields are, by suffix: its own, and those of each content part and
+    tool call in index order (nesting prefixes removed)."""
+
+    fields: Entries
+    parts: tuple[Entries, ...]
+    calls: tuple[Entries, ...]
+
+
+class _FamilyLayout:
+    """A family's messages as the keys lay them out: worked out once per KeyLayout."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def __call__(self, layout: KeyLayout) -> tuple[_MessageKeys, ...]:
+        group = layout.groups.get(self.prefix)
+        return tuple(_message_keys(entries) for entries in indexed(group)) if group else ()
+
+
+_FAMILIES: dict[str, _FamilyLayout] = {}
+
+
+def _message_keys(entries: Entries) -> _MessageKeys:
     fields, contents, calls = _split_message(entries)
+    parts = tuple(nested(part, "message_content.") or part for part in indexed(contents)) if contents else ()
+    tool_calls = tuple(nested(call, "tool_call.") or call for call in indexed(calls)) if calls else ()
+    return _MessageKeys(fields, parts, tool_calls)
+
+
+def _read_message(reader: _Reader, keys: _MessageKeys) -> Message:
+    fields = keys.fields
     role = reader.take(fields, "role")
     pieces = render_content(reader.take(fields, "content"))
-    if contents:
-        pieces.extend(_read_part(reader, part) for part in indexed(contents))
-    if calls:
-        pieces.extend(_read_call(reader, call) for call in indexed(calls))
+    pieces.extend(_read_part(reader, part) for part in keys.parts)
+    pieces.extend(_read_call(reader, call) for call in keys.calls)
     if "function_call_name" in fields:  # OpenInference's pre-tool_calls function calling
         legacy_arguments = reader.take(fields, "function_call_arguments_json")
         pieces.append(call_text(reader.take(fields, "function_call_name"), legacy_arguments))
@@ -72,8 +103,7 @@ def _split_message(entries: Entries) -> tuple[Entries, Entries, Entries]:
     return fields, contents, calls
 
 
-def _read_part(reader: _Reader, entries: Entries) -> str:
-    fields = nested(entries, "message_content.") or entries
+def _read_part(reader: _Reader, fields: Entries) -> str:
     part = {
         "type": reader.take(fields, "type"),
         "text": reader.take(fields, "text"),
@@ -82,8 +112,7 @@ def _read_part(reader: _Reader, entries: Entries) -> str:
     return render_part(part)
 
 
-def _read_call(reader: _Reader, entries: Entries) -> str:
-    fields = nested(entries, "tool_call.") or entries
+def _read_call(reader: _Reader, fields: Entries) -> str:
     name = reader.take(fields, "function.name", "name")
     arguments = reader.take(fields, "function.arguments", "arguments")
     return call_text(name, arguments)

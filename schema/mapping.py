@@ -25,12 +25,12 @@ from typing import NamedTuple
 
 from kate.schema.attributes import BYTES_TYPES, AttributeIndex, bytes_attribute, first_text, is_blank, is_data_url
 from kate.schema.content import find_input, find_output
-from kate.schema.cost import read_reported_cost
+from kate.schema.cost import COST_KEYS, NO_COST, read_reported_cost
 from kate.schema.messages import load_json
 from kate.schema.record import AttributeValue, MappedFields, SpanEvent, SpanInput, SpanKind, StatusCode
-from kate.schema.session import read_session
+from kate.schema.session import NO_SESSION, SESSION_AND_USER_KEYS, read_session
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES, cap_text
-from kate.schema.usage import read_usage
+from kate.schema.usage import NO_USAGE, USAGE_KEYS, read_usage
 
 __all__ = ["DEFAULT_MAX_TEXT_BYTES", "map_span"]
 
@@ -92,15 +92,19 @@ _PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.
 _MAX_PROVIDER_CHARS = 64
 
 
-def map_span(span: SpanInput, *, max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES) -> MappedFields:
-    """Derive the record fields of one span; total over every attribute shape (docs/mapping.md)."""
-    index = AttributeIndex.build(span.attributes)
+def map_span(span: SpanInput, *, max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES, reference: bool = False) -> MappedFields:
+    """Derive the record fields of one span; total over every attribute shape (docs/mapping.md).
+
+    What the keys alone decide is worked out once per key tuple and shared (KeyLayout);
+    `reference=True` works it out afresh, the reference the shared path is tested against."""
+    index = AttributeIndex.build(span.attributes, shared=not reference)
     attrs = index.attrs
     kind = _span_kind(index, span.name)
-    model_key, model = _model(attrs)
-    usage = read_usage(attrs)
-    reported = read_reported_cost(attrs)
-    session = read_session(attrs)
+    model_key, model = _model(index)
+    # Most spans carry none of the usage, cost or session keys: the layout knows without looking.
+    usage = read_usage(attrs) if index.has_any(USAGE_KEYS) else NO_USAGE
+    reported = read_reported_cost(attrs) if index.has_any(COST_KEYS) else NO_COST
+    session = read_session(attrs) if index.has_any(SESSION_AND_USER_KEYS) else NO_SESSION
     found_input = find_input(index, span.events)
     found_output = None if kind is SpanKind.EMBEDDING else find_output(index, span.events)
     consumed = set(usage.consumed)
@@ -120,7 +124,7 @@ def map_span(span: SpanInput, *, max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES) -
         consumed.add(model_key)
     # Positional, in MappedFields' field order: this runs once per span.
     return MappedFields(
-        _storable(_node_name(attrs, kind, span.name)),
+        _storable(_node_name(index, kind, span.name)),
         kind.value,
         input_text,
         output_text,
@@ -134,7 +138,7 @@ def map_span(span: SpanInput, *, max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES) -
         input_cut or output_cut or status_cut,
         usage.cached_input_tokens,
         reported.cost,
-        _provider(attrs) if model is not None else None,
+        _provider(index) if model is not None else None,
         _storable(session.session_id) if session.session_id is not None else None,
         _storable(session.user_id) if session.user_id is not None else None,
     )
@@ -178,13 +182,13 @@ def _span_kind(index: AttributeIndex, span_name: str) -> SpanKind:
 
 
 def _inferred_kind(index: AttributeIndex, span_name: str) -> SpanKind:
-    if first_text(index.attrs, _TOOL_KEYS):
+    if index.first_text(_TOOL_KEYS):
         return SpanKind.TOOL
     if index.has_embedding_key:
         return SpanKind.EMBEDDING
     if index.group("retrieval.documents."):
         return SpanKind.RETRIEVER
-    if first_text(index.attrs, _MODEL_HINT_KEYS):
+    if index.first_text(_MODEL_HINT_KEYS):
         return SpanKind.EMBEDDING if "embed" in str(span_name).lower() else SpanKind.LLM
     # docs/mapping.md#span-kind: never guess CHAIN; plain HTTP/DB spans must stay distinguishable.
     return SpanKind.UNKNOWN
@@ -202,20 +206,20 @@ def _latency_ms(start_time_unix_nano: int, end_time_unix_nano: int) -> float | N
     return (end - start) / 1_000_000
 
 
-def _node_name(attrs: Mapping[str, AttributeValue], kind: SpanKind, span_name: str) -> str:
+def _node_name(index: AttributeIndex, kind: SpanKind, span_name: str) -> str:
     # docs/mapping.md#field-sources-and-precedence: agent/workflow names copied onto descendants never name a non-agent span.
-    found = first_text(attrs, _NODE_KEYS.get(kind, _ENTITY_NAME_KEYS)) or first_text(attrs, _RENDERED_NAME_KEYS)
+    found = index.first_text(_NODE_KEYS.get(kind, _ENTITY_NAME_KEYS)) or index.first_text(_RENDERED_NAME_KEYS)
     if found is not None:
         return found[1] if len(found[1]) <= MAX_NODE_NAME_CHARS else found[1][: MAX_NODE_NAME_CHARS - 1] + "…"
     return span_name if isinstance(span_name, str) else ""
 
 
-def _model(attrs: Mapping[str, AttributeValue]) -> tuple[str | None, str | None]:
+def _model(index: AttributeIndex) -> tuple[str | None, str | None]:
     """(key consumed, model): the response model beats the request model (docs/mapping.md#field-sources-and-precedence)."""
-    found = first_text(attrs, _MODEL_KEYS)
+    found = index.first_text(_MODEL_KEYS)
     if found is not None:
         return found
-    parameters = attrs.get("llm.invocation_parameters")
+    parameters = index.attrs.get("llm.invocation_parameters")
     parsed = load_json(parameters) if isinstance(parameters, str) else parameters
     if not isinstance(parsed, dict):
         return None, None
@@ -223,8 +227,8 @@ def _model(attrs: Mapping[str, AttributeValue]) -> tuple[str | None, str | None]
     return None, found[1] if found else None  # the parameters stay: they hold more than the model
 
 
-def _provider(attrs: Mapping[str, AttributeValue]) -> str | None:
-    found = first_text(attrs, _PROVIDER_KEYS)
+def _provider(index: AttributeIndex) -> str | None:
+    found = index.first_text(_PROVIDER_KEYS)
     return found[1].strip().lower()[:_MAX_PROVIDER_CHARS] if found else None
 
 

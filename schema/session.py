@@ -25,6 +25,7 @@ USER_KEYS = (
     "langfuse.user.id",
     "enduser.id",
 )
+SESSION_AND_USER_KEYS = (*SESSION_KEYS, *USER_KEYS)
 MAX_ID_CHARS = 256  # longer ids are cut: they name a session, they are not content
 
 
@@ -34,7 +35,7 @@ class SessionIds(NamedTuple):
     consumed: tuple[str, ...]
 
 
-_NONE = SessionIds(None, None, ())
+NO_SESSION = SessionIds(None, None, ())
 
 
 def read_session(attrs: Mapping[str, AttributeValue]) -> SessionIds:
@@ -42,7 +43,7 @@ def read_session(attrs: Mapping[str, AttributeValue]) -> SessionIds:
     session = first_text(attrs, SESSION_KEYS)
     user = first_text(attrs, USER_KEYS)
     if session is None and user is None:
-        return _NONE
+        return NO_SESSION
     return SessionIds(
         capped_id(session[1]) if session else None,
         capped_id(user[1]) if user else None,

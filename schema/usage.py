@@ -22,6 +22,8 @@ CACHED_INPUT_KEYS = (
     "llm.token_count.prompt_details.cache_read",
 )
 
+USAGE_KEYS = (*TOTAL_KEYS, *INPUT_KEYS, *OUTPUT_KEYS, *CACHED_INPUT_KEYS)
+
 
 class Usage(NamedTuple):
     """The counts a span reports and the attribute keys they were read from."""
@@ -31,6 +33,9 @@ class Usage(NamedTuple):
     output_tokens: int | None
     consumed: tuple[str, ...]
     cached_input_tokens: int | None = None
+
+
+NO_USAGE = Usage(None, None, None, ())
 
 
 def read_usage(attrs: Mapping[str, AttributeValue]) -> Usage:

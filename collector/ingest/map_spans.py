@@ -36,19 +36,22 @@ class _ResourceFields(NamedTuple):
     resource_json: str
 
 
-def to_records(spans: Sequence[DecodedSpan], *, max_text_bytes: int, cost: CostConfig = _DEFAULT_COST) -> list[SpanRecord]:
-    """One SpanRecord per decoded span, in order. Never raises on attribute shapes."""
-    return _linked_records(spans, max_text_bytes, Pricer(cost))[0]
+def to_records(spans: Sequence[DecodedSpan], *, max_text_bytes: int, cost: CostConfig = _DEFAULT_COST,
+               reference: bool = False) -> list[SpanRecord]:
+    """One SpanRecord per decoded span, in order. Never raises on attribute shapes.
+    `reference=True` maps without shared key layouts (map_span's reference path)."""
+    return _linked_records(spans, max_text_bytes, Pricer(cost), reference)[0]
 
 
 def to_span_batch(spans: Sequence[DecodedSpan], *, max_text_bytes: int, cost: CostConfig = _DEFAULT_COST) -> SpanBatch:
     """The records as a SpanBatch that knows which rows' run ids came from their trace ids:
     the writer treats those differently when the run belongs to another agent (spans.py)."""
-    records, derived_run_rows = _linked_records(spans, max_text_bytes, Pricer(cost))
+    records, derived_run_rows = _linked_records(spans, max_text_bytes, Pricer(cost), False)
     return SpanBatch.of(records, derived_run_rows if any(derived_run_rows) else b"")
 
 
-def _linked_records(spans: Sequence[DecodedSpan], max_text_bytes: int, pricer: Pricer) -> tuple[list[SpanRecord], bytes]:
+def _linked_records(spans: Sequence[DecodedSpan], max_text_bytes: int, pricer: Pricer,
+                    reference: bool) -> tuple[list[SpanRecord], bytes]:
     shared: dict[int, _ResourceFields] = {}  # DecodedSpan.resource is one dict per ResourceSpans
     trace_runs: dict[str, str] = {}  # trace id → its run id (a request carries few traces)
     records = []
@@ -64,13 +67,14 @@ def _linked_records(spans: Sequence[DecodedSpan], max_text_bytes: int, pricer: P
             run_id = trace_runs.get(decoded.trace_id)
             if run_id is None:
                 run_id = trace_runs[decoded.trace_id] = trace_run_id(decoded.trace_id)
-        records.append(_record(decoded, fields, max_text_bytes, run_id, pricer))
+        records.append(_record(decoded, fields, max_text_bytes, run_id, pricer, reference))
     return records, bytes(derived)
 
 
-def _record(decoded: DecodedSpan, shared: _ResourceFields, max_text_bytes: int, run_id: str, pricer: Pricer) -> SpanRecord:
+def _record(decoded: DecodedSpan, shared: _ResourceFields, max_text_bytes: int, run_id: str, pricer: Pricer,
+            reference: bool) -> SpanRecord:
     span = decoded.span
-    mapped = map_span(span, max_text_bytes=max_text_bytes)
+    mapped = map_span(span, max_text_bytes=max_text_bytes, reference=reference)
     start_ns = span.start_time_unix_nano or None  # OTLP: 0 means unknown
     usage = TokenUsage(mapped.model, mapped.provider, mapped.input_tokens, mapped.output_tokens,
                        mapped.cached_input_tokens, start_ns)

@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kate.collector.ingest.decode_spans import DecodedSpan
+from kate.collector.ingest.decode_spans import DecodedSpan, decode_spans
 from kate.collector.ingest.map_spans import to_records
+from kate.collector.ingest.wire import PROTOBUF, parse_request
 from kate.schema.record import AttributeValue, SpanEvent, SpanInput, StatusCode
+
+from bench.workload import TraceFactory, otlp_request
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
 RUN_UUID = "0190f2c4-7b1e-7c3a-9d2e-4f5a6b7c8d9e"
@@ -113,3 +116,18 @@ def test_any_attribute_shape_becomes_a_record_with_strict_json(
     for column in (record.attributes, record.resource, record.events):
         json.dumps(json.loads(column), allow_nan=False)  # what the API will serve back
     assert record.run_id and record.agent_id and len(record.run_id) <= 128
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**32))
+def test_real_shaped_requests_map_the_same_through_shared_and_fresh_key_layouts(seed: int) -> None:
+    """The bench's agent runs (OpenInference and OTel GenAI spans, failed tools with exception
+    events) through the protobuf decoder: the default path and the reference path agree."""
+    factory = TraceFactory(seed)
+    spans = decode_spans(parse_request(otlp_request(factory.run() + factory.run(), "agent-1"), PROTOBUF)).spans
+
+    shared = to_records(spans, max_text_bytes=4096)
+    reference = to_records(spans, max_text_bytes=4096, reference=True)
+
+    assert len(shared) == 128
+    assert repr(shared) == repr(reference)
