@@ -30,8 +30,11 @@ from kate.collector.ingest.decode_logs import DecodedLogs, decode_logs_body
 from kate.collector.ingest.decode_spans import Rejection, decode_spans
 from kate.collector.ingest.decode_upload import DecodedUpload, UploadTarget, decode_upload
 from kate.collector.ingest.map_spans import to_span_batch
-from kate.collector.ingest.wire import parse_request
+from kate.collector.ingest.wire import PROTOBUF, parse_request
 from kate.collector.store.span_batch import SpanBatch
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,13 +85,16 @@ class DecodePool:
     def start(self) -> None:
         """Start the processes: spawned, as the collector already runs threads (fork is unsafe
         then), and each watching that the collector is still its parent."""
-        if self._workers <= 0 or self._executor is not None:
+        if self._executor is not None:
+            return
+        if self._workers <= 0:
+            warm_up(self.cost)  # bodies are decoded in this process
             return
         self._executor = concurrent.futures.ProcessPoolExecutor(
             self._workers, mp_context=multiprocessing.get_context("spawn"),
             initializer=_watch_parent, initargs=(os.getpid(),),
         )
-        for future in [self._executor.submit(_warm_up) for _ in range(self._workers)]:
+        for future in [self._executor.submit(warm_up, self.cost) for _ in range(self._workers)]:
             future.result()  # imports done before the first request is timed
         logger.info("decoding OTLP in %d worker process(es)", self._workers)
 
@@ -159,8 +165,16 @@ class DecodePool:
         self.start()
 
 
-def _warm_up() -> None:
-    return None
+def warm_up(cost: CostConfig) -> None:
+    """Decode one small LLM span, so that what decoding loads on first use is loaded before the
+    first request: pyarrow imports pandas when it first builds an array, pricing imports
+    genai-prices (together ~1 s; the first request after start waited for them, measured)."""
+    span = Span(trace_id=b"\x01" * 16, span_id=b"\x01" * 8, name="kate warm-up", start_time_unix_nano=1,
+                end_time_unix_nano=2, attributes=[
+                    KeyValue(key="gen_ai.request.model", value=AnyValue(string_value="gpt-4o")),
+                    KeyValue(key="gen_ai.usage.input_tokens", value=AnyValue(int_value=1))])
+    request = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[span])])])
+    decode_body(request.SerializeToString(), PROTOBUF, 1024, cost)
 
 
 def _watch_parent(parent_pid: int) -> None:
