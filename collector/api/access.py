@@ -13,15 +13,15 @@ from kate.collector.middleware import Handler
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})  # nothing per agent
 PUBLIC_PREFIXES = ("/ui/",)  # the web UI's static files: no data; its API calls carry the key
 AUTHENTICATOR_KEY = web.AppKey("kate_authenticator", Authenticator)
-_PRINCIPAL = "kate_principal"
+_PRINCIPAL = web.RequestKey("kate_principal", Principal)
 
 
 def principal(request: web.Request) -> Principal:
     """The authenticated caller of this request (set by access_middleware)."""
-    found = request.get(_PRINCIPAL)
-    if not isinstance(found, Principal):
-        raise RuntimeError("access_middleware did not run for this request")
-    return found
+    try:
+        return request[_PRINCIPAL]
+    except KeyError:
+        raise RuntimeError("access_middleware did not run for this request") from None
 
 
 @web.middleware

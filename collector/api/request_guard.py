@@ -23,7 +23,7 @@ PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 OTLP_PREFIX = "/v1/"
 _BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_CORS_ORIGIN = "kate_cors_origin"
+_CORS_ORIGIN = web.RequestKey("kate_cors_origin", str)
 _SHOWN_CHARS = 200
 # What a page of an allowed origin may send and read (OTLP exporters in browsers send Content-Encoding).
 PREFLIGHT_HEADERS = {
