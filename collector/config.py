@@ -9,15 +9,14 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
-import types
-import typing
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from kate.collector.config_tree import ConfigError as ConfigError
+from kate.collector.config_tree import build_section, read_yaml, set_dotted
 from kate.collector.cost.settings import CostConfig, check_cost
 from kate.collector.evaluation.settings import EvaluationConfig, check_evaluation
 from kate.collector.jobs.settings import HostedAgentConfig, JobsConfig, check_jobs
@@ -26,10 +25,6 @@ from kate.collector.sizes import UNITS, size_bytes
 
 MIB = 1024 * 1024
 MIN_MEMORY_LIMIT_BYTES = 16 * MIB  # below this DuckDB cannot even create the tables
-
-
-class ConfigError(ValueError):
-    """The configuration is invalid; the message names the dotted path."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,19 +153,19 @@ def load_config(
     """
     tree: dict[str, Any] = {}
     if path is not None:
-        tree = _read_yaml(Path(path))
+        tree = read_yaml(Path(path))
     _rename_moved_keys(tree)
     from_env: dict[str, str] = {}
     for variable, dotted in ENV_OVERRIDES.items():
         if environ and variable in environ:
-            _set_dotted(tree, dotted, environ[variable])
+            set_dotted(tree, dotted, environ[variable])
             from_env[dotted] = variable
     for dotted, value in (overrides or {}).items():
         if value is not None:
-            _set_dotted(tree, dotted, value)
+            set_dotted(tree, dotted, value)
             from_env.pop(dotted, None)
     try:
-        config = _with_secrets(_build(Config, tree, ""), environ or {})
+        config = _with_secrets(build_section(Config, tree, ""), environ or {})
         _check(config)
     except ConfigError as exc:
         raise ConfigError(_with_source(str(exc), from_env)) from None
@@ -220,104 +215,6 @@ def _with_secrets(config: Config, environ: Mapping[str, str]) -> Config:
     judge = dataclasses.replace(judge, api_key=key)
     evaluation = dataclasses.replace(config.evaluation, llm_judge=judge)
     return dataclasses.replace(config, evaluation=evaluation)
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"config file {path} must be a mapping at the top level")
-    return loaded
-
-
-def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    node = tree
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[leaf] = value
-
-
-def _build(cls: type[Any], data: Any, prefix: str) -> Any:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = dataclasses.fields(cls)
-    known = {f.name for f in fields if not f.metadata.get("env_only")}
-    for key in data:
-        if key not in known:
-            raise ConfigError(f"unknown configuration key {prefix}{key}")
-    for f in fields:
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        if required and f.name not in data:
-            raise ConfigError(f"{prefix}{f.name} is required")
-    values = {}
-    for name in known & data.keys():
-        values[name] = _coerce(hints[name], data[name], f"{prefix}{name}")
-    return cls(**values)
-
-
-def _coerce(hint: Any, value: Any, dotted: str) -> Any:
-    if hint is Any:  # free-form values handed to user code (evaluation.custom[i].options)
-        return value
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return _build(hint, value, f"{dotted}.")
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        return _coerce_tuple(typing.get_args(hint)[0], value, dotted)
-    if origin is dict:
-        return _coerce_dict(typing.get_args(hint)[1], value, dotted)
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        if value is None:
-            return None
-        hint = next(a for a in typing.get_args(hint) if a is not type(None))
-    if hint is bool:
-        return _to_bool(value, dotted)
-    if hint in (int, float):
-        return _to_number(hint, value, dotted)
-    if hint is str and isinstance(value, str):
-        return value
-    raise ConfigError(f"{dotted} must be {hint.__name__}, got {value!r}")
-
-
-def _coerce_tuple(item: Any, value: Any, dotted: str) -> tuple[Any, ...]:
-    """A YAML list → tuple[item, ...]; entries are named dotted[0], dotted[1], ..."""
-    if not isinstance(value, list):
-        raise ConfigError(f"{dotted} must be a list, got {value!r}")
-    return tuple(_coerce(item, entry, f"{dotted}[{index}]") for index, entry in enumerate(value))
-
-
-def _coerce_dict(item: Any, value: Any, dotted: str) -> dict[str, Any]:
-    """A YAML mapping with free keys → dict[str, item]; entries are named dotted.key."""
-    if not isinstance(value, dict):
-        raise ConfigError(f"{dotted} must be a mapping, got {value!r}")
-    return {str(key): _coerce(item, entry, f"{dotted}.{key}") for key, entry in value.items()}
-
-
-def _to_bool(value: Any, dotted: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
-        return value.lower() in ("true", "1", "yes", "on")
-    raise ConfigError(f"{dotted} must be true or false, got {value!r}")
-
-
-def _to_number(kind: type[int] | type[float], value: Any, dotted: str) -> int | float:
-    if isinstance(value, bool):
-        raise ConfigError(f"{dotted} must be a number, got {value!r}")
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{dotted} must be {kind.__name__}, got {value!r}") from None
-    if kind is int and isinstance(value, float) and value != number:
-        raise ConfigError(f"{dotted} must be a whole number, got {value!r}")
-    return number
 
 
 def _check(config: Config) -> None:
