@@ -382,7 +382,7 @@ def test_non_string_keys_and_odd_times_do_not_raise() -> None:
 # repr compares: a NaN attribute is kept, and NaN != NaN.
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(span=spans, data=st.data(), max_text_bytes=st.integers(min_value=1, max_value=DEFAULT_MAX_TEXT_BYTES))
 def test_a_shared_key_layout_maps_as_a_fresh_one(span: SpanInput, data: st.DataObject, max_text_bytes: int) -> None:
     other_values = data.draw(st.lists(plausible | values, min_size=len(span.attributes), max_size=len(span.attributes)))
