@@ -99,14 +99,17 @@ class KeyLayout:
 
     @classmethod
     def of(cls, attrs: Mapping[str, AttributeValue]) -> KeyLayout:
-        """The shared layout of these keys (built on first sight; at most _MAX_LAYOUTS kept)."""
+        """The shared layout of these keys, built on first sight. Memory stays bounded whatever
+        keys arrive: at most _MAX_LAYOUTS are kept (the oldest goes), and a span with more than
+        _MAX_SHARED_KEYS keys or _MAX_SHARED_KEY_CHARS characters of keys gets a layout of its own."""
         keys = tuple(attrs)
         layout = _LAYOUTS.get(keys)
         if layout is None:
             layout = cls(keys)
-            if len(_LAYOUTS) >= _MAX_LAYOUTS:
-                _LAYOUTS.pop(next(iter(_LAYOUTS)), None)  # the oldest: bounded, whatever keys arrive
-            _LAYOUTS[keys] = layout
+            if len(keys) <= _MAX_SHARED_KEYS and sum(len(key) for key in keys if type(key) is str) <= _MAX_SHARED_KEY_CHARS:
+                if len(_LAYOUTS) >= _MAX_LAYOUTS:
+                    _LAYOUTS.pop(next(iter(_LAYOUTS)), None)
+                _LAYOUTS[keys] = layout
         return layout
 
     def present(self, keys: tuple[str, ...]) -> tuple[str, ...]:
@@ -129,6 +132,8 @@ class KeyLayout:
 
 _LAYOUTS: dict[tuple[str, ...], KeyLayout] = {}
 _MAX_LAYOUTS = 1024
+_MAX_SHARED_KEYS = 128
+_MAX_SHARED_KEY_CHARS = 8192  # with the bounds above: at most ~8 MiB of keys kept
 
 
 class AttributeIndex(NamedTuple):

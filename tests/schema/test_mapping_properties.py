@@ -12,7 +12,7 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kate.schema.attributes import MAX_COUNT, bytes_attribute
+from kate.schema.attributes import MAX_COUNT, KeyLayout, bytes_attribute
 from kate.schema.mapping import map_span
 from kate.schema.record import AttributeValue, MappedFields, SpanEvent, SpanInput, SpanKind, StatusCode
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
@@ -404,3 +404,20 @@ def test_a_shared_layout_is_not_led_by_the_values_it_first_saw() -> None:
 
     assert (first.model, first.input_text, first.input_tokens) == (None, None, None)
     assert (second.model, second.input_text, second.input_tokens) == ("gpt-4o", "hello", 12)
+
+
+def test_layouts_are_shared_within_bounds() -> None:
+    """Same keys, same layout; a span with very many keys, or many more key tuples than the
+    bound, never makes the shared layouts grow without end (docs/mapping.md#how-the-mapping-is-fast)."""
+    usual = {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 3}
+    huge = {f"custom.key.{index}": index for index in range(1000)}
+    assert KeyLayout.of(usual) is KeyLayout.of(dict(usual))
+    assert KeyLayout.of(huge) is not KeyLayout.of(dict(huge))
+
+    first = {"only.seen.once": 1}
+    kept = KeyLayout.of(first)
+    for index in range(1100):  # more distinct key tuples than are kept
+        KeyLayout.of({f"key.{index}": index})
+
+    assert KeyLayout.of(first) is not kept  # the oldest went
+    assert map_span(SpanInput("call", huge)).remaining_attributes == huge
