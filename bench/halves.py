@@ -28,7 +28,7 @@ from kate.collector.cost.settings import CostConfig
 from kate.collector.evaluation.scheduler import EvaluationScheduler, build_evaluators
 from kate.collector.evaluation.settings import EvaluationConfig
 from kate.collector.ingest.decode_spans import decode_spans
-from kate.collector.ingest.map_spans import to_records
+from kate.collector.ingest.map_spans import batch_of, linked_records
 from kate.collector.ingest.sink import Sink
 from kate.collector.ingest.wire import PROTOBUF, parse_request
 from kate.collector.store.duckdb.store import DuckDBStore
@@ -62,7 +62,7 @@ def measure(payloads: Payloads, requests: int, submitters: int, *, compress_text
 
 
 def _decoded(payloads: Payloads, index: int, stage_cpu: dict[str, float]) -> SpanBatch:
-    """decode_body's steps one by one (the same calls), each stage's CPU added to stage_cpu."""
+    """decode_body's steps one by one (the functions it calls), each stage's CPU added to stage_cpu."""
     body = payloads.otlp[index % len(payloads.otlp)].fresh()
     clock = _cpu_seconds()
 
@@ -76,9 +76,9 @@ def _decoded(payloads: Payloads, index: int, stage_cpu: dict[str, float]) -> Spa
     lap("parse")
     decoded = decode_spans(request)
     lap("decode")
-    records = to_records(decoded.spans, max_text_bytes=DEFAULT_MAX_TEXT_BYTES, cost=CostConfig())
+    records, derived_run_rows = linked_records(decoded.spans, max_text_bytes=DEFAULT_MAX_TEXT_BYTES, cost=CostConfig())
     lap("map")
-    batch = SpanBatch.of(records)
+    batch = batch_of(records, derived_run_rows)
     lap("arrow")
     if decoded.rejected or batch.count != SPANS_PER_REQUEST:
         raise RuntimeError(f"request {index} decoded to {batch.count} spans, {len(decoded.rejected)} rejected")

@@ -40,13 +40,24 @@ def to_records(spans: Sequence[DecodedSpan], *, max_text_bytes: int, cost: CostC
                reference: bool = False) -> list[SpanRecord]:
     """One SpanRecord per decoded span, in order. Never raises on attribute shapes.
     `reference=True` maps without shared key layouts (map_span's reference path)."""
-    return _linked_records(spans, max_text_bytes, Pricer(cost), reference)[0]
+    return linked_records(spans, max_text_bytes=max_text_bytes, cost=cost, reference=reference)[0]
 
 
 def to_span_batch(spans: Sequence[DecodedSpan], *, max_text_bytes: int, cost: CostConfig = _DEFAULT_COST) -> SpanBatch:
     """The records as a SpanBatch that knows which rows' run ids came from their trace ids:
     the writer treats those differently when the run belongs to another agent (spans.py)."""
-    records, derived_run_rows = _linked_records(spans, max_text_bytes, Pricer(cost), False)
+    return batch_of(*linked_records(spans, max_text_bytes=max_text_bytes, cost=cost))
+
+
+def linked_records(spans: Sequence[DecodedSpan], *, max_text_bytes: int, cost: CostConfig = _DEFAULT_COST,
+                   reference: bool = False) -> tuple[list[SpanRecord], bytes]:
+    """to_span_batch's first step: the records, and one byte per record, 1 where its run id came
+    from its trace id."""
+    return _linked_records(spans, max_text_bytes, Pricer(cost), reference)
+
+
+def batch_of(records: Sequence[SpanRecord], derived_run_rows: bytes) -> SpanBatch:
+    """to_span_batch's second step: linked_records' output as an Arrow batch."""
     return SpanBatch.of(records, derived_run_rows if any(derived_run_rows) else b"")
 
 
