@@ -29,7 +29,7 @@ import duckdb
 from kate.collector.ingest.decode_spans import decode_spans
 from kate.collector.ingest.map_spans import to_records
 from kate.collector.ingest.wire import PROTOBUF, parse_request
-from kate.collector.store.duckdb.migrate import apply_migrations, migration_files
+from kate.collector.store.duckdb.migrate import apply_migrations, migration_files, uncompressed_texts
 from kate.collector.store.span_batch import SpanBatch
 from kate.schema.record import SPAN_COLUMNS, SpanRecord
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
@@ -112,7 +112,7 @@ def _timed_transactions(path: Path, count: int, body: Callable[[duckdb.DuckDBPyC
     connection = duckdb.connect(str(path), config=settings)
     try:
         if plain:
-            connection.execute(_plain_ddl())
+            connection.execute(spans_ddl(keyed=False, json=False))
         else:
             apply_migrations(connection, compress_text=compress_text)  # Kate's own DDL: key and run index
         started = time.perf_counter()
@@ -128,14 +128,21 @@ def _timed_transactions(path: Path, count: int, body: Callable[[duckdb.DuckDBPyC
                 os.remove(leftover)
 
 
-def _plain_ddl() -> str:
-    """The spans table of 001_tables.sql without its primary key and with VARCHAR for JSON."""
+def spans_ddl(table: str = "spans", *, keyed: bool = True, compressed: bool = True, json: bool = True) -> str:
+    """The spans table of Kate's migrations (001_tables.sql and the columns later ones added, in
+    their order, so rows fit it) under another name: without the primary key, with uncompressed
+    texts, or with VARCHAR for JSON when asked."""
     sql = resources.files("kate.schema").joinpath("duckdb").joinpath("001_tables.sql").read_text(encoding="utf-8")
-    table = re.search(r"CREATE TABLE spans \(.*?\n\);", sql, re.DOTALL)
-    if table is None:
+    found = re.search(r"CREATE TABLE spans \(.*?\n\);", sql, re.DOTALL)
+    if found is None:
         raise RuntimeError("001_tables.sql has no spans table")
-    ddl = re.sub(r",\s*PRIMARY KEY \(trace_id, span_id\)", "", table.group(0))
-    # The span columns later migrations added, in their order, so rows fit both tables.
-    added = [line for _, _, migration in migration_files()
+    ddl = found.group(0).replace("CREATE TABLE spans", f"CREATE TABLE {table}", 1)
+    if not keyed:
+        ddl = re.sub(r",\s*PRIMARY KEY \(trace_id, span_id\)", "", ddl)
+    if not compressed:
+        ddl = uncompressed_texts(ddl)
+    if not json:
+        ddl = ddl.replace(" JSON", " VARCHAR")
+    added = [line.replace("ALTER TABLE spans ", f"ALTER TABLE {table} ", 1) for _, _, migration in migration_files()
              for line in re.findall(r"^ALTER TABLE spans ADD COLUMN [^;]+;", migration, re.MULTILINE)]
-    return "\n".join([ddl.replace(" JSON", " VARCHAR"), *added])
+    return "\n".join([ddl, *added])

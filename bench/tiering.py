@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import sys
 import tempfile
 import time
@@ -35,10 +34,10 @@ import duckdb
 import pyarrow as pa
 from kate.collector.ingest.decode_pool import decode_body
 from kate.collector.ingest.wire import PROTOBUF
-from kate.collector.store.duckdb.migrate import migration_files
 from kate.schema.record import SPAN_COLUMNS
 from kate.schema.text import DEFAULT_MAX_TEXT_BYTES
 
+from bench.ceiling import spans_ddl
 from bench.workload import TraceFactory, otlp_request
 
 GROUP_REQUESTS = 4  # 4 x 512 spans: what four senders commit per group
@@ -48,23 +47,11 @@ READS = 200
 AGENTS = 4
 _COLUMNS = ", ".join((*SPAN_COLUMNS, "received_at"))
 _VALUES = ", ".join(SPAN_COLUMNS)
-_TEXT_COLUMNS = re.compile(r"^(\s+(?:input_text|output_text)\s+VARCHAR)(,)", re.MULTILINE)
-_PRIMARY_KEY = re.compile(r",\s*PRIMARY KEY \(trace_id, span_id\)[^\n]*")
 
 
-def spans_ddl(table: str, *, compressed: bool, keyed: bool) -> str:
-    """Kate's spans table as its migrations build it, renamed, with the chosen text compression and key."""
-    first = migration_files()[0][2]
-    match = re.search(r"CREATE TABLE spans \(.*?\n\);", first, re.DOTALL)
-    assert match, "001_tables.sql has no spans table"
-    ddl = match.group(0).replace("CREATE TABLE spans", f"CREATE TABLE {table}")
-    if not compressed:
-        ddl = _TEXT_COLUMNS.sub(r"\1 USING COMPRESSION uncompressed\2", ddl)
-    if not keyed:
-        ddl = _PRIMARY_KEY.sub("", ddl)
-    added = [line.replace("ALTER TABLE spans", f"ALTER TABLE {table}")
-             for _, _, sql in migration_files() for line in sql.splitlines() if line.startswith("ALTER TABLE spans")]
-    return "\n".join([ddl, *added, f"CREATE INDEX {table}_run ON {table} (run_id);"])
+def tier_ddl(table: str, *, compressed: bool, keyed: bool) -> str:
+    """Kate's spans table under another name, with its run index."""
+    return f"{spans_ddl(table, keyed=keyed, compressed=compressed)}\nCREATE INDEX {table}_run ON {table} (run_id);"
 
 
 def decoded_groups(requests: int) -> list[pa.Table]:
@@ -133,15 +120,15 @@ def main(requests: int) -> None:
     with tempfile.TemporaryDirectory(prefix="kate-tiering-") as folder:
         today, tiered = Path(folder, "today.duckdb"), Path(folder, "tiered.duckdb")
         connection = connect(today)
-        connection.execute(spans_ddl("spans", compressed=True, keyed=True))
+        connection.execute(tier_ddl("spans", compressed=True, keyed=True))
         today_us = cpu_us_per_row(rows, lambda: ingest(connection, groups, "spans", keys=False))
         run_ids = [row[0] for row in connection.execute("SELECT DISTINCT run_id FROM spans ORDER BY run_id").fetchall()]
         connection.close()
         today_bytes = os.path.getsize(today)
 
         connection = connect(tiered)
-        connection.execute(spans_ddl("spans_hot", compressed=False, keyed=False))
-        connection.execute(spans_ddl("spans_cold", compressed=True, keyed=False))
+        connection.execute(tier_ddl("spans_hot", compressed=False, keyed=False))
+        connection.execute(tier_ddl("spans_cold", compressed=True, keyed=False))
         connection.execute("CREATE TABLE span_keys (trace_id VARCHAR, span_id VARCHAR, PRIMARY KEY (trace_id, span_id))")
         hot_us = cpu_us_per_row(rows, lambda: ingest(connection, groups, "spans_hot", keys=True))
         hot_bytes = os.path.getsize(tiered)

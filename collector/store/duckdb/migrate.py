@@ -59,12 +59,13 @@ def apply_migrations(connection: duckdb.DuckDBPyConnection, *, compress_text: bo
         raise SchemaTooNew(f"database schema version {applied} is newer than this Kate ({newest})")
     for version, name, sql in migrations:
         if version > applied:
-            _apply_one(connection, version, name, sql if compress_text or version != 1 else _uncompressed_text(sql))
+            _apply_one(connection, version, name, sql if compress_text or version != 1 else uncompressed_texts(sql))
     connection.execute(views_sql())
     return newest
 
 
-def _uncompressed_text(sql: str) -> str:
+def uncompressed_texts(sql: str) -> str:
+    """sql (001_tables.sql, or its spans table) with input_text and output_text stored uncompressed."""
     changed, count = _TEXT_COLUMN.subn(rf"\1{_UNCOMPRESSED}\2", sql)
     if count != 2:
         raise RuntimeError(f"001_tables.sql: expected the input_text and output_text columns, found {count}")
