@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import duckdb
+import pyarrow as pa
 from kate.collector import metrics
 from kate.collector.config import QueueConfig, StorageConfig
 from kate.collector.errors import KateError, Overloaded
-from kate.collector.store.span_batch import SPAN_SCHEMA, SpanBatch, concatenated
+from kate.collector.store.span_batch import SpanBatch, concatenated
 from kate.schema.record import SPAN_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -107,10 +108,9 @@ class WriterThread:
         self._thread = threading.Thread(target=self._run, name="kate-writer", daemon=True)
 
     def start(self) -> None:
-        # DuckDB imports pandas (when installed) the first time a Python object is registered:
-        # ~0.4 s that the first request after start would wait for (measured). Done here instead.
-        self._cursor.register(_INCOMING, SPAN_SCHEMA.empty_table())
-        self._cursor.unregister(_INCOMING)
+        # pyarrow imports pandas (when installed) the first time it builds an array, ~0.4 s that
+        # the first write would wait for (run_texts.batch_texts builds one): built here instead.
+        pa.array([], type=pa.string())
         self._thread.start()
 
     def is_alive(self) -> bool:

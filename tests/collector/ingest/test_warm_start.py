@@ -1,8 +1,8 @@
 """What the first request after start would load is loaded at start (docs/performance.md#the-first-request).
 
 A module imported on first use costs the request that first uses it: pricing imports
-genai-prices, pyarrow imports pandas when it first builds an array, and DuckDB imports pandas
-when a Python object is first registered (~1 s together on the 2-vCPU VM). Each check runs in a
+genai-prices, and pyarrow imports pandas when it first builds an array, in a decode worker and in
+the writer's process (~1 s together on the 2-vCPU VM). Each check runs in a
 fresh interpreter, warms up as the collector does, then handles real spans and lists the modules
 that handling imported: there must be none.
 """
