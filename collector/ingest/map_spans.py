@@ -2,7 +2,7 @@
 
 The ingestion hot path: one map_span and one json.dumps per JSON field per span, resource work
 once per ResourceSpans. Pure: no I/O, no validation (otlp_decode owns that), no run ownership
-(which agent may write to a run is the writer's decision: store/duckdb/run_ownership.py).
+(which agent may write to a run is the writer's decision: store/run_ownership.py).
 """
 
 from __future__ import annotations

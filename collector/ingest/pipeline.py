@@ -79,7 +79,7 @@ async def _store_spans(batch: DecodedBatch, sink: Sink, *, protocol: str,
         for agent_id in sorted(batch.spans.agent_ids):
             require_agent(agent_id)
     result = await sink.consume(batch.spans, protocol=protocol)
-    # Refused in the writer: spans naming a run of another agent (store/duckdb/run_ownership.py).
+    # Refused in the writer: spans naming a run of another agent (store/run_ownership.py).
     reasons = [rejection.message for rejection in batch.rejected] + [run.message for run in result.refused]
     count = len(batch.rejected) + sum(run.spans for run in result.refused)
     if not count:

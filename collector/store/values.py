@@ -8,7 +8,7 @@ import datetime as dt
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import pyarrow as pa
 from kate.collector.completion import CompletedRun
@@ -56,6 +56,14 @@ class RunSource(str, enum.Enum):
     API = "api"
     OTLP = "otlp"
     HOSTED = "hosted"
+
+
+class StoredRun(NamedTuple):
+    """What a write needs to know of an existing run."""
+
+    agent_id: str
+    status: str
+    source: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,22 +7,14 @@ single writer makes check-then-write race-free. No HTTP here: errors are KateErr
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import duckdb
 from kate.collector.errors import DuplicateRun, NotFound, RunNotRunning
 from kate.collector.store.duckdb.pages import decode_cursor, dict_rows, encode_cursor
 from kate.collector.store.duckdb.writer import WriteTxn
 from kate.collector.store.span_batch import RunSpanStats
-from kate.collector.store.values import NewRun, Page, RunFilter, RunStatus, utc_now
-
-
-class StoredRun(NamedTuple):
-    """What a write op needs to know of an existing run."""
-
-    agent_id: str
-    status: str
-    source: str
+from kate.collector.store.values import NewRun, Page, RunFilter, RunStatus, StoredRun, utc_now
 
 
 def find_runs(txn: WriteTxn, run_ids: Sequence[str]) -> dict[str, StoredRun]:

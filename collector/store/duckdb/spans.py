@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kate.collector.completion import CompletedRun
-from kate.collector.store.duckdb.run_ownership import settle_ownership
 from kate.collector.store.duckdb.run_texts import RunTexts, batch_texts, refresh_texts
-from kate.collector.store.duckdb.runs import StoredRun, add_span_stats, find_runs, recount_span_stats, require_running
+from kate.collector.store.duckdb.runs import add_span_stats, find_runs, recount_span_stats, require_running
 from kate.collector.store.duckdb.writer import WriteTxn
+from kate.collector.store.run_ownership import settle_ownership
 from kate.collector.store.span_batch import RunSpanStats, SpanBatch
-from kate.collector.store.values import IngestResult, RunSource, RunStatus, RunTrigger, utc_now
+from kate.collector.store.values import IngestResult, RunSource, RunStatus, RunTrigger, StoredRun, utc_now
 
 
 def insert_uploaded_spans(txn: WriteTxn, agent_id: str, run_id: str, batch: SpanBatch) -> IngestResult:
@@ -33,7 +33,7 @@ def ingest_otlp_spans(txn: WriteTxn, batch: SpanBatch) -> IngestResult:
     The single writer makes look-up-then-insert safe, and cheaper than INSERT ... ON CONFLICT
     (1 + 1.3 ms against 3.4 ms for a request's 8 runs, measured).
     """
-    settled = settle_ownership(txn, batch, find_runs(txn, batch.run_ids))
+    settled = settle_ownership(lambda run_ids: find_runs(txn, run_ids), batch, find_runs(txn, batch.run_ids))
     batch, stored = settled.batch, settled.stored
     rooted, now = batch.rooted_runs, utc_now()
     created = [run_id for run_id in batch.run_ids if run_id not in stored]

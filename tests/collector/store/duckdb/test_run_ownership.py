@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from kate.collector.store.duckdb.database import Database
-from kate.collector.store.duckdb.run_ownership import derived_run_id
 from kate.collector.store.duckdb.spans import ingest_otlp_spans
+from kate.collector.store.run_ownership import derived_run_id
 from kate.collector.store.span_batch import SpanBatch
 from kate.collector.store.values import IngestResult
 from kate.schema.record import SpanRecord
