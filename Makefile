@@ -1,12 +1,13 @@
 # Entry points (README): `make serve` runs the collector, `make test` runs the suite, `make bench`
-# runs the benchmark suite (minutes; writes bench/results/latest.md). Everything installs into
+# runs the benchmark suite (minutes; writes bench/results/latest.md), `make cluster` starts a local
+# ClickHouse cluster and PostgreSQL for storage.engine: clickhouse (docs/deployment.md). Everything installs into
 # the project virtual environment .venv on first use.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: serve test typecheck bench clean
+.PHONY: serve test typecheck bench cluster clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +35,10 @@ typecheck: $(VENV)/.dev-installed
 	@mkdir -p $(TYPECHECK_TREE)
 	@for package in collector exporter schema; do ln -sfn ../../../$$package $(TYPECHECK_TREE)/$$package; done
 	cd build/typecheck && $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) -p kate.collector -p kate.exporter -p kate.schema
+
+cluster: $(VENV)/.collector-installed
+	@mkdir -p build
+	$(BIN)/python -m scripts.local_cluster --shards 2 --config-out build/cluster.yaml
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench

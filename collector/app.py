@@ -25,7 +25,7 @@ from kate.collector.jobs.worker import JobWorker
 from kate.collector.middleware import BODY_TIMEOUT_KEY, body_deadline_middleware, error_middleware
 from kate.collector.retention.pruner import Pruner
 from kate.collector.store.duckdb.genai_logs import FoldSettings
-from kate.collector.store.duckdb.store import DuckDBStore
+from kate.collector.store.engines import build_store
 from kate.collector.traffic_log import TrafficSummary
 from kate.collector.ui.routes import add_ui_routes
 
@@ -45,7 +45,7 @@ def create_app(config: Config) -> web.Application:
     app[AUTHENTICATOR_KEY] = Authenticator(config.auth)
     completions = CompletionHub()
     fold = FoldSettings(config.ingest.max_text_bytes, config.ingest.genai_log_pending_hours * 3600)
-    store = DuckDBStore(config.storage.path, config.storage, completions, fold, config.queue)
+    store = build_store(config, completions, fold)
     decoder = DecodePool(config.ingest.decode_workers, config.ingest.max_text_bytes, config.queue, config.cost)
     sink = Sink(store.spans, decoder)
     metrics.watch_queues(write_requests=lambda: store.write_queue()[0], write_bytes=lambda: store.write_queue()[1],
@@ -82,9 +82,9 @@ def create_app(config: Config) -> web.Application:
 
 async def _database_lifecycle(app: web.Application) -> AsyncIterator[None]:
     store = app[STATE_KEY].store
-    store.open()
+    await store.start()
     yield
-    store.close()  # drains the write queue and commits before the file is closed
+    await store.stop()  # drains the write queue and commits before the file is closed
 
 
 async def _decoding_lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -42,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="HTTP port, 0 picks a free one (server.port)")
     serve.add_argument("--grpc-port", type=int, help="OTLP/gRPC port, 0 picks a free one (server.grpc_port)")
     serve.add_argument("--db", help="DuckDB file (storage.path)")
+    serve.add_argument("--engine", choices=("duckdb", "clickhouse"), help="storage engine (storage.engine)")
+    serve.add_argument("--clickhouse-url", action="append", dest="clickhouse_urls", metavar="URL",
+                       help="a ClickHouse node's HTTP address, repeatable (storage.clickhouse.urls)")
+    serve.add_argument("--control-url", help="PostgreSQL URL of the control store (storage.control_url)")
     serve.set_defaults(run=_run_serve)
     sql = commands.add_parser("sql", help="run one read-only SQL query and print the rows")
     sql.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config file")
@@ -89,6 +93,9 @@ def _config(args: argparse.Namespace) -> Config:
         "server.port": getattr(args, "port", None),
         "server.grpc_port": getattr(args, "grpc_port", None),
         "storage.path": getattr(args, "db", None),
+        "storage.engine": getattr(args, "engine", None),
+        "storage.clickhouse.urls": getattr(args, "clickhouse_urls", None),
+        "storage.control_url": getattr(args, "control_url", None),
         "retention.max_age_days": getattr(args, "max_age_days", None),
         "retention.max_bytes": getattr(args, "max_bytes", None),
     }

@@ -22,6 +22,7 @@ from kate.collector.evaluation.settings import EvaluationConfig, check_evaluatio
 from kate.collector.jobs.settings import HostedAgentConfig, JobsConfig, check_jobs
 from kate.collector.retention.settings import RetentionConfig, check_retention
 from kate.collector.sizes import UNITS, size_bytes
+from kate.collector.store.engine_settings import ClickHouseConfig, Engine, check_engine
 
 MIB = 1024 * 1024
 MIN_MEMORY_LIMIT_BYTES = 16 * MIB  # below this DuckDB cannot even create the tables
@@ -62,6 +63,9 @@ class StorageConfig:
     memory_limit: str = "512MiB"
     repair_on_start: bool = False  # run `kate repair` when the file was torn during a checkpoint
     compress_text: bool = True  # span texts compressed in new files; False: ~1.7x disk, cheaper ingestion
+    engine: str = Engine.DUCKDB.value  # duckdb | clickhouse (store/engine_settings.py)
+    clickhouse: ClickHouseConfig = field(default_factory=ClickHouseConfig)
+    control_url: str | None = None  # PostgreSQL, required with engine: clickhouse
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +141,8 @@ ENV_OVERRIDES: dict[str, str] = {
     "KATE_PORT": "server.port",
     "KATE_GRPC_PORT": "server.grpc_port",
     "KATE_DB": "storage.path",
+    "KATE_STORAGE_ENGINE": "storage.engine",
+    "KATE_CONTROL_URL": "storage.control_url",
     "KATE_LOG_LEVEL": "logging.level",
 }
 
@@ -205,6 +211,7 @@ def _with_source(message: str, from_env: Mapping[str, str]) -> str:
 
 def _with_secrets(config: Config, environ: Mapping[str, str]) -> Config:
     """Fill env_only fields from the variables the file names; read here, once, at start-up."""
+    config = _with_clickhouse_password(config, environ)
     judge = config.evaluation.llm_judge
     if not judge.enabled or not judge.api_key_env:
         return config
@@ -215,6 +222,16 @@ def _with_secrets(config: Config, environ: Mapping[str, str]) -> Config:
     judge = dataclasses.replace(judge, api_key=key)
     evaluation = dataclasses.replace(config.evaluation, llm_judge=judge)
     return dataclasses.replace(config, evaluation=evaluation)
+
+
+def _with_clickhouse_password(config: Config, environ: Mapping[str, str]) -> Config:
+    clickhouse = config.storage.clickhouse
+    if not clickhouse.password_env:
+        return config
+    if clickhouse.password_env not in environ:
+        raise ConfigError(f"storage.clickhouse.password_env names {clickhouse.password_env}, which is not set")
+    clickhouse = dataclasses.replace(clickhouse, password=environ[clickhouse.password_env])
+    return dataclasses.replace(config, storage=dataclasses.replace(config.storage, clickhouse=clickhouse))
 
 
 def _check(config: Config) -> None:
@@ -253,14 +270,27 @@ def _check(config: Config) -> None:
     _check_auth(config)
     _check_duckdb_sizes(config.storage)
     _check_browser_access(config.server)
-    problems = (check_evaluation(config.evaluation) + check_jobs(config.jobs, config.hosted_agents)
+    problems = (check_engine(config.storage.engine, config.storage.clickhouse, config.storage.control_url)
+                + check_evaluation(config.evaluation) + check_jobs(config.jobs, config.hosted_agents)
                 + check_cost(config.cost) + check_retention(config.retention))
     if problems:
         raise ConfigError(problems[0])
+    _check_engine_features(config)
     if config.logging.traffic_summary_s < 0:
         raise ConfigError(f"logging.traffic_summary_s must be 0 (off) or more, got {config.logging.traffic_summary_s}")
     if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"logging.level must be DEBUG, INFO, WARNING or ERROR, got {config.logging.level!r}")
+
+
+def _check_engine_features(config: Config) -> None:
+    """What the clickhouse engine does not do yet is refused at start, naming the setting."""
+    if config.storage.engine != Engine.CLICKHOUSE:
+        return
+    if config.hosted_agents:
+        raise ConfigError("hosted_agents are not available with storage.engine: clickhouse yet (docs/deployment.md)")
+    if config.retention.enabled:
+        raise ConfigError("retention is not available with storage.engine: clickhouse yet: leave retention.max_age_days,"
+                          " max_age_days_by_agent and max_bytes unset (docs/deployment.md)")
 
 
 def _check_duckdb_sizes(storage: StorageConfig) -> None:

@@ -16,6 +16,7 @@ from aiohttp import web
 from kate.collector.app import GRPC_KEY, create_app
 from kate.collector.config import Config
 from kate.collector.listen import bind_http
+from kate.collector.store.engines import storage_label
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ async def serve(config: Config, *, stop: asyncio.Event | None = None,
             await web.SockSite(runner, sock).start()
         http_host, http_port = http_sockets[0].getsockname()[:2]
         assert grpc.port is not None  # bound above
-        on_ready(Ready(str(http_host), int(http_port), grpc.host, grpc.port, config.storage.path))
+        on_ready(Ready(str(http_host), int(http_port), grpc.host, grpc.port, storage_label(config.storage)))
         await stop.wait()
         logger.info("shutting down: finishing requests and committing pending writes")
     finally:

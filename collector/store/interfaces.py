@@ -1,8 +1,10 @@
 """What the collector needs from storage: the storage seam (docs/architecture.md#the-storage-seam).
 
 API handlers, receivers, evaluation, jobs and retention talk to these interfaces only; an
-engine implements them all (`Store`). DuckDB is the one engine today (collector/store/duckdb/,
-with its SQL in schema/duckdb/). The types in the signatures are plain values shared by every
+engine implements them all (`Store`): DuckDB, the default (collector/store/duckdb/, its SQL in
+schema/duckdb/), and the scale-out engine, spans on ClickHouse and runs on PostgreSQL
+(collector/store/clickhouse/ and postgres/, schema/clickhouse/ and postgres/); engines.py
+picks one from storage.engine. The types in the signatures are plain values shared by every
 engine (values.py); callers import them from here. Span batches travel as Arrow (SpanBatch),
 which DuckDB and ClickHouse both read without a Python object per value.
 
@@ -217,10 +219,10 @@ class Store(Protocol):
     @property
     def is_open(self) -> bool: ...
 
-    def open(self) -> None:
+    async def start(self) -> None:
         """Open (create or upgrade) the store and start its writer."""
 
-    def close(self) -> None:
+    async def stop(self) -> None:
         """Drain pending writes, commit, close. Safe to call twice."""
 
     def write_queue(self) -> tuple[int, int]:

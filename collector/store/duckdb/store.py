@@ -100,6 +100,12 @@ class DuckDBStore:
     def close(self) -> None:
         self.database.close()
 
+    async def start(self) -> None:
+        self.open()
+
+    async def stop(self) -> None:
+        self.close()
+
     def write_queue(self) -> tuple[int, int]:
         return self.database.write_queue()
 

@@ -1,0 +1,164 @@
+"""Spans on ClickHouse: inserts of span batches and the reads of the API and evaluation.
+
+Every read deduplicates with FINAL (a retried span is stored twice until a merge) and names
+the run in PREWHERE, the key's first columns: on 18.16 a plain WHERE reads every part's wide
+text columns (34 against 221-408 ms for one run in 5 M spans, docs/deployment.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from kate.collector.store.clickhouse.client import ClickHouseClient, quote, quote_list
+from kate.collector.store.clickhouse.schema import SPANS
+from kate.collector.store.duckdb.pages import decode_cursor, encode_cursor
+from kate.collector.store.duckdb.run_texts import RootSpan
+from kate.collector.store.span_batch import SPAN_SCHEMA, SpanBatch
+from kate.collector.store.values import Rows, SpanPage
+
+# The settings of a span insert: through a Distributed table, answered once every shard has its rows.
+_INSERT_SETTINGS = {"insert_distributed_sync": "1"}
+_NS = 1_000_000_000
+
+# api_spans of the DuckDB engine, column for column (schema/duckdb/views.sql).
+API_SPAN_COLUMNS = (
+    "node_name", "span_kind", "input_text", "output_text", "model", "latency_ms", "token_count", "span_id", "trace_id",
+    "parent_span_id", "run_id", "agent_id", "start_time", "end_time", "status", "status_message", "input_tokens",
+    "output_tokens", "start_time_unix_nano", "end_time_unix_nano", "truncated", "attributes", "cached_input_tokens",
+    "cost_usd", "input_cost_usd", "output_cost_usd", "cost_source", "session_id", "user_id",
+)
+_STORED = {"start_time": "start_time_unix_nano", "end_time": "end_time_unix_nano", "status": "status_code"}
+# ClickHouse 18.16 answers a FINAL read of a Distributed table only when every sorting-key
+# column is selected ("Cannot find column ... in source stream"): reads select them all.
+_KEY = ("agent_id", "run_id", "start_ns", "span_id", "trace_id")
+
+
+def _selected(columns: Sequence[str]) -> str:
+    return ", ".join(dict.fromkeys([*columns, *_KEY]))
+
+
+_SELECTED = _selected([_STORED.get(name, name) for name in API_SPAN_COLUMNS])
+
+
+def spans_json_rows(batch: SpanBatch, received_at: dt.datetime) -> bytes:
+    """The batch as JSONEachRow lines, with the sort and partition keys of schema/clickhouse/spans.sql."""
+    received = received_at.strftime("%Y-%m-%d %H:%M:%S")
+    names = SPAN_SCHEMA.names
+    lines = []
+    for values in zip(*(column.to_pylist() for column in batch.table().columns), strict=True):
+        row: dict[str, Any] = dict(zip(names, values, strict=True))
+        start_ns = row["start_time_unix_nano"] or 0
+        row["truncated"] = 1 if row["truncated"] else 0
+        row["received_at"] = received
+        row["start_ns"] = start_ns
+        row["start_day"] = _day(start_ns)
+        lines.append(json.dumps(row, ensure_ascii=False))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _day(start_ns: int) -> str:
+    seconds = min(max(start_ns // _NS, 0), 4_102_444_799)  # Date holds 1970..2105; 2099-12-31 at most
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d")
+
+
+async def insert_spans(client: ClickHouseClient, batch: SpanBatch, received_at: dt.datetime) -> None:
+    """Store the batch in one insert (one block: all of it or nothing)."""
+    if not batch.count:
+        return
+    await client.store(f"INSERT INTO {SPANS} FORMAT JSONEachRow", data=spans_json_rows(batch, received_at),
+                         settings=_INSERT_SETTINGS)
+
+
+def _run(agent_id: str, run_id: str) -> str:
+    return f"agent_id = {quote(agent_id)} AND run_id = {quote(run_id)}"
+
+
+async def run_span_page(client: ClickHouseClient, agent_id: str, run_id: str, *, limit: int, after: str | None,
+                        span_kind: str | None) -> SpanPage:
+    """One page of a run's spans in start order, after the opaque cursor (as the DuckDB engine's)."""
+    where = []
+    if span_kind is not None:
+        where.append(f"span_kind = {quote(span_kind)}")
+    if after is not None:
+        start_ns, span_id = decode_cursor(after, (int, str))
+        where.append(f"(start_ns > {int(start_ns)} OR (start_ns = {int(start_ns)} AND span_id > {quote(span_id)}))")
+    filters = f" WHERE {' AND '.join(where)}" if where else ""
+    rows = await client.json_rows(
+        f"SELECT {_SELECTED} FROM {SPANS} FINAL PREWHERE {_run(agent_id, run_id)}{filters}"
+        f" ORDER BY start_ns, span_id LIMIT {int(limit) + 1}")
+    total = await run_span_count(client, agent_id, run_id)
+    next_cursor = None
+    if len(rows) > limit:
+        del rows[limit:]
+        next_cursor = encode_cursor((rows[-1]["start_ns"], rows[-1]["span_id"]))
+    return SpanPage(Rows(API_SPAN_COLUMNS, [api_span_values(row) for row in rows]), next_cursor, total)
+
+
+async def run_span_count(client: ClickHouseClient, agent_id: str, run_id: str) -> int:
+    rows = await client.json_rows(f"SELECT count() AS spans FROM {SPANS} FINAL PREWHERE {_run(agent_id, run_id)}")
+    return int(rows[0]["spans"]) if rows else 0
+
+
+def api_span_values(row: dict[str, Any]) -> tuple[Any, ...]:
+    """A stored row in the order and shape of api_spans (times formatted, truncated a bool)."""
+    shaped = dict(row)
+    shaped["start_time"] = _iso_micros(row["start_time_unix_nano"])
+    shaped["end_time"] = _iso_micros(row["end_time_unix_nano"])
+    shaped["status"] = row["status_code"]
+    shaped["truncated"] = bool(row["truncated"])
+    for name in ("latency_ms", "cost_usd", "input_cost_usd", "output_cost_usd"):
+        value = shaped[name]
+        if isinstance(value, float) and not math.isfinite(value):
+            shaped[name] = None
+    return tuple(shaped[name] for name in API_SPAN_COLUMNS)
+
+
+def _iso_micros(ns: int | None) -> str | None:
+    """DuckDB's strftime(make_timestamp_ns(ns), '%Y-%m-%dT%H:%M:%S.%fZ'): microseconds, truncated."""
+    if ns is None:
+        return None
+    seconds, rest = divmod(ns, _NS)
+    moment = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=seconds, microseconds=rest // 1000)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class RunTotals(dict[str, dict[str, Any]]):
+    """run_id → {span_count, total_tokens, total_cost_usd} (runs without spans are absent)."""
+
+
+async def run_totals(client: ClickHouseClient, run_ids: Sequence[str]) -> RunTotals:
+    """Each run's span counters, summed over its deduplicated spans."""
+    if not run_ids:
+        return RunTotals()
+    rows = await client.json_rows(
+        "SELECT run_id, count() AS span_count, sum(ifNull(token_count, 0)) AS total_tokens,"
+        " sum(cost_usd) AS total_cost_usd, countIf(isNotNull(cost_usd)) AS priced"
+        f" FROM {SPANS} FINAL PREWHERE run_id IN {quote_list(list(run_ids))} GROUP BY run_id")
+    return RunTotals({row["run_id"]: {"span_count": int(row["span_count"]), "total_tokens": int(row["total_tokens"]),
+                                      "total_cost_usd": float(row["total_cost_usd"]) if row["priced"] else None}
+                      for row in rows})
+
+
+async def stored_roots(client: ClickHouseClient, run_ids: Sequence[str]) -> list[RootSpan]:
+    """The root spans stored for these runs (to decide a run's user_input and output)."""
+    rows = await client.json_rows(
+        f"SELECT {_selected(RootSpan._fields)} FROM {SPANS} FINAL PREWHERE run_id IN {quote_list(list(run_ids))}"
+        " WHERE isNull(parent_span_id)")
+    return [RootSpan(*(row[name] for name in RootSpan._fields)) for row in rows]
+
+
+_SPAN_FACTS = ("node_name", "span_kind", "status_code", "status_message", "parent_span_id", "input_text", "output_text",
+               "model", "latency_ms", "token_count", "input_tokens", "output_tokens", "start_time_unix_nano",
+               "end_time_unix_nano")
+
+
+async def span_facts(client: ClickHouseClient, agent_id: str, run_id: str, limit: int) -> list[tuple[Any, ...]]:
+    """What evaluators read of a run's spans: the first `limit` in start order."""
+    rows = await client.json_rows(
+        f"SELECT {_selected(_SPAN_FACTS)} FROM {SPANS} FINAL PREWHERE {_run(agent_id, run_id)}"
+        f" ORDER BY start_ns, span_id LIMIT {int(limit)}")
+    return [tuple(row[name] for name in _SPAN_FACTS) for row in rows]
