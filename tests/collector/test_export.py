@@ -24,6 +24,8 @@ from tests.support.otlp_client import get_run, run_spans
 from tests.support.server import CollectorProcess
 from tests.support.waiting import evaluated_run
 
+pytestmark = pytest.mark.duckdb_only("exports")
+
 SINCE = "2026-11-01T00:00:00Z"
 BOUNDARY = "2026-12-01T00:00:00Z"  # one span starts exactly here: it belongs to the later window
 UNTIL = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).strftime("%Y-%m-%dT00:00:00Z")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.conftest import StartApp
 from tests.support.http import Api
@@ -33,6 +34,7 @@ async def sql(api: Api, query: str, **extra: object) -> dict:
     return dict(answer.body)
 
 
+@pytest.mark.duckdb_only("the analysis views (run_summary, model_usage_daily, node_latency)")
 async def test_analysis_views_summarise_runs_models_and_nodes(api: Api, agent_id: str) -> None:
     run_id = await seed(api, agent_id)
 
@@ -49,6 +51,7 @@ async def test_analysis_views_summarise_runs_models_and_nodes(api: Api, agent_id
     assert nodes["columns"] == ["node_name", "calls", "p50_ms", "max_ms", "error_rate"]
 
 
+@pytest.mark.duckdb_only("its cases are DuckDB SQL (ClickHouse refuses writes with readonly=1; test_sql_sandbox checks both)")
 async def test_sql_refuses_anything_but_one_read_only_statement(api: Api, agent_id: str) -> None:
     await seed(api, agent_id)
     refused = [
@@ -65,6 +68,7 @@ async def test_sql_refuses_anything_but_one_read_only_statement(api: Api, agent_
     assert count["rows"] == [[3]]
 
 
+@pytest.mark.duckdb_only("its queries use DuckDB's range() table function")
 async def test_sql_caps_rows_and_validates_its_body(api: Api) -> None:
     capped = await sql(api, "SELECT * FROM range(50)", max_rows=10)
     assert (capped["row_count"], capped["truncated"]) == (10, True)

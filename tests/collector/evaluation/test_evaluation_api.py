@@ -29,6 +29,7 @@ async def completed_run(api: Api, agent_id: str, spans: list[dict[str, Any]] | N
     return str(run["id"])
 
 
+@pytest.mark.duckdb_only("its check reads the evaluations table with /sql, which holds spans only on ClickHouse")
 async def test_completion_is_scored_by_every_builtin_evaluator(api: Api, agent_id: str) -> None:
     run_id = await completed_run(api, agent_id, [
         {"node_name": "plan", "span_kind": "LLM", "output_text": "a plan", "token_count": 100},
@@ -70,6 +71,7 @@ async def test_a_second_completion_inside_the_cooldown_is_skipped_and_can_be_for
     assert {score["evaluator"] for score in scored["scores"]} == BUILTINS
 
 
+@pytest.mark.duckdb_only("its check reads the evaluations table with /sql, which holds spans only on ClickHouse")
 async def test_a_forced_evaluation_replaces_the_previous_scores(api: Api, agent_id: str) -> None:
     run_id = await completed_run(api, agent_id, [{"node_name": "answer", "span_kind": "LLM", "output_text": "hi"}])
     await evaluated_run(api, agent_id, run_id)

@@ -24,6 +24,7 @@ MARKED = {"bytes_base64": base64.b64encode(PAYLOAD).decode(), "size": len(PAYLOA
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
+@pytest.mark.duckdb_only("its check uses DuckDB's JSON operators in /sql")
 def test_the_stock_exporters_bytes_attribute_is_kept_marked(collector: CollectorProcess, agent_id: str,
                                                              protocol: str) -> None:
     exporter: SpanExporter = (HttpExporter(endpoint=f"{collector.base_url}/v1/traces", timeout=10) if protocol == "http"

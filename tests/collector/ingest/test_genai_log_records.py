@@ -37,6 +37,8 @@ from tests.support.otlp_client import JSON, PROTOBUF, post_otlp, run_id_for_trac
 from tests.support.server import CollectorProcess
 from tests.support.waiting import evaluated_run
 
+pytestmark = pytest.mark.duckdb_only("GenAI log records")
+
 QUESTION = "What is the capital of France?"
 SYSTEM = "You answer in one sentence."
 
