@@ -8,6 +8,8 @@ under CI (CI set), where .ci/run installs both and a missing server is a failure
 from __future__ import annotations
 
 import os
+import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,14 +19,14 @@ from scripts.local_cluster import LocalCluster, missing_servers
 ENGINES = ("duckdb", "clickhouse")
 
 
-def start_cluster(directory: Path) -> LocalCluster:
+def start_cluster(directory: Path, shards: int = 2) -> LocalCluster:
     missing = missing_servers()
     if missing:
         message = "the clickhouse engine's servers are not installed: " + ", ".join(missing)
         if os.environ.get("CI"):
             pytest.fail(message + " (CI installs them in .ci/run)")
         pytest.skip(message)
-    return LocalCluster.start(directory, shards=2)
+    return LocalCluster.start(directory, shards=shards)
 
 
 def engine_config(cluster: LocalCluster | None, extra: dict[str, object] | None = None) -> dict[str, object]:
@@ -34,3 +36,14 @@ def engine_config(cluster: LocalCluster | None, extra: dict[str, object] | None 
         storage = dict(config.get("storage", {}))  # type: ignore[call-overload]
         config["storage"] = {**storage, **cluster.storage_config()}
     return config
+
+
+def stored_span_keys(cluster: LocalCluster, agents: list[str]) -> Counter[tuple[str, str]]:
+    """(trace_id, span_id) of the agents' spans as analysis SQL sees them (the deduplicating
+    `spans` view), with how often each is seen; asked of ClickHouse directly."""
+    names = ", ".join("'" + agent.replace("\\", "\\\\").replace("'", "\\'") + "'" for agent in agents)
+    sql = (f"SELECT trace_id, span_id, count() FROM kate.spans WHERE agent_id IN ({names})"
+           " GROUP BY trace_id, span_id FORMAT TabSeparated")
+    with urllib.request.urlopen(cluster.nodes[0].url + "/", data=sql.encode(), timeout=30) as response:
+        lines = response.read().decode().splitlines()
+    return Counter({(trace, span): int(count) for trace, span, count in (line.split("\t") for line in lines)})

@@ -24,6 +24,9 @@ T = TypeVar("T")
 MIGRATIONS = ("001_control.sql",)
 _MIGRATION_LOCK = 0x6B617465  # pg_advisory_xact_lock key ("kate"): one collector migrates at a time
 _CONNECT_TIMEOUT_S = 5.0
+# Waiting this long for a pooled connection means the server is down or every connection is busy:
+# either way the request answers 503 store_unreachable rather than stalling the sender.
+_POOL_WAIT_S = 3.0
 
 
 class ControlTxn:
@@ -51,8 +54,10 @@ class ControlDatabase:
 
     def __init__(self, url: str, max_connections: int = 8) -> None:
         self.url = url
+        # check: a connection that a server restart broke is replaced before use, so the first
+        # requests after an outage succeed instead of failing on stale connections.
         self._pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=max_connections, open=False,
-                                                 timeout=_CONNECT_TIMEOUT_S,
+                                                 timeout=_POOL_WAIT_S, check=psycopg_pool.ConnectionPool.check_connection,
                                                  kwargs={"connect_timeout": int(_CONNECT_TIMEOUT_S)})
 
     def open(self) -> None:

@@ -1,0 +1,169 @@
+"""Two collectors sharing one ClickHouse cluster (2 shards) and one PostgreSQL (docs/deployment.md):
+whichever collector a request reaches, the answer is the same and a transition happens once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+
+import aiohttp
+import psycopg
+import pytest
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
+
+from scripts.local_cluster import LocalCluster
+from tests.support.cluster import engine_config
+from tests.support.server import CollectorProcess, start_collector_process
+
+Pair = tuple[CollectorProcess, CollectorProcess]
+
+
+@pytest.fixture(scope="module")
+def pair(scale_out_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    """Two collectors for the module's tests (each test uses its own agent)."""
+    config = engine_config(scale_out_cluster, {"evaluation": {"cooldown_s": 3600}})
+    folder = tmp_path_factory.mktemp("pair")
+    a = start_collector_process(folder / "a.duckdb", config=config)
+    try:
+        b = start_collector_process(folder / "b.duckdb", config=config)
+    except BaseException:
+        a.stop()
+        raise
+    yield a, b
+    a.stop()
+    b.stop()
+
+
+def send_trace(exporter: SpanExporter, agent_id: str, question: str) -> str:
+    """An agent span with an LLM child, through the stock SDK and exporter; the trace's run id."""
+    provider = TracerProvider(resource=Resource.create({"service.name": agent_id}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("scale-out-test")
+    with tracer.start_as_current_span("agent", attributes={"openinference.span.kind": "AGENT",
+                                                           "input.value": question}) as root:
+        with tracer.start_as_current_span("llm", attributes={"openinference.span.kind": "LLM",
+                                                             "llm.token_count.total": 7}):
+            pass
+        root.set_attribute("output.value", f"answer to {question}")
+        trace_id = root.get_span_context().trace_id
+    provider.shutdown()
+    return str(uuid.UUID(int=trace_id))
+
+
+async def get_json(session: aiohttp.ClientSession, url: str) -> dict[str, object]:
+    async with session.get(url) as response:
+        assert response.status == 200, await response.text()
+        body: dict[str, object] = await response.json()
+        return body
+
+
+async def test_spans_sent_to_either_collector_are_read_through_both(pair: Pair, agent_id: str) -> None:
+    a, b = pair
+    assert b.grpc_port is not None
+    over_http = send_trace(HttpExporter(endpoint=f"{a.base_url}/v1/traces"), agent_id, "one")
+    over_grpc = send_trace(GrpcExporter(endpoint=f"127.0.0.1:{b.grpc_port}", insecure=True), agent_id, "two")
+    async with aiohttp.ClientSession() as session:
+        for collector in pair:
+            runs = (await get_json(session, f"{collector.base_url}/agents/{agent_id}/runs"))["runs"]
+            assert isinstance(runs, list)
+            seen = {run["id"]: (run["status"], run["span_count"], run["total_tokens"], run["user_input"]) for run in runs}
+            assert seen == {over_http: ("completed", 2, 7, "one"), over_grpc: ("completed", 2, 7, "two")}
+            for run_id in (over_http, over_grpc):
+                spans = await get_json(session, f"{collector.base_url}/agents/{agent_id}/runs/{run_id}/spans")
+                assert spans["total"] == 2
+                assert [span["node_name"] for span in spans["spans"]] == ["agent", "llm"]  # type: ignore[union-attr]
+
+
+async def test_an_upload_through_one_collector_lands_in_a_run_created_through_the_other(pair: Pair,
+                                                                                         agent_id: str) -> None:
+    a, b = pair
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{a.base_url}/agents/{agent_id}/runs", json={"trigger": "test"}) as response:
+            assert response.status == 201
+            run_id = (await response.json())["id"]
+        spans = [{"node_name": f"step-{index}", "span_kind": "TOOL", "latency_ms": 5, "token_count": 3}
+                 for index in range(4)]
+        async with session.post(f"{b.base_url}/agents/{agent_id}/runs/{run_id}/spans", json={"spans": spans}) as response:
+            assert response.status in (200, 201, 202), await response.text()
+        run = await get_json(session, f"{a.base_url}/agents/{agent_id}/runs/{run_id}")
+    assert (run["span_count"], run["total_tokens"]) == (4, 12)
+
+
+async def test_a_run_completes_once_whichever_collector_is_asked(pair: Pair, agent_id: str,
+                                                                 scale_out_cluster: LocalCluster) -> None:
+    a, b = pair
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{a.base_url}/agents/{agent_id}/runs", json={"trigger": "test"}) as response:
+            run_id = (await response.json())["id"]
+
+        async def complete(collector: CollectorProcess) -> int:
+            async with session.post(f"{collector.base_url}/agents/{agent_id}/runs/{run_id}/complete") as answer:
+                return answer.status
+
+        statuses = await asyncio.gather(*(complete(pair[index % 2]) for index in range(10)))
+        run = await wait_evaluated(session, f"{b.base_url}/agents/{agent_id}/runs/{run_id}")
+    assert Counter(statuses) == {200: 1, 409: 9}
+    assert run["status"] == "completed"
+    assert _evaluations_recorded(scale_out_cluster, run_id) == 1
+
+
+async def test_the_evaluation_cooldown_holds_across_collectors(pair: Pair, agent_id: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        run_ids = []
+        for collector in pair:
+            async with session.post(f"{collector.base_url}/agents/{agent_id}/runs", json={"trigger": "test"}) as answer:
+                run_ids.append((await answer.json())["id"])
+
+        async def complete(collector: CollectorProcess, run_id: str) -> None:
+            async with session.post(f"{collector.base_url}/agents/{agent_id}/runs/{run_id}/complete") as answer:
+                assert answer.status == 200
+
+        await asyncio.gather(*(complete(collector, run_id) for collector, run_id in zip(pair, run_ids, strict=True)))
+        runs = [await get_json(session, f"{pair[0].base_url}/agents/{agent_id}/runs/{run_id}") for run_id in run_ids]
+    statuses = sorted(str(run["evaluation_status"]) for run in runs)
+    assert statuses[1] == "skipped_cooldown" and statuses[0] in ("done", "pending")  # one admitted, the other not
+
+
+async def test_a_span_resent_to_the_other_collector_is_counted_once(pair: Pair, agent_id: str) -> None:
+    a, b = pair
+    spans: list[object] = []
+
+    class Recording(HttpExporter):
+        def export(self, batch):  # type: ignore[no-untyped-def]
+            spans.extend(batch)
+            return super().export(batch)
+
+    run_id = send_trace(Recording(endpoint=f"{a.base_url}/v1/traces"), agent_id, "again")
+    assert HttpExporter(endpoint=f"{b.base_url}/v1/traces").export(spans).name == "SUCCESS"  # type: ignore[arg-type]
+    async with aiohttp.ClientSession() as session:
+        for collector in pair:
+            run = await get_json(session, f"{collector.base_url}/agents/{agent_id}/runs/{run_id}")
+            page = await get_json(session, f"{collector.base_url}/agents/{agent_id}/runs/{run_id}/spans")
+            assert (run["span_count"], run["total_tokens"], page["total"]) == (2, 7, 2)
+            assert len(page["spans"]) == 2  # type: ignore[arg-type]
+
+
+async def wait_evaluated(session: aiohttp.ClientSession, url: str, timeout_s: float = 15.0) -> dict[str, object]:
+    """The run once its evaluation is recorded (polled, bounded)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        run = await get_json(session, url)
+        if run["evaluation_status"] == "done" or asyncio.get_running_loop().time() > deadline:
+            return run
+        await asyncio.sleep(0.1)
+
+
+def _evaluations_recorded(cluster: LocalCluster, run_id: str) -> int:
+    """How many evaluations of the run were recorded (each is one evaluation_id)."""
+    assert cluster.postgres is not None
+    with psycopg.connect(cluster.postgres.url) as connection:
+        row = connection.execute("SELECT count(DISTINCT evaluation_id) FROM evaluations WHERE run_id = %s",
+                                 [run_id]).fetchone()
+    assert row is not None
+    return int(row[0])
