@@ -286,8 +286,6 @@ def _check_engine_features(config: Config) -> None:
     """What the clickhouse engine does not do yet is refused at start, naming the setting."""
     if config.storage.engine != Engine.CLICKHOUSE:
         return
-    if config.hosted_agents:
-        raise ConfigError("hosted_agents are not available with storage.engine: clickhouse yet (docs/deployment.md)")
     if config.retention.enabled:
         raise ConfigError("retention is not available with storage.engine: clickhouse yet: leave retention.max_age_days,"
                           " max_age_days_by_agent and max_bytes unset (docs/deployment.md)")

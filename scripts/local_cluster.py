@@ -100,7 +100,17 @@ class PostgresServer:
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{DATABASE}"
+        return self.url_of(DATABASE)
+
+    def url_of(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, database: str) -> None:
+        """Create the database unless it exists."""
+        done = subprocess.run([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                               database], capture_output=True, text=True, timeout=READY_TIMEOUT_S)
+        if done.returncode != 0 and "already exists" not in done.stderr:
+            raise ClusterError(f"createdb {database} failed: {done.stderr.strip()}")
 
     def start(self) -> None:
         data = self.directory / "data"
@@ -119,8 +129,7 @@ class PostgresServer:
              "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"],
             capture_output=True, text=True, check=True, timeout=READY_TIMEOUT_S)
         if created.stdout.strip() != "1":
-            subprocess.run([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                            DATABASE], check=True, capture_output=True, timeout=READY_TIMEOUT_S)
+            self.create_database(DATABASE)
 
     def stop(self, mode: str = "fast") -> None:
         if self.started:
@@ -156,13 +165,16 @@ class LocalCluster:
             raise
         return cluster
 
-    def storage_config(self) -> dict[str, object]:
-        """The collector's `storage:` section for this cluster."""
+    def storage_config(self, database: str = DATABASE) -> dict[str, object]:
+        """The collector's `storage:` section for this cluster, keeping its data in `database`
+        (on ClickHouse and PostgreSQL; other than the default, it is created here)."""
         assert self.postgres is not None
-        clickhouse: dict[str, object] = {"urls": [node.url for node in self.nodes], "database": DATABASE}
+        if database != DATABASE:
+            self.postgres.create_database(database)
+        clickhouse: dict[str, object] = {"urls": [node.url for node in self.nodes], "database": database}
         if len(self.nodes) > 1:
             clickhouse["cluster"] = CLUSTER_NAME
-        return {"engine": "clickhouse", "clickhouse": clickhouse, "control_url": self.postgres.url}
+        return {"engine": "clickhouse", "clickhouse": clickhouse, "control_url": self.postgres.url_of(database)}
 
     def stop(self) -> None:
         for node in self.nodes:

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from scripts.local_cluster import LocalCluster
-from tests.support.cluster import ENGINES, engine_config, start_cluster
+from tests.support.cluster import ENGINES, engine_config, private_database, start_cluster
 from tests.support.http import Api
 from tests.support.in_process import InProcessCollector, start_collector_in_process
 from tests.support.server import CollectorProcess, start_collector_process
@@ -46,12 +46,33 @@ def collector(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     process.stop()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked conformance runs once per engine: the collectors it starts with
+    start_collector or start_app use that engine (storage_engine)."""
+    if metafunc.definition.get_closest_marker("conformance") is not None:
+        metafunc.parametrize("storage_engine", ENGINES, indirect=True)
+
+
+@pytest.fixture
+def storage_engine(request: pytest.FixtureRequest) -> LocalCluster | None:
+    """The cluster of a conformance test's clickhouse run; None for DuckDB (and unmarked tests)."""
+    if getattr(request, "param", "duckdb") == "clickhouse":
+        cluster: LocalCluster = request.getfixturevalue("scale_out_cluster")
+        return cluster
+    return None
+
+
+def _engine_of(request: pytest.FixtureRequest) -> str:
+    callspec = getattr(request.node, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    return str(params.get("collector", params.get("storage_engine", "duckdb")))
+
+
 @pytest.fixture(autouse=True)
 def _engine_feature_guard(request: pytest.FixtureRequest) -> None:
     """Skip a duckdb_only test's run on the clickhouse engine, saying which feature it needs."""
     marker = request.node.get_closest_marker("duckdb_only")
-    callspec = getattr(request.node, "callspec", None)
-    if marker and callspec is not None and callspec.params.get("collector") == "clickhouse":
+    if marker and _engine_of(request) == "clickhouse":
         pytest.skip(f"not on the clickhouse engine yet: {marker.args[0] if marker.args else 'DuckDB only'}")
 
 
@@ -62,12 +83,16 @@ class _Stoppable(Protocol):
 S = TypeVar("S", bound=_Stoppable)
 
 
-def _starting(start: Callable[..., S], tmp_path: Path) -> Iterator[Callable[..., S]]:
+def _starting(start: Callable[..., S], tmp_path: Path, cluster: LocalCluster | None) -> Iterator[Callable[..., S]]:
     """A starter for one test: a collector per call (in tmp_path unless a file is given), all
-    stopped cleanly when the test ends."""
+    stopped cleanly when the test ends. On the cluster's engine when there is one, in a
+    database of the test's own, shared by the collectors it starts (as a file would be)."""
     started: list[S] = []
+    database = private_database() if cluster is not None else ""
 
     def start_one(db_path: Path | None = None, **kwargs: object) -> S:
+        if cluster is not None:
+            kwargs["config"] = engine_config(cluster, kwargs.get("config"), database=database)  # type: ignore[arg-type]
         collector = start(db_path or tmp_path / "kate.duckdb", **kwargs)
         started.append(collector)
         return collector
@@ -78,13 +103,13 @@ def _starting(start: Callable[..., S], tmp_path: Path) -> Iterator[Callable[...,
 
 
 @pytest.fixture
-def start_collector(tmp_path: Path) -> Iterator[StartCollector]:
-    yield from _starting(start_collector_process, tmp_path)
+def start_collector(tmp_path: Path, storage_engine: LocalCluster | None) -> Iterator[StartCollector]:
+    yield from _starting(start_collector_process, tmp_path, storage_engine)
 
 
 @pytest.fixture
-def start_app(tmp_path: Path) -> Iterator[StartApp]:
-    yield from _starting(start_collector_in_process, tmp_path)
+def start_app(tmp_path: Path, storage_engine: LocalCluster | None) -> Iterator[StartApp]:
+    yield from _starting(start_collector_in_process, tmp_path, storage_engine)
 
 
 @pytest.fixture

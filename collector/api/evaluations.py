@@ -18,7 +18,7 @@ async def evaluate_run(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     agent_id, run_id = params.agent_id(request), params.run_id(request)
     # Per run: each evaluation may call a paid LLM judge. 404 and 409 give the token back.
-    with state.evaluate_limiter.charged(run_key(agent_id, run_id)) as allowance:
+    async with state.evaluate_limiter.charged(run_key(agent_id, run_id)) as allowance:
         ticket = await state.evaluations.force(agent_id, run_id)  # 404 unknown run, 409 run_not_finished
     try:  # read before the evaluation starts: the answer shows what was admitted (pending)
         run = await state.store.runs.get(agent_id, run_id)

@@ -129,7 +129,7 @@ async def upload_spans(request: web.Request) -> web.Response:
     state = _state(request)
     agent_id, run_id = params.agent_id(request), params.run_id(request)
     limit_key = run_key(agent_id, run_id)
-    state.upload_limiter.require_token(limit_key)  # 429 before the body is read; nothing taken yet
+    await state.upload_limiter.require_token(limit_key)  # 429 before the body is read; nothing taken yet
     raw = await read_json_bytes(request)
     state.sink.require_room(len(raw))  # when the queues are full: 503 before parsing and mapping
     target = UploadTarget(agent_id, run_id, state.config.ingest.max_text_bytes, state.config.ingest.max_spans_per_upload,
@@ -138,7 +138,7 @@ async def upload_spans(request: web.Request) -> web.Response:
     # The run's token is taken only for this agent's running run (404/409 take none), and given
     # back when the write refuses (it checks the run again, under the writer).
     await state.store.runs.require_running(agent_id, run_id)
-    with state.upload_limiter.charged(limit_key) as allowance:
+    async with state.upload_limiter.charged(limit_key) as allowance:
         result = await state.sink.consume(upload.spans, protocol="upload", into=RunRef(agent_id, run_id))
     body = {"uploaded": result.stored, "span_ids": list(upload.span_ids)}
     return json_response(body, status=201, headers=allowance.headers())

@@ -62,7 +62,8 @@ __all__ = [
     "EvaluationStatus", "ExportPage", "ExportTable", "ExportWindow", "IngestResult", "NewRun", "Outcome", "Page",
     "RunFilter", "RunSource", "RunStatus", "RunTrigger", "SpanBatch", "SpanOrder", "SpanPage", "StoredLogs", "Ticket",
     "utc_now",
-    "AnalysisStore", "EvaluationStore", "JobStore", "RetentionStore", "RunStore", "SpanStore", "SqlParams", "Store",
+    "AnalysisStore", "EvaluationStore", "JobStore", "RateLimitStore", "RetentionStore", "RunStore", "SpanStore",
+    "SqlParams", "Store",
     "WriteScope",
 ]
 
@@ -195,6 +196,17 @@ class RetentionStore(Protocol):
         """Delete the runs still finished, with everything that belongs to them, in one write."""
 
 
+class RateLimitStore(Protocol):
+    """Token buckets shared by every collector of an engine (api/ratelimit.py)."""
+
+    async def take(self, key: str, limit: int, per_s: float, *, dry_run: bool = False) -> float:
+        """Refill the key's bucket (at most limit, per_s a second since it was last used) and take
+        one token when there is one and not dry_run; the tokens there were before taking."""
+
+    async def give_back(self, key: str, limit: int) -> None:
+        """Return a token taken for a request that was then refused."""
+
+
 class Store(Protocol):
     """One storage engine: every interface above, and its lifecycle."""
 
@@ -215,6 +227,10 @@ class Store(Protocol):
 
     @property
     def retention(self) -> RetentionStore: ...
+
+    @property
+    def rate_limits(self) -> RateLimitStore | None:
+        """Shared rate-limit buckets; None when one collector is the only writer (buckets in memory)."""
 
     @property
     def is_open(self) -> bool: ...

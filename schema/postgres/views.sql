@@ -20,3 +20,18 @@ SELECT
     session_id,
     user_id
 FROM runs;
+
+CREATE OR REPLACE VIEW api_jobs AS
+SELECT
+    job_id,
+    run_id,
+    agent_id,
+    status,
+    attempts,
+    error,
+    to_char(created_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')   AS created_at,
+    to_char(started_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')   AS started_at,
+    to_char(finished_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')  AS finished_at,
+    to_char(CASE WHEN status = 'running' THEN lease_until END, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS lease_until,
+    to_char(available_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS next_attempt_at
+FROM jobs;

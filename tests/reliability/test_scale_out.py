@@ -4,9 +4,11 @@ whichever collector a request reaches, the answer is the same and a transition h
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import aiohttp
 import psycopg
@@ -18,16 +20,20 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 
 from scripts.local_cluster import LocalCluster
-from tests.support.cluster import engine_config
+from tests.support.cluster import engine_config, private_database
+from tests.support.http import Api
 from tests.support.server import CollectorProcess, start_collector_process
+from tests.support.waiting import finished_run
 
 Pair = tuple[CollectorProcess, CollectorProcess]
+UPLOADS_PER_MINUTE = 6
 
 
 @pytest.fixture(scope="module")
 def pair(scale_out_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     """Two collectors for the module's tests (each test uses its own agent)."""
-    config = engine_config(scale_out_cluster, {"evaluation": {"cooldown_s": 3600}})
+    config = engine_config(scale_out_cluster, {"evaluation": {"cooldown_s": 3600},
+                                               "api": {"upload_rate_limit_per_minute": UPLOADS_PER_MINUTE}})
     folder = tmp_path_factory.mktemp("pair")
     a = start_collector_process(folder / "a.duckdb", config=config)
     try:
@@ -93,6 +99,21 @@ async def test_an_upload_through_one_collector_lands_in_a_run_created_through_th
             assert response.status in (200, 201, 202), await response.text()
         run = await get_json(session, f"{a.base_url}/agents/{agent_id}/runs/{run_id}")
     assert (run["span_count"], run["total_tokens"]) == (4, 12)
+
+
+async def test_the_upload_rate_limit_holds_across_collectors(pair: Pair, agent_id: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{pair[0].base_url}/agents/{agent_id}/runs", json={"trigger": "test"}) as response:
+            run_id = (await response.json())["id"]
+        answers = []
+        for index in range(UPLOADS_PER_MINUTE + 4):  # alternately through each collector
+            url = f"{pair[index % 2].base_url}/agents/{agent_id}/runs/{run_id}/spans"
+            async with session.post(url, json={"spans": [{"node_name": f"step-{index}", "span_kind": "TOOL"}]}) as answer:
+                answers.append((answer.status, answer.headers.get("Retry-After")))
+    accepted = [status for status, _ in answers if status == 201]
+    refused = [(status, retry) for status, retry in answers if status != 201]
+    assert len(accepted) == UPLOADS_PER_MINUTE  # one bucket for the run, whichever collector is asked
+    assert refused and all(status == 429 and retry is not None and int(retry) >= 1 for status, retry in refused)
 
 
 async def test_a_run_completes_once_whichever_collector_is_asked(pair: Pair, agent_id: str,
@@ -167,3 +188,32 @@ def _evaluations_recorded(cluster: LocalCluster, run_id: str) -> int:
                                  [run_id]).fetchone()
     assert row is not None
     return int(row[0])
+
+
+async def test_each_hosted_job_runs_once_with_two_collectors_claiming(scale_out_cluster: LocalCluster,
+                                                                       tmp_path: Path) -> None:
+    hosting = {"jobs": {"poll_interval_ms": 50, "lease_s": 10, "shutdown_grace_s": 0.2},
+               "hosted_agents": [{"agent_id": "slow", "entrypoint": "tests.support.hosted_agents:slow_once"}]}
+    config = engine_config(scale_out_cluster, hosting, database=private_database())
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    workers = [start_collector_process(tmp_path / f"{name}.duckdb", config=config, env=env) for name in ("a", "b")]
+    try:
+        async with aiohttp.ClientSession() as session:
+            jobs = []
+            for index in range(8):
+                task = json.dumps({"log": str(tmp_path / f"job-{index}.log"), "sleep_s": 0.2})
+                async with session.post(f"{workers[index % 2].base_url}/agents/slow/runs/enqueue",
+                                        json={"trigger": "manual", "user_input": task}) as answer:
+                    assert answer.status == 202, await answer.text()
+                    jobs.append(await answer.json())
+            api = Api(workers[0].base_url, session)
+            runs = [await finished_run(api, "slow", job["run_id"]) for job in jobs]
+            owners = [await get_json(session, f"{workers[1].base_url}/jobs/{job['job_id']}") for job in jobs]
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert [run["status"] for run in runs] == ["completed"] * 8
+    assert [job["attempts"] for job in owners] == [1] * 8
+    for index in range(8):  # each agent ran once: one start and one done in its own log
+        lines = (tmp_path / f"job-{index}.log").read_text(encoding="utf-8").split()
+        assert lines[0::2] == ["start", "done"], lines

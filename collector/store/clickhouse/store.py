@@ -32,6 +32,8 @@ from kate.collector.store.clickhouse.schema import create_tables
 from kate.collector.store.duckdb.run_texts import batch_texts, texts_of
 from kate.collector.store.interfaces import SqlParams, WriteScope
 from kate.collector.store.postgres import evaluations as pg_evaluations
+from kate.collector.store.postgres import jobs as pg_jobs
+from kate.collector.store.postgres import rate_limits as pg_rate_limits
 from kate.collector.store.postgres import runs as pg_runs
 from kate.collector.store.postgres.database import ControlDatabase, ControlTxn
 from kate.collector.store.span_batch import SpanBatch
@@ -99,10 +101,11 @@ class ClickHouseStore:
         self.in_flight = InFlight(queue)
         self._spans = _Spans(self, completions)
         self._runs = _Runs(self, completions)
-        self._jobs = _Jobs()
+        self._jobs = _Jobs(self, completions)
         self._evaluations = _Evaluations(self)
         self._analysis = _Analysis(self)
         self._retention = _Retention()
+        self._rate_limits = _RateLimits(self.control)
         self._open = False
 
     @property
@@ -128,6 +131,10 @@ class ClickHouseStore:
     @property
     def retention(self) -> _Retention:
         return self._retention
+
+    @property
+    def rate_limits(self) -> _RateLimits:
+        return self._rate_limits
 
     @property
     def is_open(self) -> bool:
@@ -281,28 +288,35 @@ class _Runs:
 
 
 class _Jobs:
-    """Hosted agents are refused at start with this engine (config check), so no job is ever queued."""
+    def __init__(self, store: ClickHouseStore, completions: CompletionHub) -> None:
+        self._store = store
+        self._completions = completions
 
     async def enqueue(self, run: NewRun, job_id: str) -> None:
-        _lacks("hosted agents")
+        await self._store.control.run(lambda txn: pg_jobs.enqueue_job(txn, run, job_id, utc_now()))
 
     async def get(self, job_id: str) -> dict[str, Any]:
-        _lacks("hosted agents")
+        return await self._store.control.run(lambda txn: pg_jobs.get_job(txn, job_id))
 
     async def claim(self, request: ClaimRequest) -> list[Claim]:
-        return []
+        return await self._store.control.run(lambda txn: pg_jobs.claim_jobs(txn, request, utc_now()))
 
     async def renew(self, claims: Sequence[Claim], lease_until: dt.datetime) -> list[str]:
-        return []
+        return await self._store.control.run(lambda txn: pg_jobs.renew_leases(txn, claims, lease_until))
 
     async def finish(self, claim: Claim, output: str | None) -> None:
-        _lacks("hosted agents")
+        def finish(txn: ControlTxn) -> FollowUps:
+            if not pg_jobs.finish_job(txn, claim, output, utc_now()):
+                return FollowUps()
+            return self._completions.in_transaction(txn, [CompletedRun(claim.agent_id, claim.run_id)])
+
+        (await self._store.control.run(finish)).run()
 
     async def fail_attempt(self, claim: Claim, error: str, detail: str, retry_at: dt.datetime | None) -> None:
-        _lacks("hosted agents")
+        await self._store.control.run(lambda txn: pg_jobs.fail_attempt(txn, claim, error, detail, retry_at, utc_now()))
 
     async def release(self, claims: Sequence[Claim]) -> None:
-        return None
+        await self._store.control.run(lambda txn: pg_jobs.release_jobs(txn, claims))
 
 
 class _Evaluations:
@@ -345,6 +359,17 @@ class _Analysis:
     async def ping(self, timeout_s: float) -> None:
         await self._store.clickhouse.execute("SELECT 1")
         await self._store.control.run(lambda txn: txn.execute("SELECT 1"))
+
+
+class _RateLimits:
+    def __init__(self, control: ControlDatabase) -> None:
+        self._control = control
+
+    async def take(self, key: str, limit: int, per_s: float, *, dry_run: bool = False) -> float:
+        return await self._control.run(lambda txn: pg_rate_limits.take(txn, key, limit, per_s, dry_run=dry_run))
+
+    async def give_back(self, key: str, limit: int) -> None:
+        await self._control.run(lambda txn: pg_rate_limits.give_back(txn, key, limit))
 
 
 class _Retention:

@@ -91,6 +91,10 @@ class DuckDBStore:
         return self._retention
 
     @property
+    def rate_limits(self) -> None:
+        return None  # one collector owns the file: its buckets in memory are the only ones
+
+    @property
     def is_open(self) -> bool:
         return self.database.is_open
 

@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.support.fake_openai import MODEL_SUFFIX as FAKE_MODEL_SUFFIX
 from tests.support.fake_openai import fake_openai_server
 from tests.support.otlp_client import run_id_for_trace, run_spans, sql_rows
@@ -37,6 +39,7 @@ AGENT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.duckdb_only("its check reads the run_summary view")
 def test_a_streamed_call_is_one_llm_call_and_spans_are_named_by_their_message(
     collector: CollectorProcess, agent_id: str, tmp_path: Path
 ) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.support.cluster import ENGINES, engine_config, private_database
 from tests.support.http import Api
 from tests.support.server import CollectorProcess, start_collector_process
 from tests.support.waiting import finished_run, get_run, poll
@@ -42,10 +43,13 @@ CONFIG = {
 }
 
 
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
+@pytest.fixture(scope="module", params=ENGINES)
+def host(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
+    """The hosting collector, once per storage engine (on the cluster in a database of its own)."""
     db_path = tmp_path_factory.mktemp("hosting") / "kate.duckdb"
-    process = start_collector_process(db_path, config=CONFIG, env={"PYTHONPATH": REPO_ROOT})
+    cluster = request.getfixturevalue("scale_out_cluster") if request.param == "clickhouse" else None
+    config = engine_config(cluster, CONFIG, database=private_database()) if cluster else CONFIG
+    process = start_collector_process(db_path, config=config, env={"PYTHONPATH": REPO_ROOT})
     yield process
     process.stop()
 

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import aiohttp
 import duckdb
+import pytest
 
 from tests.conftest import StartCollector
 from tests.support.http import Api
 from tests.support.waiting import finished_run, poll
+
+pytestmark = pytest.mark.conformance  # start_collector: once on DuckDB, once on the cluster
 
 REPO_ROOT = str(Path(__file__).resolve().parents[3])
 ENV = {"PYTHONPATH": REPO_ROOT}
@@ -73,6 +76,7 @@ async def test_a_job_running_when_the_collector_died_completes_exactly_once(star
     assert len(starts) == 2 and dones == [starts[1]]  # the orphaned first attempt died with its collector
 
 
+@pytest.mark.duckdb_only("its check reads the jobs table of the DuckDB file")
 async def test_a_clean_stop_gives_a_running_job_back_without_counting_the_attempt(
     start_collector: StartCollector, tmp_path: Path
 ) -> None:
