@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import pytest
 from kate.collector.api.routes import ROUTES
 
 from tests.support.http import Answer, Api
@@ -66,7 +65,6 @@ def test_every_route_has_error_cases() -> None:
     assert routed == set(ERROR_CASES)
 
 
-@pytest.mark.duckdb_only("GET /agents/{agent_id}/spans (an agent's spans across runs)")
 async def test_every_error_uses_the_envelope(api: Api) -> None:
     for (method, _route), cases in ERROR_CASES.items():
         for path, body, status in cases:

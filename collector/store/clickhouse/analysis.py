@@ -14,7 +14,7 @@ from typing import Any
 
 from kate.collector.errors import BadRequest, QueryTimeout
 from kate.collector.store.clickhouse.client import ClickHouseClient, ClickHouseError
-from kate.collector.store.clickhouse.literals import bind_positional
+from kate.collector.store.clickhouse.literals import bind_positional, check_one_read
 from kate.collector.store.duckdb.readonly import QueryResult, jsonable
 
 _TIMEOUT_CODES = {159}  # TIMEOUT_EXCEEDED
@@ -26,10 +26,11 @@ async def run_readonly_query(client: ClickHouseClient, sql: str, params: Any, *,
         raise BadRequest("named params are not supported with storage.engine: clickhouse; use ? and a list",
                          details=[{"field": "params", "message": "named params not supported by the clickhouse engine"}])
     statement = sql.strip().rstrip(";").strip()
-    if params:
-        statement = bind_positional(statement, list(params))
     if not statement:
         raise BadRequest("sql is empty", details=[{"field": "sql", "message": "empty"}])
+    check_one_read(statement)
+    if params:
+        statement = bind_positional(statement, list(params))
     settings = {
         "max_execution_time": str(max(1, int(timeout_s))),
         "max_result_rows": str(max_rows + 1),

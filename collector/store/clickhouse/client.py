@@ -73,9 +73,9 @@ class ClickHouseClient:
 
     async def start(self) -> None:
         if self._session is None:
-            auth = aiohttp.BasicAuth(self.config.user, self.config.password)
+            authorization = aiohttp.encode_basic_auth(self.config.user, self.config.password)
             timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)
-            self._session = aiohttp.ClientSession(auth=auth, timeout=timeout)
+            self._session = aiohttp.ClientSession(headers={"Authorization": authorization}, timeout=timeout)
 
     async def close(self) -> None:
         if self._session is not None:

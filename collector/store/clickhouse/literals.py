@@ -1,4 +1,5 @@
-"""Positional `?` parameters bound client-side as ClickHouse literals (18.16 has no server-side ones).
+"""SQL text outside literals and comments: positional `?` parameters bound client-side as
+ClickHouse literals (18.16 has no server-side ones), and the shape of a /sql statement.
 
 Only `?` outside string literals, quoted identifiers and comments is a parameter. Values are
 strings, numbers, booleans or null; anything else is refused, naming the parameter.
@@ -10,41 +11,74 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from kate.collector.errors import BadRequest
+from kate.collector.errors import BadRequest, ValidationError
 from kate.collector.store.clickhouse.client import quote
 
 
-def bind_positional(sql: str, params: Sequence[Any]) -> str:
-    pieces: list[str] = []
-    index, used, length = 0, 0, len(sql)
+def pieces(sql: str) -> list[tuple[bool, str]]:
+    """The SQL cut into (is code, text): literals, quoted names and comments are not code."""
+    parts: list[tuple[bool, str]] = []
+    index, start, length = 0, 0, len(sql)
     while index < length:
-        char = sql[index]
-        if char in "'\"`":
-            end = _closing(sql, index, char)
-            pieces.append(sql[index:end])
-            index = end
+        end = -1
+        if sql[index] in "'\"`":
+            end = _closing(sql, index, sql[index])
         elif sql.startswith("--", index):
-            end = sql.find("\n", index)
-            end = length if end < 0 else end
-            pieces.append(sql[index:end])
-            index = end
+            newline = sql.find("\n", index)
+            end = length if newline < 0 else newline
         elif sql.startswith("/*", index):
-            end = sql.find("*/", index + 2)
-            end = length if end < 0 else end + 2
-            pieces.append(sql[index:end])
-            index = end
-        elif char == "?":
-            if used >= len(params):
-                raise _error(f"the SQL has more ? placeholders than the {len(params)} params given")
-            pieces.append(_literal(params[used], used))
-            used += 1
+            close = sql.find("*/", index + 2)
+            end = length if close < 0 else close + 2
+        if end < 0:
             index += 1
-        else:
-            pieces.append(char)
-            index += 1
+            continue
+        if start < index:
+            parts.append((True, sql[start:index]))
+        parts.append((False, sql[index:end]))
+        index = start = end
+    if start < length:
+        parts.append((True, sql[start:]))
+    return parts
+
+
+def bind_positional(sql: str, params: Sequence[Any]) -> str:
+    bound: list[str] = []
+    used = 0
+    for is_code, text in pieces(sql):
+        if not is_code:
+            bound.append(text)
+            continue
+        for index, chunk in enumerate(text.split("?")):
+            if index:
+                if used >= len(params):
+                    raise _error(f"the SQL has more ? placeholders than the {len(params)} params given")
+                bound.append(_literal(params[used], used))
+                used += 1
+            bound.append(chunk)
     if used != len(params):
         raise _error(f"{len(params)} params given for {used} ? placeholders")
-    return "".join(pieces)
+    return "".join(bound)
+
+
+# Statements that change something: refused before ClickHouse sees them, as the DuckDB engine's
+# guard does. Anything else goes to ClickHouse, whose readonly=1 refuses what writes all the same
+# and whose parser answers 400 for what is not SQL.
+_WRITES = frozenset({
+    "ALTER", "ATTACH", "BEGIN", "CALL", "CHECKPOINT", "COMMIT", "COPY", "CREATE", "DELETE", "DETACH", "DROP", "EXPORT",
+    "GRANT", "IMPORT", "INSERT", "INSTALL", "KILL", "LOAD", "MERGE", "OPTIMIZE", "PRAGMA", "RENAME", "REPLACE", "REVOKE",
+    "ROLLBACK", "SET", "SYSTEM", "TRUNCATE", "UPDATE", "UPSERT", "USE", "VACUUM",
+})
+
+
+def check_one_read(sql: str) -> None:
+    """ValidationError (422, as on DuckDB) for more than one statement or one that writes."""
+    code = " ".join(text for is_code, text in pieces(sql) if is_code)
+    statements = [part for part in code.split(";") if part.strip()]
+    if len(statements) != 1:
+        raise ValidationError.for_field("sql", f"must be exactly one statement, got {len(statements)}")
+    words = statements[0].replace("(", " ").split()
+    if words[0].upper() in _WRITES:
+        raise ValidationError.for_field("sql", f"must be a read-only SELECT, got {words[0].upper()}")
 
 
 def _closing(sql: str, start: int, quote_char: str) -> int:

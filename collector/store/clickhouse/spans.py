@@ -15,10 +15,11 @@ from typing import Any
 
 from kate.collector.store.clickhouse.client import ClickHouseClient, quote, quote_list
 from kate.collector.store.clickhouse.schema import SPANS
+from kate.collector.store.duckdb.agent_spans import unix_nano
 from kate.collector.store.duckdb.pages import decode_cursor, encode_cursor
 from kate.collector.store.duckdb.run_texts import RootSpan
 from kate.collector.store.span_batch import SPAN_SCHEMA, SpanBatch
-from kate.collector.store.values import Rows, SpanPage
+from kate.collector.store.values import AgentSpanFilter, AgentSpanPage, Rows, SpanOrder, SpanPage
 
 # The settings of a span insert: through a Distributed table, answered once every shard has its rows.
 _INSERT_SETTINGS = {"insert_distributed_sync": "1"}
@@ -162,3 +163,37 @@ async def span_facts(client: ClickHouseClient, agent_id: str, run_id: str, limit
         f"SELECT {_selected(_SPAN_FACTS)} FROM {SPANS} FINAL PREWHERE {_run(agent_id, run_id)}"
         f" ORDER BY start_ns, span_id LIMIT {int(limit)}")
     return [tuple(row[name] for name in _SPAN_FACTS) for row in rows]
+
+
+# The sort key of each order of an agent's spans: a number (descending), then trace_id and
+# span_id (ascending), as on DuckDB (store/duckdb/agent_spans.py).
+_AGENT_ORDER_KEYS = {SpanOrder.START: ("start_ns", int), SpanOrder.LATENCY: ("ifNull(latency_ms, -1.0)", float)}
+
+
+async def agent_span_page(client: ClickHouseClient, agent_id: str, filters: AgentSpanFilter, *, order: SpanOrder,
+                          limit: int, after: str | None) -> AgentSpanPage:
+    """One page of the agent's spans across its runs, slowest or newest first."""
+    key, key_type = _AGENT_ORDER_KEYS[order]
+    where = []
+    for column, value in (("span_kind", filters.span_kind), ("status_code", filters.status)):
+        if value is not None:
+            where.append(f"{column} = {quote(value)}")
+    if filters.since is not None:
+        where.append(f"start_time_unix_nano >= {unix_nano(filters.since)}")
+    if filters.until is not None:
+        where.append(f"start_time_unix_nano < {unix_nano(filters.until)}")
+    if after is not None:
+        value, trace_id, span_id = decode_cursor(after, (key_type, str, str))
+        number = repr(float(value)) if key_type is float else str(int(value))
+        where.append(f"({key} < {number} OR ({key} = {number} AND (trace_id > {quote(trace_id)}"
+                     f" OR (trace_id = {quote(trace_id)} AND span_id > {quote(span_id)}))))")
+    filters_sql = f" WHERE {' AND '.join(where)}" if where else ""
+    rows = await client.json_rows(
+        f"SELECT {_SELECTED}, {key} AS sort_key FROM {SPANS} FINAL PREWHERE agent_id = {quote(agent_id)}{filters_sql}"
+        f" ORDER BY sort_key DESC, trace_id, span_id LIMIT {int(limit) + 1}")
+    next_cursor = None
+    if len(rows) > limit:
+        del rows[limit:]
+        last = rows[-1]
+        next_cursor = encode_cursor((key_type(last["sort_key"]), last["trace_id"], last["span_id"]))
+    return AgentSpanPage(Rows(API_SPAN_COLUMNS, [api_span_values(row) for row in rows]), next_cursor)

@@ -234,7 +234,8 @@ class _Spans:
 
     async def agent_spans(self, agent_id: str, filters: AgentSpanFilter, *, order: SpanOrder, limit: int,
                           after: str | None) -> AgentSpanPage:
-        _lacks("searching an agent's spans across runs")
+        return await ch_spans.agent_span_page(self._store.clickhouse, agent_id, filters, order=order, limit=limit,
+                                              after=after)
 
 
 class _Runs:
@@ -281,10 +282,32 @@ class _Runs:
             lambda txn: pg_runs.list_agents(txn, hosted=hosted, allowed=allowed, limit=limit, after=after))
 
     async def sessions(self, agent_id: str, limit: int, after: str | None) -> Page:
-        _lacks("listing sessions")
+        rows, run_ids, next_cursor = await self._store.control.run(
+            lambda txn: pg_runs.session_page(txn, agent_id, limit, after))
+        totals = await ch_spans.run_totals(self._store.clickhouse, [run_id for ids in run_ids.values() for run_id in ids])
+        return Page(items=[_session(row, [totals[run_id] for run_id in run_ids[row["session_id"]] if run_id in totals])
+                           for row in rows], next_cursor=next_cursor)
 
     async def session_runs(self, agent_id: str, session_id: str, limit: int, after: str | None) -> Page:
-        _lacks("listing a session's runs")
+        def read(txn: ControlTxn) -> tuple[list[dict[str, Any]], str | None]:
+            ids, next_cursor = pg_runs.session_run_keys(txn, agent_id, session_id, limit, after)
+            return pg_runs.api_runs(txn, ids), next_cursor
+
+        rows, next_cursor = await self._store.control.run(read)
+        return Page(items=await self._store.run_totals(rows), next_cursor=next_cursor)
+
+
+def _session(row: dict[str, Any], totals: list[dict[str, Any]]) -> dict[str, Any]:
+    """A session in the API's shape (the DuckDB engine's api_sessions), its runs' span counters summed."""
+    costs = [item["total_cost_usd"] for item in totals if item["total_cost_usd"] is not None]
+    return {
+        "session_id": row["session_id"], "agent_id": row["agent_id"], "user_id": row["user_id"],
+        "run_count": int(row["run_count"]), "span_count": sum(item["span_count"] for item in totals),
+        "total_tokens": sum(item["total_tokens"] for item in totals), "total_cost_usd": sum(costs) if costs else None,
+        "failed_runs": int(row["failed_runs"]), "first_input": row["first_input"], "last_output": row["last_output"],
+        "p50_latency_ms": row["p50_latency_ms"], "p99_latency_ms": row["p99_latency_ms"],
+        "first_time": row["first_at"], "last_time": row["last_at"],
+    }
 
 
 class _Jobs:

@@ -57,14 +57,14 @@ def _where(agent_id: str, filters: AgentSpanFilter) -> tuple[list[str], list[Any
             params.append(value)
     if filters.since is not None:
         where.append("start_time_unix_nano >= ?")
-        params.append(_unix_nano(filters.since))
+        params.append(unix_nano(filters.since))
     if filters.until is not None:
         where.append("start_time_unix_nano < ?")
-        params.append(_unix_nano(filters.until))
+        params.append(unix_nano(filters.until))
     return where, params
 
 
-def _unix_nano(moment: dt.datetime) -> int:
+def unix_nano(moment: dt.datetime) -> int:
     """Naive UTC → unix nanoseconds, held within BIGINT (years past 2262 do not fit)."""
     nanos = (moment - _EPOCH) // dt.timedelta(microseconds=1) * 1000
     return max(-_INT64_MAX, min(nanos, _INT64_MAX))

@@ -255,3 +255,40 @@ def list_agents(txn: ControlTxn, *, hosted: Collection[str], allowed: Collection
         row["run_count"] = int(row["run_count"])
     next_cursor = encode_cursor((rows[limit - 1]["agent_id"],)) if len(rows) > limit else None
     return Page(items=rows[:limit], next_cursor=next_cursor)
+
+
+def session_page(txn: ControlTxn, agent_id: str, limit: int,
+                 after: str | None) -> tuple[list[dict[str, Any]], dict[str, list[str]], str | None]:
+    """A page of the agent's sessions by last activity, newest first (as store/duckdb/sessions.py),
+    each session's run ids (for the span counters), and the next cursor."""
+    where, params = ["agent_id = %s"], [agent_id]
+    if after is not None:
+        last_us, last_id = decode_cursor(after, (int, str))
+        where.append("(last_time_us < %s OR (last_time_us = %s AND session_id < %s))")
+        params += [last_us, last_us, last_id]
+    rows = txn.dict_rows(
+        f"SELECT *, to_char(first_time, {_TIME}) AS first_at, to_char(last_time, {_TIME}) AS last_at"
+        f" FROM session_runs_summary WHERE {' AND '.join(where)} ORDER BY last_time_us DESC, session_id DESC LIMIT %s",
+        [*params, limit + 1])
+    next_cursor = encode_cursor((rows[limit - 1]["last_time_us"], rows[limit - 1]["session_id"])) if len(rows) > limit else None
+    rows = rows[:limit]
+    run_ids: dict[str, list[str]] = {row["session_id"]: [] for row in rows}
+    if rows:
+        for session_id, run_id in txn.execute("SELECT session_id, run_id FROM runs WHERE agent_id = %s"
+                                              " AND session_id = ANY(%s)", [agent_id, list(run_ids)]):
+            run_ids[session_id].append(run_id)
+    return rows, run_ids, next_cursor
+
+
+def session_run_keys(txn: ControlTxn, agent_id: str, session_id: str, limit: int,
+                     after: str | None) -> tuple[list[str], str | None]:
+    """A page of the session's run ids, oldest first (by created_at, then id)."""
+    where, params = ["agent_id = %s", "session_id = %s"], [agent_id, session_id]
+    if after is not None:
+        created_us, last_id = decode_cursor(after, (int, str))
+        where.append(f"({_EPOCH_US} > %s OR ({_EPOCH_US} = %s AND run_id > %s))")
+        params += [created_us, created_us, last_id]
+    keys = txn.execute(f"SELECT run_id, {_EPOCH_US} FROM runs WHERE {' AND '.join(where)}"
+                       " ORDER BY created_at, run_id LIMIT %s", [*params, limit + 1])
+    next_cursor = encode_cursor((int(keys[limit - 1][1]), keys[limit - 1][0])) if len(keys) > limit else None
+    return [run_id for run_id, _ in keys[:limit]], next_cursor

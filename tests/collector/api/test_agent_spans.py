@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.support.http import Api
-
-pytestmark = pytest.mark.duckdb_only("an agent's spans across runs")
 
 
 async def upload(api: Api, agent_id: str, spans: list[dict[str, object]]) -> str:

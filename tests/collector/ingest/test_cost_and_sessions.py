@@ -197,7 +197,6 @@ async def test_bad_session_or_user_ids_are_refused_naming_the_field(api: Api, ag
     assert field in answer.body["error"]["message"]
 
 
-@pytest.mark.duckdb_only("sessions")
 async def test_an_agents_sessions_and_a_sessions_runs_in_order(collector: CollectorProcess, api: Api,
                                                                agent_id: str) -> None:
     first = await api.create_run(agent_id, session_id="trip", user_id="ada")

@@ -1,0 +1,114 @@
+"""The clickhouse engine's DDL and queries answer alike on ClickHouse 18.16 (Debian's server, the
+one CI runs) and on current ClickHouse (26.x, embedded by chdb): the engine's own functions run
+on both over the same spans, stored twice (as a retry would), and must return the same."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kate.collector.store.clickhouse import spans as ch_spans
+from kate.collector.store.clickhouse.analysis import run_readonly_query
+from kate.collector.store.clickhouse.client import ClickHouseClient
+from kate.collector.store.clickhouse.schema import create_tables
+from kate.collector.store.engine_settings import ClickHouseConfig
+from kate.collector.store.span_batch import SpanBatch
+from kate.collector.store.values import AgentSpanFilter, SpanOrder
+from kate.schema.record import SpanRecord
+
+from scripts.local_cluster import LocalCluster
+from tests.support.chdb_client import ChdbClient
+
+AGENT = "agent-drift"
+RUNS = ("run-1", "run-2")
+START = 1_796_000_000_000_000_000  # 2026-11-30
+
+
+def span(index: int, run_id: str, **values: Any) -> SpanRecord:
+    fields: dict[str, Any] = dict(
+        span_id=f"{index:016x}", trace_id=f"{RUNS.index(run_id) + 1:032x}", parent_span_id=None if index % 5 == 0 else "0" * 15 + "1",
+        run_id=run_id, agent_id=AGENT, node_name=f"node-{index % 3}", span_kind=("LLM", "TOOL", "AGENT")[index % 3],
+        input_text=f"q{index} \u00e9\u4e2d 'quoted' \\ back", output_text=None if index % 4 == 0 else f"a{index}",
+        model="gpt-4o" if index % 3 == 0 else None, latency_ms=float(index % 4) * 1.5, token_count=index or None,
+        input_tokens=index, output_tokens=None, status_code="ERROR" if index % 7 == 0 else "OK", status_message=None,
+        start_time_unix_nano=None if index == 9 else START + (index % 6) * 1_000_000, end_time_unix_nano=START + 10**9,
+        attributes='{"k": "v", "n": 1}', resource="{}", scope_name="scope", events="[]", truncated=index % 2 == 0,
+        cached_input_tokens=None, cost_usd=None if index % 2 else index * 1e-6, input_cost_usd=None,
+        output_cost_usd=None, cost_source="test" if index % 2 == 0 else None, session_id="s-1" if index == 3 else None,
+        user_id=None,
+    )
+    fields.update(values)
+    return SpanRecord(**fields)
+
+
+BATCH = SpanBatch.of([span(index, RUNS[index % 2]) for index in range(24)])
+
+
+@pytest.fixture
+async def server_client(scale_out_cluster: LocalCluster) -> AsyncIterator[ClickHouseClient]:
+    client = ClickHouseClient(ClickHouseConfig(urls=(scale_out_cluster.nodes[0].url,),
+                                               database=f"drift_{uuid.uuid4().hex[:8]}"))
+    await client.start()
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def embedded_client(tmp_path: Path) -> ChdbClient:
+    client = ChdbClient(tmp_path / "chdb", database="drift")
+    yield client  # type: ignore[misc]
+    client.close()
+
+
+async def answers(client: Any) -> dict[str, Any]:
+    """Everything the engine asks of ClickHouse, over the spans stored twice."""
+    await create_tables(client)
+    received = dt.datetime(2026, 12, 1, 12, 0, 0)
+    await ch_spans.insert_spans(client, BATCH, received)
+    await ch_spans.insert_spans(client, BATCH, received)  # a retry: reads must fold it
+    found: dict[str, Any] = {}
+    for run_id in RUNS:
+        first = await ch_spans.run_span_page(client, AGENT, run_id, limit=5, after=None, span_kind=None)
+        second = await ch_spans.run_span_page(client, AGENT, run_id, limit=50, after=first.next_cursor, span_kind=None)
+        tools = await ch_spans.run_span_page(client, AGENT, run_id, limit=50, after=None, span_kind="TOOL")
+        found[run_id] = ([first.rows.values, second.rows.values, first.total, second.next_cursor], tools.rows.values)
+        found[f"{run_id} facts"] = await ch_spans.span_facts(client, AGENT, run_id, 4)
+    found["totals"] = dict(await ch_spans.run_totals(client, RUNS))
+    found["roots"] = sorted(await ch_spans.stored_roots(client, RUNS))
+    for order in SpanOrder:
+        page = await ch_spans.agent_span_page(client, AGENT, AgentSpanFilter(span_kind="LLM"), order=order, limit=3,
+                                              after=None)
+        rest = await ch_spans.agent_span_page(client, AGENT, AgentSpanFilter(span_kind="LLM"), order=order, limit=50,
+                                              after=page.next_cursor)
+        found[f"agent by {order.value}"] = (page.rows.values, rest.rows.values)
+    found["sql"] = await run_readonly_query(
+        client, "SELECT span_kind, count() AS spans, sum(token_count) AS tokens FROM spans WHERE agent_id = ?"
+        " GROUP BY span_kind ORDER BY span_kind", [AGENT], max_rows=10, max_bytes=10_000, timeout_s=10)
+    return found
+
+
+async def test_the_engines_queries_answer_alike_on_clickhouse_18_16_and_current(
+        server_client: ClickHouseClient, embedded_client: ChdbClient) -> None:
+    on_server = await answers(server_client)
+    embedded = await answers(embedded_client)
+
+    assert on_server["totals"]["run-1"]["span_count"] == 12  # each span once, though stored twice
+    assert len(on_server["run-1"][0][0]) + len(on_server["run-1"][0][1]) == 12
+    for key in on_server:
+        assert to_12_digits(embedded[key]) == to_12_digits(on_server[key]), key
+
+
+def to_12_digits(value: Any) -> Any:
+    """Floats to 12 significant digits: 18.16 parses a float's decimal text to within one ulp
+    (2.2e-05 is stored as 2.2000000000000003e-05), current releases exactly; nothing else may differ."""
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, (list, tuple)):
+        return [to_12_digits(item) for item in value]
+    if isinstance(value, dict):
+        return {key: to_12_digits(item) for key, item in value.items()}
+    return value
