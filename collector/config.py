@@ -275,20 +275,10 @@ def _check(config: Config) -> None:
                 + check_cost(config.cost) + check_retention(config.retention))
     if problems:
         raise ConfigError(problems[0])
-    _check_engine_features(config)
     if config.logging.traffic_summary_s < 0:
         raise ConfigError(f"logging.traffic_summary_s must be 0 (off) or more, got {config.logging.traffic_summary_s}")
     if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"logging.level must be DEBUG, INFO, WARNING or ERROR, got {config.logging.level!r}")
-
-
-def _check_engine_features(config: Config) -> None:
-    """What the clickhouse engine does not do yet is refused at start, naming the setting."""
-    if config.storage.engine != Engine.CLICKHOUSE:
-        return
-    if config.retention.enabled:
-        raise ConfigError("retention is not available with storage.engine: clickhouse yet: leave retention.max_age_days,"
-                          " max_age_days_by_agent and max_bytes unset (docs/deployment.md)")
 
 
 def _check_duckdb_sizes(storage: StorageConfig) -> None:

@@ -1,8 +1,10 @@
-"""`kate prune`: one retention pass over a stopped collector's file (docs/operations.md#retention).
+"""`kate prune`: one retention pass over a stopped collector's file, or over the clickhouse
+engine's servers (docs/operations.md#retention).
 
 With --dry-run it lists what the pass would delete, per agent, and changes nothing. A running
 collector prunes its own file every retention.interval_s; DuckDB lets one process hold a file,
-so this command refuses a file a collector has open.
+so this command refuses a file a collector has open. The clickhouse engine's servers take this
+pass beside running collectors.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from kate.collector.completion import CompletionHub
 from kate.collector.config import Config
 from kate.collector.errors import KateError
 from kate.collector.retention.pruner import Plan, Pruner
-from kate.collector.store.duckdb.store import DuckDBStore
+from kate.collector.store.duckdb.store import DEFAULT_FOLD
+from kate.collector.store.engine_settings import Engine
+from kate.collector.store.engines import build_store, storage_label
 from kate.collector.store.values import Deleted, DueRun
 
 
@@ -25,14 +29,16 @@ def prune_file(config: Config, *, dry_run: bool) -> int:
         print("kate prune: no retention is set (retention.max_age_days, max_age_days_by_agent or max_bytes, "
               "or --max-age-days / --max-bytes); nothing to do", file=sys.stderr)
         return 2
-    path = Path(config.storage.path)
-    if not path.exists():
+    path = storage_label(config.storage)
+    on_file = config.storage.engine == Engine.DUCKDB
+    if on_file and not Path(path).exists():
         print(f"kate prune: {path} does not exist", file=sys.stderr)
         return 1
     try:
         plan, deleted = asyncio.run(_pass(config, dry_run=dry_run))
     except KateError as exc:
-        print(f"kate prune: cannot open {path}: {exc} (stop the collector that holds it)", file=sys.stderr)
+        advice = " (stop the collector that holds it)" if on_file else ""
+        print(f"kate prune: cannot open {path}: {exc}{advice}", file=sys.stderr)
         return 1
     _print_plan(plan)
     if dry_run:
@@ -45,14 +51,14 @@ def prune_file(config: Config, *, dry_run: bool) -> int:
 
 
 async def _pass(config: Config, *, dry_run: bool) -> tuple[Plan, Deleted]:
-    store = DuckDBStore(config.storage.path, config.storage, CompletionHub(), queue=config.queue)
-    store.open()
+    store = build_store(config, CompletionHub(), DEFAULT_FOLD)
+    await store.start()
     try:
         pruner = Pruner(store.retention, config.retention)
         plan = await pruner.plan()
         return plan, Deleted() if dry_run else await pruner.prune()
     finally:
-        store.close()
+        await store.stop()
 
 
 def _print_plan(plan: Plan) -> None:

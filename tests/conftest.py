@@ -40,8 +40,9 @@ def collector(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     conformance suite both engines pass (docs/deployment.md). A test of a feature the
     clickhouse engine lacks is marked duckdb_only and skipped there."""
     cluster = request.getfixturevalue("scale_out_cluster") if request.param == "clickhouse" else None
+    default_decoding = {"ingest": {"decode_workers": None}}  # a worker per CPU, as shipped
     process = start_collector_process(tmp_path_factory.mktemp("collector") / "kate.duckdb",
-                                      config=engine_config(cluster) if cluster else None)
+                                      config=engine_config(cluster, default_decoding))
     yield process
     process.stop()
 

@@ -73,8 +73,12 @@ class InProcessCollector:
 
 def start_collector_in_process(db_path: Path, *, config: dict[str, object] | None = None,
                                env: dict[str, str] | None = None) -> InProcessCollector:
-    """Start the collector on free loopback ports and wait until it listens."""
-    config_path = None if config is None else write_config(db_path, config)
+    """Start the collector on free loopback ports and wait until it listens. It decodes in this
+    process (ingest.decode_workers 0) unless the config says otherwise: worker processes would
+    cost seconds of CPU to start, and these tests are about handlers, not the decode pool."""
+    ingest = dict((config or {}).get("ingest") or {})  # type: ignore[call-overload]
+    ingest.setdefault("decode_workers", 0)
+    config_path = write_config(db_path, {**(config or {}), "ingest": ingest})
     loaded = load_config(config_path, environ={**os.environ, **(env or {})},
                          overrides={"storage.path": str(db_path), "server.port": 0, "server.grpc_port": 0})
     captured = _Captured()

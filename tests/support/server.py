@@ -65,10 +65,16 @@ def start_collector_process(
     env: dict[str, str] | None = None,
     start_timeout_s: float = START_TIMEOUT_S,
 ) -> CollectorProcess:
-    """Start `kate serve` on free loopback ports and wait for its ready line."""
+    """Start `kate serve` on free loopback ports and wait for its ready line.
+
+    A collector given a config decodes in one worker process unless the config says otherwise:
+    each worker costs a second or two of CPU to start, and the suite starts about a hundred
+    collectors on two CPUs. The default (a worker per CPU) runs in the session's collectors."""
     args = [sys.executable, "-m", "kate.collector", "serve", "--port", "0", "--grpc-port", "0", "--db", str(db_path)]
     if config is not None:
-        args[3:3] = ["--config", str(write_config(db_path, config))]
+        ingest = dict(config.get("ingest") or {})  # type: ignore[call-overload]
+        ingest.setdefault("decode_workers", 1)
+        args[3:3] = ["--config", str(write_config(db_path, {**config, "ingest": ingest}))]
     process = subprocess.Popen(
         [*args, *extra_args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, cwd=db_path.parent,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kate.collector.store.clickhouse.client import ClickHouseClient, quote, quote_list
-from kate.collector.store.clickhouse.schema import SPANS
+from kate.collector.store.clickhouse.schema import SPANS, SPANS_LOCAL
 from kate.collector.store.duckdb.agent_spans import unix_nano
 from kate.collector.store.duckdb.pages import decode_cursor, encode_cursor
 from kate.collector.store.duckdb.run_texts import RootSpan
@@ -197,3 +197,27 @@ async def agent_span_page(client: ClickHouseClient, agent_id: str, filters: Agen
         last = rows[-1]
         next_cursor = encode_cursor((key_type(last["sort_key"]), last["trace_id"], last["span_id"]))
     return AgentSpanPage(Rows(API_SPAN_COLUMNS, [api_span_values(row) for row in rows]), next_cursor)
+
+
+async def delete_run_spans(client: ClickHouseClient, run_ids: Sequence[str]) -> int:
+    """Delete the runs' spans (an ALTER ... DELETE mutation on each node's local table, which
+    ClickHouse applies in the background by rewriting the parts concerned); the spans counted."""
+    if not run_ids:
+        return 0
+    runs = quote_list(list(run_ids))
+    counted = await client.json_rows(f"SELECT count() AS spans FROM {SPANS} FINAL PREWHERE run_id IN {runs}")
+    local = SPANS_LOCAL if client.config.cluster is not None else SPANS
+    await client.on_every_node(f"ALTER TABLE {client.config.database}.{local} DELETE WHERE run_id IN {runs}")
+    return int(counted[0]["spans"]) if counted else 0
+
+
+async def stored_bytes(client: ClickHouseClient) -> tuple[int, int]:
+    """(bytes of the database's active parts on every node, spans stored)."""
+    total = 0
+    for node in range(len(client.urls)):
+        body = await client.execute(
+            f"SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = {quote(client.config.database)}"
+            " FORMAT TabSeparated", node=node, database="system")
+        total += int(body.strip() or 0)
+    counted = await client.json_rows(f"SELECT count() AS spans FROM {SPANS}")
+    return total, int(counted[0]["spans"]) if counted else 0

@@ -34,6 +34,7 @@ from kate.collector.store.interfaces import SqlParams, WriteScope
 from kate.collector.store.postgres import evaluations as pg_evaluations
 from kate.collector.store.postgres import jobs as pg_jobs
 from kate.collector.store.postgres import rate_limits as pg_rate_limits
+from kate.collector.store.postgres import retention as pg_retention
 from kate.collector.store.postgres import runs as pg_runs
 from kate.collector.store.postgres.database import ControlDatabase, ControlTxn
 from kate.collector.store.span_batch import SpanBatch
@@ -104,7 +105,7 @@ class ClickHouseStore:
         self._jobs = _Jobs(self, completions)
         self._evaluations = _Evaluations(self)
         self._analysis = _Analysis(self)
-        self._retention = _Retention()
+        self._retention = _Retention(self)
         self._rate_limits = _RateLimits(self.control)
         self._open = False
 
@@ -396,17 +397,41 @@ class _RateLimits:
 
 
 class _Retention:
-    """Retention is refused at start with this engine (config check); the pruner never runs."""
+    """Retention: runs are chosen and deleted on the control store, their spans by a mutation on
+    ClickHouse first (a pass that stops in between leaves runs without spans, never spans of
+    deleted runs, which no later pass could find)."""
+
+    def __init__(self, store: ClickHouseStore) -> None:
+        self._store = store
 
     async def data_size(self) -> DataSize:
-        _lacks("retention")
+        clickhouse_bytes, spans = await ch_spans.stored_bytes(self._store.clickhouse)
+        control_bytes = await self._store.control.run(pg_retention.database_bytes)
+        used = clickhouse_bytes + control_bytes
+        return DataSize(used, used, spans)
 
     async def expired_runs(self, default_cutoff: dt.datetime | None,
                            cutoff_by_agent: dict[str, dt.datetime | None], limit: int) -> list[DueRun]:
-        _lacks("retention")
+        found = await self._store.control.run(
+            lambda txn: pg_retention.expired_runs(txn, default_cutoff, cutoff_by_agent, limit))
+        return await self._due(found)
 
     async def oldest_runs(self, limit: int, after: tuple[dt.datetime, str] | None) -> list[DueRun]:
-        _lacks("retention")
+        return await self._due(await self._store.control.run(lambda txn: pg_retention.oldest_runs(txn, limit, after)))
 
     async def delete_runs(self, run_ids: Sequence[str]) -> Deleted:
-        _lacks("retention")
+        finished = await self._store.control.run(lambda txn: pg_retention.still_finished(txn, run_ids))
+        if not finished:
+            return Deleted()
+        spans = await ch_spans.delete_run_spans(self._store.clickhouse, finished)
+
+        def delete(txn: ControlTxn) -> Deleted:
+            return pg_retention.delete_runs(txn, pg_retention.still_finished(txn, finished))
+
+        deleted = await self._store.control.run(delete)
+        return Deleted(deleted.runs, spans, deleted.evaluations, deleted.jobs)
+
+    async def _due(self, found: list[tuple[str, str, dt.datetime]]) -> list[DueRun]:
+        totals = await ch_spans.run_totals(self._store.clickhouse, [run_id for run_id, _, _ in found])
+        return [DueRun(run_id, agent_id, finished, totals.get(run_id, {}).get("span_count", 0))
+                for run_id, agent_id, finished in found]
