@@ -101,7 +101,8 @@ async def run_case(name: str, collectors: list[Collector], payloads: Payloads, r
 
 
 def _start(folder: Path, count: int, cluster: LocalCluster | None, database: str) -> list[Collector]:
-    config = dict(QUIET)
+    folder.mkdir(parents=True, exist_ok=True)
+    config: dict[str, object] = {**QUIET, "ingest": {"decode_workers": None}}  # the shipped default
     if cluster is not None:
         config["storage"] = cluster.storage_config(database)
     return [start_collector(folder / f"collector-{index}.duckdb", config) for index in range(count)]
