@@ -27,7 +27,9 @@ REPO_ROOT = str(Path(__file__).resolve().parents[2])
 ADMIN_KEY, SCOPED_KEY = "kate_ui_admin_key", "kate_ui_scoped_key"
 CONFIG = {
     "evaluation": {"cooldown_s": 0},
-    "jobs": {"poll_interval_ms": 100},
+    # The browser keeps connections open and a gated job may still run: a short stop at the end.
+    "server": {"shutdown_timeout_s": 1},
+    "jobs": {"poll_interval_ms": 100, "shutdown_grace_s": 0.5},
     "hosted_agents": [{"agent_id": "ui-hosted", "entrypoint": "tests.support.hosted_agents:echo", "timeout_s": 20},
                       {"agent_id": "ui-gated", "entrypoint": "tests.support.hosted_agents:gated", "timeout_s": 30}],
 }
@@ -256,7 +258,7 @@ def test_sql_chart_skips_nulls_caps_the_points_and_explains_what_it_cannot_draw(
 def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
     keys = [{"name": "admin", "sha256": hash_key(ADMIN_KEY)},
             {"name": "scoped", "sha256": hash_key(SCOPED_KEY), "agents": ["visible"]}]
-    process = start_collector_process(tmp_path_factory.mktemp("ui-keys") / "kate.duckdb", config={"auth": {"keys": keys}})
+    process = start_collector_process(tmp_path_factory.mktemp("ui-keys") / "kate.duckdb", config={"auth": {"keys": keys}, "server": {"shutdown_timeout_s": 1}})
     for agent in ("visible", "hidden"):
         call(process.base_url, "POST", f"/agents/{agent}/runs", {"trigger": "manual"}, key=ADMIN_KEY)
     yield process
