@@ -25,7 +25,7 @@ serve: $(VENV)/.collector-installed
 	$(BIN)/kate serve
 
 test: $(VENV)/.dev-installed typecheck
-	$(BIN)/ruff check collector exporter schema bench tests
+	$(BIN)/ruff check collector exporter schema bench scripts tests
 	$(BIN)/python -m pytest
 
 # mypy --strict over the three packages as they are imported (kate.*): package-dir maps those

@@ -258,7 +258,8 @@ def test_sql_chart_skips_nulls_caps_the_points_and_explains_what_it_cannot_draw(
 def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
     keys = [{"name": "admin", "sha256": hash_key(ADMIN_KEY)},
             {"name": "scoped", "sha256": hash_key(SCOPED_KEY), "agents": ["visible"]}]
-    process = start_collector_process(tmp_path_factory.mktemp("ui-keys") / "kate.duckdb", config={"auth": {"keys": keys}, "server": {"shutdown_timeout_s": 1}})
+    process = start_collector_process(tmp_path_factory.mktemp("ui-keys") / "kate.duckdb",
+                                      config={"auth": {"keys": keys}, "server": {"shutdown_timeout_s": 1}})
     for agent in ("visible", "hidden"):
         call(process.base_url, "POST", f"/agents/{agent}/runs", {"trigger": "manual"}, key=ADMIN_KEY)
     yield process
