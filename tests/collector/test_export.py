@@ -17,14 +17,16 @@ import duckdb
 import pandas
 import pyarrow.parquet as pq
 import pytest
+from kate.collector.store.duckdb.exports import export_page
+from kate.collector.store.duckdb.migrate import apply_migrations
+from kate.collector.store.export_schemas import EXPORT_SCHEMAS
+from kate.collector.store.values import ExportWindow
 
 from tests.conftest import StartCollector
 from tests.support.http import Api
 from tests.support.otlp_client import get_run, run_spans
 from tests.support.server import CollectorProcess
 from tests.support.waiting import evaluated_run
-
-pytestmark = pytest.mark.duckdb_only("exports")
 
 SINCE = "2026-11-01T00:00:00Z"
 BOUNDARY = "2026-12-01T00:00:00Z"  # one span starts exactly here: it belongs to the later window
@@ -111,6 +113,7 @@ async def test_two_consecutive_windows_hold_every_row_once(collector: CollectorP
     assert sorted(before + after) == sorted(every) and len(set(every)) == 6
 
 
+@pytest.mark.duckdb_only("kate export --db reads a DuckDB file")
 async def test_export_from_a_stopped_file_equals_the_live_export(start_collector: StartCollector,
                                                                   tmp_path: Path) -> None:
     agent_id = f"agent-{uuid.uuid4().hex[:8]}"
@@ -141,3 +144,12 @@ async def test_bad_export_requests_are_refused_naming_the_field(api: Api, query:
 
     assert (answer.status, answer.body["error"]["code"]) == (400, "bad_request")
     assert field in answer.body["error"]["message"]
+
+
+def test_the_duckdb_export_has_the_shared_export_schemas(tmp_path: Path) -> None:
+    """Both engines export the columns and Arrow types of store/export_schemas.py."""
+    with duckdb.connect(str(tmp_path / "kate.duckdb")) as connection:
+        apply_migrations(connection)
+        window = ExportWindow(dt.datetime(2026, 1, 1), dt.datetime(2027, 1, 1))
+        for table, schema in EXPORT_SCHEMAS.items():
+            assert export_page(connection.cursor(), table, window, 10).rows.schema == schema, table

@@ -11,9 +11,10 @@ from typing import Any, cast
 from kate.collector.completion import CompletedRun, CompletionHub, FollowUps
 from kate.collector.evaluation.evaluator import EvaluationSubject, SpanFacts
 from kate.collector.evaluation.policy import CooldownPolicy
+from kate.collector.store.clickhouse import exports
 from kate.collector.store.clickhouse import spans as ch_spans
 from kate.collector.store.clickhouse.analysis import run_readonly_query
-from kate.collector.store.clickhouse.servers import Servers, lacks
+from kate.collector.store.clickhouse.servers import Servers
 from kate.collector.store.interfaces import SqlParams, WriteScope
 from kate.collector.store.postgres import evaluations as pg_evaluations
 from kate.collector.store.postgres import jobs as pg_jobs
@@ -105,7 +106,7 @@ class Analysis:
 
     async def export_page(self, table: ExportTable, window: ExportWindow, limit: int,
                           after: tuple[Any, ...] | None = None) -> ExportPage:
-        lacks("exporting tables")
+        return await exports.export_page(self._servers, table, window, limit, after)
 
     async def ping(self, timeout_s: float) -> None:
         await self._servers.clickhouse.execute("SELECT 1")

@@ -38,11 +38,12 @@ _STORED = {"start_time": "start_time_unix_nano", "end_time": "end_time_unix_nano
 _KEY = ("agent_id", "run_id", "start_ns", "span_id", "trace_id")
 
 
-def _selected(columns: Sequence[str]) -> str:
+def selected(columns: Sequence[str]) -> str:
+    """The columns, and the sorting key's that a FINAL read of a Distributed table needs."""
     return ", ".join(dict.fromkeys([*columns, *_KEY]))
 
 
-_SELECTED = _selected([_STORED.get(name, name) for name in API_SPAN_COLUMNS])
+_SELECTED = selected([_STORED.get(name, name) for name in API_SPAN_COLUMNS])
 
 
 def spans_json_rows(batch: SpanBatch, received_at: dt.datetime) -> bytes:
@@ -147,7 +148,7 @@ async def run_totals(client: ClickHouseClient, run_ids: Sequence[str]) -> RunTot
 async def stored_roots(client: ClickHouseClient, run_ids: Sequence[str]) -> list[RootSpan]:
     """The root spans stored for these runs (to decide a run's user_input and output)."""
     rows = await client.json_rows(
-        f"SELECT {_selected(RootSpan._fields)} FROM {SPANS} FINAL PREWHERE run_id IN {quote_list(list(run_ids))}"
+        f"SELECT {selected(RootSpan._fields)} FROM {SPANS} FINAL PREWHERE run_id IN {quote_list(list(run_ids))}"
         " WHERE isNull(parent_span_id)")
     return [RootSpan(*(row[name] for name in RootSpan._fields)) for row in rows]
 
@@ -160,7 +161,7 @@ _SPAN_FACTS = ("node_name", "span_kind", "status_code", "status_message", "paren
 async def span_facts(client: ClickHouseClient, agent_id: str, run_id: str, limit: int) -> list[tuple[Any, ...]]:
     """What evaluators read of a run's spans: the first `limit` in start order."""
     rows = await client.json_rows(
-        f"SELECT {_selected(_SPAN_FACTS)} FROM {SPANS} FINAL PREWHERE {_run(agent_id, run_id)}"
+        f"SELECT {selected(_SPAN_FACTS)} FROM {SPANS} FINAL PREWHERE {_run(agent_id, run_id)}"
         f" ORDER BY start_ns, span_id LIMIT {int(limit)}")
     return [tuple(row[name] for name in _SPAN_FACTS) for row in rows]
 
