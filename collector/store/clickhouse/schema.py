@@ -3,7 +3,8 @@
 Single node: one `spans_all` table. With storage.clickhouse.cluster: `spans_local` on each node
 and `spans_all`, a Distributed table over them sharded by run (so one run's spans are on one
 shard, and deduplicating a run's spans is a per-shard FINAL). Kate reads and writes spans_all.
-`spans`, for analysis SQL, is a view of spans_all FINAL: every span once, as on DuckDB. The DDL is applied to each node itself:
+`spans`, for analysis SQL, is a view of spans_all FINAL: every span once, as on DuckDB; the
+analysis views of schema/clickhouse/views.sql sit over it. The DDL is applied to each node itself:
 ON CLUSTER would need ZooKeeper, which a small cluster may not run.
 """
 
@@ -18,10 +19,18 @@ SPANS_LOCAL = "spans_local"
 SPANS_VIEW = "spans"  # analysis SQL: deduplicated
 
 
+def _statements(name: str, **values: str) -> list[str]:
+    """The statements of schema/clickhouse/<name>, comments left out, placeholders filled in."""
+    text = resources.files("kate.schema").joinpath(f"clickhouse/{name}").read_text(encoding="utf-8")
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    for key, value in values.items():
+        code = code.replace("{" + key + "}", value)
+    return [statement.strip() for statement in code.split(";") if statement.strip()]
+
+
 def spans_ddl(database: str, table: str) -> str:
-    text = resources.files("kate.schema").joinpath("clickhouse/spans.sql").read_text(encoding="utf-8")
-    statement = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    return statement.replace("{database}", database).replace("{table}", table).strip()
+    (statement,) = _statements("spans.sql", database=database, table=table)
+    return statement
 
 
 async def create_tables(client: ClickHouseClient) -> None:
@@ -36,3 +45,5 @@ async def create_tables(client: ClickHouseClient) -> None:
             f"CREATE TABLE IF NOT EXISTS {database}.{SPANS} AS {database}.{SPANS_LOCAL}"
             f" ENGINE = Distributed({config.cluster}, {database}, {SPANS_LOCAL}, cityHash64(run_id))")
     await client.on_every_node(f"CREATE VIEW IF NOT EXISTS {database}.{SPANS_VIEW} AS SELECT * FROM {database}.{SPANS} FINAL")
+    for statement in _statements("views.sql", database=database):
+        await client.on_every_node(statement)

@@ -85,6 +85,14 @@ async def answers(client: Any) -> dict[str, Any]:
         rest = await ch_spans.agent_span_page(client, AGENT, AgentSpanFilter(span_kind="LLM"), order=order, limit=50,
                                               after=page.next_cursor)
         found[f"agent by {order.value}"] = (page.rows.values, rest.rows.values)
+    # Order by names: 18.16 reads ORDER BY 1 as the constant 1, current releases as the first column.
+    for view, order in (("model_usage_daily", "day, model"), ("node_latency", "node_name, span_kind")):
+        found[view] = await run_readonly_query(
+            client, f"SELECT * FROM {view} WHERE agent_id = ? ORDER BY {order}", [AGENT], max_rows=50,
+            max_bytes=50_000, timeout_s=10)
+    found["span_details"] = await run_readonly_query(
+        client, "SELECT span_id, start_time, end_time, is_error FROM span_details WHERE agent_id = ? ORDER BY span_id",
+        [AGENT], max_rows=50, max_bytes=50_000, timeout_s=10)
     found["sql"] = await run_readonly_query(
         client, "SELECT span_kind, count() AS spans, sum(token_count) AS tokens FROM spans WHERE agent_id = ?"
         " GROUP BY span_kind ORDER BY span_kind", [AGENT], max_rows=10, max_bytes=10_000, timeout_s=10)
