@@ -36,26 +36,11 @@ class Collector:
 
     def tree_pids(self) -> list[int]:
         """The collector and its descendants (decode workers, hosted agents)."""
-        pids, index = [self.server.process.pid], 0
-        while index < len(pids):
-            for task in Path(f"/proc/{pids[index]}/task").glob("*/children"):
-                try:
-                    pids += [int(pid) for pid in task.read_text(encoding="ascii").split()]
-                except OSError:
-                    pass
-            index += 1
-        return pids
+        return tree_pids([self.server.process.pid])
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by the collector and its live descendants."""
-        total = 0.0
-        for pid in self.tree_pids():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total
+        return tree_cpu_seconds([self.server.process.pid])
 
     def peak_rss_tree_bytes(self) -> int:
         """Sum of VmHWM over the collector and its descendants (the decode workers count too)."""
@@ -81,6 +66,31 @@ class Collector:
 
     def log_tail(self, lines: int = 30) -> str:
         return "".join(self.server.output[-lines:])
+
+
+def tree_pids(roots: list[int]) -> list[int]:
+    """These processes and their descendants, from /proc."""
+    pids, index = list(roots), 0
+    while index < len(pids):
+        for task in Path(f"/proc/{pids[index]}/task").glob("*/children"):
+            try:
+                pids += [int(pid) for pid in task.read_text(encoding="ascii").split()]
+            except OSError:
+                pass
+        index += 1
+    return pids
+
+
+def tree_cpu_seconds(roots: list[int]) -> float:
+    """CPU time (user + system) used so far by these processes and their live descendants."""
+    total = 0.0
+    for pid in tree_pids(roots):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def start_collector(db_path: Path, config: dict[str, Any] | None = None) -> Collector:

@@ -14,7 +14,6 @@ PostgreSQL 15 (as `make cluster`); loopback only, bounded by the request count.
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.collector import Collector, start_collector
+from bench.collector import Collector, start_collector, tree_cpu_seconds
 from bench.ingest import Payloads, Senders, closed_loop, wait_visible
 from bench.report import machine, percentile
 from bench.workload import SPANS_PER_REQUEST, TraceFactory
@@ -50,25 +49,6 @@ class Case:
                 f" | {self.server_cpu_s * per_span:.0f} | {(self.collector_cpu_s + self.server_cpu_s) * per_span:.0f} |")
 
 
-def _tree_cpu_s(root_pids: list[int]) -> float:
-    """CPU (user + system) of these processes and their descendants, from /proc."""
-    pids, index, total = list(root_pids), 0, 0.0
-    while index < len(pids):
-        for task in Path(f"/proc/{pids[index]}/task").glob("*/children"):
-            try:
-                pids += [int(pid) for pid in task.read_text(encoding="ascii").split()]
-            except OSError:
-                pass
-        index += 1
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
 def _server_pids(cluster: LocalCluster | None) -> list[int]:
     if cluster is None:
         return []
@@ -88,13 +68,13 @@ async def run_case(name: str, collectors: list[Collector], payloads: Payloads, r
         sends = [pools[index % len(pools)].otlp_http for index in range(SENDERS)]
         collector_pids = [collector.server.process.pid for collector in collectors]
         server_pids = _server_pids(cluster)
-        collector_cpu, server_cpu = _tree_cpu_s(collector_pids), _tree_cpu_s(server_pids)
+        collector_cpu, server_cpu = tree_cpu_seconds(collector_pids), tree_cpu_seconds(server_pids)
         started = time.perf_counter()
         latencies = await closed_loop(sends, requests)
         await wait_visible(session, collectors[0], requests * SPANS_PER_REQUEST)
         seconds = time.perf_counter() - started
-        collector_cpu = _tree_cpu_s(collector_pids) - collector_cpu
-        server_cpu = _tree_cpu_s(server_pids) - server_cpu
+        collector_cpu = tree_cpu_seconds(collector_pids) - collector_cpu
+        server_cpu = tree_cpu_seconds(server_pids) - server_cpu
         for pool in pools:
             await pool.close()
     return Case(name, requests * SPANS_PER_REQUEST, seconds, latencies, collector_cpu, server_cpu)

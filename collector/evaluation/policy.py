@@ -8,8 +8,12 @@ at least cooldown_s ago (per-agent overrides in config). The clock lives in the 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kate.collector.completion import CompletedRun
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +33,19 @@ class CooldownPolicy:
         if last_requested_at is None or cooldown_s <= 0:
             return True
         return (now - last_requested_at).total_seconds() >= cooldown_s
+
+    def admit(self, runs: Sequence[CompletedRun], last: dict[str, dt.datetime | None],
+              now: dt.datetime) -> tuple[list[CompletedRun], list[CompletedRun]]:
+        """Runs completed together, split into (admitted, skipped by cooldown) given each agent's
+        last admission: runs of one agent share its clock, so with a cooldown only the first of
+        them is admitted. `last` is moved for the admitted ones (skips do not move a clock)."""
+        admitted: list[CompletedRun] = []
+        skipped: list[CompletedRun] = []
+        for run in runs:
+            if self.allows(run.agent_id, last[run.agent_id], now):
+                admitted.append(run)
+                last[run.agent_id] = now
+            else:
+                skipped.append(run)
+        return admitted, skipped
+

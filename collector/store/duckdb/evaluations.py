@@ -60,14 +60,7 @@ def admit_evaluations(txn: WriteTxn, runs: Sequence[CompletedRun], policy: Coold
     together share its clock: with a cooldown, the first is admitted and the others are skipped.
     Skips do not move the clock. At most three statements per call, however many runs."""
     last = clocks.read(txn, sorted({run.agent_id for run in runs}))
-    admitted: list[CompletedRun] = []
-    skipped: list[CompletedRun] = []
-    for run in runs:
-        if policy.allows(run.agent_id, last[run.agent_id], now):
-            admitted.append(run)
-            last[run.agent_id] = now
-        else:
-            skipped.append(run)
+    admitted, skipped = policy.admit(runs, last, now)
     if skipped:  # run ids are unique across agents, and these come from the completing transaction
         txn.execute(
             "UPDATE runs SET evaluation_status = ? WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",

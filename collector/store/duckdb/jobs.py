@@ -19,6 +19,7 @@ from kate.collector.errors import NotFound
 from kate.collector.store.duckdb.pages import dict_rows
 from kate.collector.store.duckdb.runs import insert_run
 from kate.collector.store.duckdb.writer import WriteTxn
+from kate.collector.store.job_rules import ClaimStep, decide_claim
 from kate.collector.store.values import Claim, ClaimRequest, JobStatus, NewRun
 
 
@@ -63,19 +64,19 @@ def claim_jobs(txn: WriteTxn, request: ClaimRequest, now: dt.datetime) -> list[C
 
 def _claim_one(txn: WriteTxn, agent_id: str, row: tuple[Any, ...], request: ClaimRequest, now: dt.datetime) -> Claim | None:
     job_id, run_id, user_input, attempts, job_status, run_status = row
-    if run_status in ("completed", "failed"):  # e.g. POST .../fail on the queued run: cancelled
-        _finish(txn, job_id, JobStatus.FAILED, f"the run was {run_status} outside the job", now)
+    decision = decide_claim(job_status, run_status, attempts, request.max_attempts_by_agent[agent_id])
+    if decision.step is ClaimStep.CANCEL:
+        _finish(txn, job_id, JobStatus.FAILED, decision.error, now)
         return None
-    expired = job_status == JobStatus.RUNNING.value
-    if expired and attempts >= request.max_attempts_by_agent[agent_id]:
-        error = f"attempt {attempts} of {attempts} was interrupted: its lease expired (the collector stopped)"
-        _finish(txn, job_id, JobStatus.FAILED, error, now)
-        _fail_run(txn, run_id, error, now)
+    if decision.step is ClaimStep.GIVE_UP:
+        assert decision.error is not None
+        _finish(txn, job_id, JobStatus.FAILED, decision.error, now)
+        _fail_run(txn, run_id, decision.error, now)
         return None
     txn.execute(
         "UPDATE jobs SET status = 'running', attempts = ?, available_at = NULL,"
-        " started_at = coalesce(started_at, ?), error = CASE WHEN ? THEN ? ELSE error END WHERE job_id = ?",
-        [attempts + 1, now, expired, f"attempt {attempts} was interrupted: its lease expired", job_id],
+        " started_at = coalesce(started_at, ?), error = coalesce(?, error) WHERE job_id = ?",
+        [attempts + 1, now, decision.error, job_id],
     )
     txn.execute("INSERT OR REPLACE INTO job_leases VALUES (?, ?, ?)", [job_id, request.lease_until, request.owner])
     txn.execute(

@@ -13,6 +13,7 @@ import duckdb
 from kate.collector.errors import DuplicateRun, NotFound, RunNotRunning
 from kate.collector.store.duckdb.pages import decode_cursor, dict_rows, encode_cursor
 from kate.collector.store.duckdb.writer import WriteTxn
+from kate.collector.store.run_filters import run_filter_conditions
 from kate.collector.store.span_batch import RunSpanStats
 from kate.collector.store.values import NewRun, Page, RunFilter, RunStatus, StoredRun, utc_now
 
@@ -149,9 +150,8 @@ def list_runs(
     cursor: duckdb.DuckDBPyConnection, agent_id: str, filters: RunFilter, limit: int, after: str | None
 ) -> Page:
     """Runs of an agent, newest first, `limit` per page after the opaque cursor `after`."""
-    where, params = ["agent_id = ?"], [agent_id]
-    _add_filters(filters, where, params)
-    return run_page(cursor, where, params, limit, after, newest_first=True)
+    conditions, values = run_filter_conditions(filters, "?")
+    return run_page(cursor, ["agent_id = ?", *conditions], [agent_id, *values], limit, after, newest_first=True)
 
 
 def run_page(cursor: duckdb.DuckDBPyConnection, where: list[str], params: list[Any], limit: int,
@@ -181,25 +181,6 @@ def api_runs(cursor: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[dict
     rows = [by_id[run_id] for run_id in ids if run_id in by_id]
     _attach_details(cursor, rows)
     return rows
-
-
-def _add_filters(filters: RunFilter, where: list[str], params: list[Any]) -> None:
-    if filters.status is not None:
-        where.append("status = ?")
-        params.append(filters.status.value)
-    if filters.trigger is not None:
-        where.append("trigger = ?")
-        params.append(filters.trigger.value)
-    if filters.since is not None:
-        where.append("created_at >= ?")
-        params.append(filters.since)
-    if filters.until is not None:
-        where.append("created_at < ?")
-        params.append(filters.until)
-    if filters.text:
-        pattern = "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append("(user_input ILIKE ? ESCAPE '\\' OR output ILIKE ? ESCAPE '\\')")
-        params += [pattern, pattern]
 
 
 def _attach_details(cursor: duckdb.DuckDBPyConnection, runs: list[dict[str, Any]]) -> None:

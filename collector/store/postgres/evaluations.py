@@ -35,14 +35,7 @@ def admit_evaluations(txn: ControlTxn, runs: Sequence[CompletedRun], policy: Coo
     """Just-completed runs, in the transaction that completed them: pending when the agent's
     cooldown allows (the first of an agent's runs completed together), else skipped_cooldown."""
     last = _lock_clocks(txn, sorted({run.agent_id for run in runs}))
-    admitted: list[CompletedRun] = []
-    skipped: list[CompletedRun] = []
-    for run in runs:
-        if policy.allows(run.agent_id, last[run.agent_id], now):
-            admitted.append(run)
-            last[run.agent_id] = now
-        else:
-            skipped.append(run)
+    admitted, skipped = policy.admit(runs, last, now)
     if skipped:
         txn.execute("UPDATE runs SET evaluation_status = %s WHERE run_id = ANY(%s)",
                     [EvaluationStatus.SKIPPED_COOLDOWN.value, [run.run_id for run in skipped]])

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kate.collector.errors import NotFound
+from kate.collector.store.job_rules import ClaimStep, decide_claim
 from kate.collector.store.postgres.database import ControlTxn
 from kate.collector.store.postgres.runs import insert_run
 from kate.collector.store.values import Claim, ClaimRequest, JobStatus, NewRun
@@ -61,20 +62,19 @@ def claim_jobs(txn: ControlTxn, request: ClaimRequest, now: dt.datetime) -> list
 def _claim_one(txn: ControlTxn, agent_id: str, row: tuple[Any, ...], request: ClaimRequest,
                now: dt.datetime) -> Claim | None:
     job_id, run_id, user_input, attempts, job_status, run_status = row
-    if run_status in ("completed", "failed"):  # e.g. POST .../fail on the queued run: cancelled
-        _finish(txn, job_id, JobStatus.FAILED, f"the run was {run_status} outside the job", now)
+    decision = decide_claim(job_status, run_status, attempts, request.max_attempts_by_agent[agent_id])
+    if decision.step is ClaimStep.CANCEL:
+        _finish(txn, job_id, JobStatus.FAILED, decision.error, now)
         return None
-    expired = job_status == JobStatus.RUNNING.value
-    if expired and attempts >= request.max_attempts_by_agent[agent_id]:
-        error = f"attempt {attempts} of {attempts} was interrupted: its lease expired (the collector stopped)"
-        _finish(txn, job_id, JobStatus.FAILED, error, now)
-        _fail_run(txn, run_id, error, now)
+    if decision.step is ClaimStep.GIVE_UP:
+        assert decision.error is not None
+        _finish(txn, job_id, JobStatus.FAILED, decision.error, now)
+        _fail_run(txn, run_id, decision.error, now)
         return None
     txn.execute(
         "UPDATE jobs SET status = 'running', attempts = %s, available_at = NULL, lease_until = %s, lease_owner = %s,"
-        " started_at = coalesce(started_at, %s), error = CASE WHEN %s THEN %s ELSE error END WHERE job_id = %s",
-        [attempts + 1, request.lease_until, request.owner, now, expired,
-         f"attempt {attempts} was interrupted: its lease expired", job_id],
+        " started_at = coalesce(started_at, %s), error = coalesce(%s, error) WHERE job_id = %s",
+        [attempts + 1, request.lease_until, request.owner, now, decision.error, job_id],
     )
     txn.execute("UPDATE runs SET status = 'running', started_at = coalesce(started_at, %s) WHERE run_id = %s",
                 [now, run_id])

@@ -16,6 +16,7 @@ from kate.collector.errors import DuplicateRun, NotFound, RunNotRunning
 from kate.collector.store.duckdb.pages import decode_cursor, encode_cursor
 from kate.collector.store.duckdb.run_texts import RunTexts
 from kate.collector.store.postgres.database import ControlTxn
+from kate.collector.store.run_filters import run_filter_conditions
 from kate.collector.store.run_ownership import Settled, settle_ownership
 from kate.collector.store.span_batch import SpanBatch
 from kate.collector.store.values import NewRun, Page, RunFilter, RunSource, RunStatus, RunTrigger, StoredRun, utc_now
@@ -170,8 +171,8 @@ def api_runs(txn: ControlTxn, ids: Sequence[str]) -> list[dict[str, Any]]:
 def run_keys(txn: ControlTxn, agent_id: str, filters: RunFilter, limit: int,
              after: str | None) -> tuple[list[str], str | None]:
     """A page of the agent's run ids, newest first, and the next cursor (as the DuckDB engine's)."""
-    where, params = ["agent_id = %s"], [agent_id]
-    _add_filters(filters, where, params)
+    conditions, values = run_filter_conditions(filters, "%s")
+    where, params = ["agent_id = %s", *conditions], [agent_id, *values]
     if after is not None:
         created_us, last_id = decode_cursor(after, (int, str))
         where.append(f"({_EPOCH_US} < %s OR ({_EPOCH_US} = %s AND run_id < %s))")
@@ -189,25 +190,6 @@ def agent_of_run(txn: ControlTxn, agent_id: str, run_id: str) -> None:
     """NotFound unless this agent has the run."""
     if not txn.execute("SELECT 1 FROM runs WHERE run_id = %s AND agent_id = %s", [run_id, agent_id]):
         raise NotFound(f"run {run_id} of agent {agent_id} not found")
-
-
-def _add_filters(filters: RunFilter, where: list[str], params: list[Any]) -> None:
-    if filters.status is not None:
-        where.append("status = %s")
-        params.append(filters.status.value)
-    if filters.trigger is not None:
-        where.append("trigger = %s")
-        params.append(filters.trigger.value)
-    if filters.since is not None:
-        where.append("created_at >= %s")
-        params.append(filters.since)
-    if filters.until is not None:
-        where.append("created_at < %s")
-        params.append(filters.until)
-    if filters.text:
-        pattern = "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append("(user_input ILIKE %s ESCAPE '\\' OR output ILIKE %s ESCAPE '\\')")
-        params += [pattern, pattern]
 
 
 def _dicts(txn: ControlTxn, sql: str, params: list[Any]) -> list[dict[str, Any]]:
