@@ -21,7 +21,7 @@ from kate.collector.store.values import AgentSpanFilter, SpanOrder
 from kate.schema.record import SpanRecord
 
 from scripts.local_cluster import LocalCluster
-from tests.support.chdb_client import ChdbClient
+from tests.support.chdb_client import ChdbClient, chdb_session
 
 AGENT = "agent-drift"
 RUNS = ("run-1", "run-2")
@@ -120,3 +120,18 @@ def to_12_digits(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: to_12_digits(item) for key, item in value.items()}
     return value
+
+
+@pytest.mark.parametrize("sql", ["SELECT * FROM url('http://127.0.0.1:9/', CSV, 'a String')",
+                                 "SELECT * FROM file('/etc/passwd', CSV, 'a String')",
+                                 "CREATE TABLE escape (a Int8) ENGINE = Memory"])
+def test_current_clickhouse_refuses_in_readonly_mode_what_18_16_does(tmp_path: Path, sql: str) -> None:
+    """/sql's guard is readonly=1 (tests/reliability/test_sql_sandbox.py holds 18.16 to it): current
+    releases must refuse table functions and writes under it too."""
+    session = chdb_session.Session(str(tmp_path / "readonly"))
+    try:
+        session.query("SET readonly = 1")
+        with pytest.raises(RuntimeError, match="readonly"):
+            session.query(sql)
+    finally:
+        session.close()
