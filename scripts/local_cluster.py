@@ -271,7 +271,8 @@ _CONFIG_XML = """<?xml version="1.0"?>
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.local_cluster", description=__doc__.split("\n")[0])
     parser.add_argument("--shards", type=int, default=2, help="ClickHouse servers, one shard each (default 2)")
-    parser.add_argument("--dir", type=Path, help="where ClickHouse keeps its data (default: a new temp dir)")
+    parser.add_argument("--dir", type=Path, help="where ClickHouse keeps its data and logs, kept after the stop "
+                        "(default: a temp dir, deleted); PostgreSQL always lives in a temp dir, deleted at the stop")
     parser.add_argument("--config-out", type=Path, help="write a collector config file for the cluster here")
     args = parser.parse_args(argv)
     directory = args.dir or Path(tempfile.mkdtemp(prefix="kate-cluster-"))
