@@ -56,15 +56,13 @@ def export_page(cursor: duckdb.DuckDBPyConnection, table: ExportTable, window: E
         where.append(f"({', '.join(keyset)}) > ({', '.join('?' * len(keyset))})")
         params += list(after)
     replaced = f" REPLACE ({', '.join(f'{name}::VARCHAR AS {name}' for name in shape.as_text)})" if shape.as_text else ""
-    found = cursor.execute(
+    # A relation, not execute(): DuckDB copies every row once more to give a DB-API result as Arrow.
+    result: pa.Table = cursor.sql(
         f"SELECT *{replaced}, make_timestamp({shape.moment_us})::DATE AS day,"
         f" {', '.join(f'{column} AS _key_{index}' for index, column in enumerate(keyset))}"
         f" FROM {table.value} WHERE {' AND '.join(where)} ORDER BY {', '.join(keyset)} LIMIT ?",
-        [*params, limit],
+        params=[*params, limit],
     ).to_arrow_table()
-    if found is None:  # DuckDB answers None only for a statement without a result; a SELECT always has one
-        raise RuntimeError("the export query returned no result")
-    result: pa.Table = found
     key_names = [f"_key_{index}" for index in range(len(keyset))]
     last = tuple(result.column(name)[-1].as_py() for name in key_names) if result.num_rows == limit else None
     return ExportPage(result.drop_columns(key_names), last)
