@@ -163,5 +163,5 @@ class Retention:
 
     async def _due(self, found: list[tuple[str, str, dt.datetime]]) -> list[DueRun]:
         totals = await ch_spans.run_totals(self._servers.clickhouse, [run_id for run_id, _, _ in found])
-        return [DueRun(run_id, agent_id, finished, totals.get(run_id, {}).get("span_count", 0))
+        return [DueRun(run_id, agent_id, finished, totals.of(run_id)["span_count"])
                 for run_id, agent_id, finished in found]

@@ -37,7 +37,7 @@ async def export_page(servers: Servers, table: ExportTable, window: ExportWindow
     if table is ExportTable.RUNS:
         totals = await ch_spans.run_totals(servers.clickhouse, [row["run_id"] for row in rows])
         for row in rows:
-            row.update(totals.get(row["run_id"], {"span_count": 0, "total_tokens": 0, "total_cost_usd": None}))
+            row.update(totals.of(row["run_id"]))
     return ExportPage(pa.Table.from_pylist(rows, schema=EXPORT_SCHEMAS[table]), last if len(rows) == limit else None)
 
 

@@ -29,7 +29,7 @@ class Runs:
 
     async def get(self, agent_id: str, run_id: str) -> dict[str, Any]:
         def read(txn: ControlTxn) -> list[dict[str, Any]]:
-            pg_runs.agent_of_run(txn, agent_id, run_id)
+            pg_runs.run_status(txn, agent_id, run_id)  # NotFound for an unknown run or another agent's
             return pg_runs.api_runs(txn, [run_id])
 
         rows = await self._servers.control.run(read)
@@ -61,8 +61,8 @@ class Runs:
         rows, run_ids, next_cursor = await self._servers.control.run(
             lambda txn: pg_runs.session_page(txn, agent_id, limit, after))
         totals = await ch_spans.run_totals(self._servers.clickhouse, [run_id for ids in run_ids.values() for run_id in ids])
-        return Page(items=[_session(row, [totals[run_id] for run_id in run_ids[row["session_id"]] if run_id in totals])
-                           for row in rows], next_cursor=next_cursor)
+        return Page(items=[_session(row, [totals.of(run_id) for run_id in run_ids[row["session_id"]]]) for row in rows],
+                    next_cursor=next_cursor)
 
     async def session_runs(self, agent_id: str, session_id: str, limit: int, after: str | None) -> Page:
         def read(txn: ControlTxn) -> tuple[list[dict[str, Any]], str | None]:
@@ -82,5 +82,5 @@ def _session(row: dict[str, Any], totals: list[dict[str, Any]]) -> dict[str, Any
         "total_tokens": sum(item["total_tokens"] for item in totals), "total_cost_usd": sum(costs) if costs else None,
         "failed_runs": int(row["failed_runs"]), "first_input": row["first_input"], "last_output": row["last_output"],
         "p50_latency_ms": row["p50_latency_ms"], "p99_latency_ms": row["p99_latency_ms"],
-        "first_time": row["first_at"], "last_time": row["last_at"],
+        "first_time": row["first_time"], "last_time": row["last_time"],
     }

@@ -29,7 +29,7 @@ async def with_span_totals(clickhouse: ClickHouseClient, rows: list[dict[str, An
     totals = await ch_spans.run_totals(clickhouse, [row["id"] for row in rows])
     shaped = []
     for row in rows:
-        counted = totals.get(row["id"], {"span_count": 0, "total_tokens": 0, "total_cost_usd": None})
+        counted = totals.of(row["id"])
         scores = row.pop("scores")
         session_id, user_id = row.pop("session_id"), row.pop("user_id")
         shaped.append({**row, **counted, "session_id": session_id, "user_id": user_id, "scores": scores})

@@ -3,7 +3,8 @@ reads of spans, bounded by the writes this collector has under way."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 from kate.collector.completion import CompletedRun, CompletionHub, FollowUps
 from kate.collector.config import QueueConfig
@@ -42,13 +43,16 @@ class InFlight:
             raise Overloaded(f"{self.requests} writes are waiting for the storage servers; retry shortly",
                              retry_after_s=self._queue.retry_after_s)
 
-    def enter(self, weight: int) -> None:
+    @contextlib.contextmanager
+    def holding(self, weight: int) -> Iterator[None]:
+        """Count a write as under way for the block."""
         self.requests += 1
         self.bytes += weight
-
-    def leave(self, weight: int) -> None:
-        self.requests -= 1
-        self.bytes -= weight
+        try:
+            yield
+        finally:
+            self.requests -= 1
+            self.bytes -= weight
 
 
 class Spans:
@@ -62,8 +66,7 @@ class Spans:
 
     async def ingest_otlp(self, batch: SpanBatch) -> IngestResult:
         servers = self._servers
-        self._in_flight.enter(batch.weight_bytes)
-        try:
+        with self._in_flight.holding(batch.weight_bytes):
             settled = await servers.control.run(lambda txn: pg_runs.claim_otlp_runs(txn, batch))
             batch = settled.batch
             await ch_spans.insert_spans(servers.clickhouse, batch, utc_now())
@@ -83,20 +86,15 @@ class Spans:
                 return completed, self._completions.in_transaction(txn, completed)
 
             completed, follow_ups = await servers.control.run(complete)
-        finally:
-            self._in_flight.leave(batch.weight_bytes)
         follow_ups.run()
         return IngestResult(stored=batch.count, completed_runs=tuple(completed), refused=settled.refused)
 
     async def ingest_upload(self, agent_id: str, run_id: str, batch: SpanBatch) -> IngestResult:
         servers = self._servers
-        self._in_flight.enter(batch.weight_bytes)
-        try:
+        with self._in_flight.holding(batch.weight_bytes):
             await servers.control.run(lambda txn: pg_runs.check_running(txn, agent_id, run_id))
             await ch_spans.insert_spans(servers.clickhouse, batch, utc_now())
             await servers.control.run(lambda txn: pg_runs.adopt_session_ids(txn, batch))
-        finally:
-            self._in_flight.leave(batch.weight_bytes)
         return IngestResult(stored=batch.count, completed_runs=())
 
     async def ingest_log_records(self, records: Sequence[GenAiLogRecord]) -> StoredLogs:
@@ -106,7 +104,8 @@ class Spans:
 
     async def run_spans(self, agent_id: str, run_id: str, *, limit: int, after: str | None,
                         span_kind: str | None) -> SpanPage:
-        await self._servers.control.run(lambda txn: pg_runs.agent_of_run(txn, agent_id, run_id))
+        # NotFound for an unknown run or another agent's, before any span is read
+        await self._servers.control.run(lambda txn: pg_runs.run_status(txn, agent_id, run_id))
         return await ch_spans.run_span_page(self._servers.clickhouse, agent_id, run_id, limit=limit, after=after,
                                             span_kind=span_kind)
 

@@ -129,7 +129,11 @@ def _iso_micros(ns: int | None) -> str | None:
 
 
 class RunTotals(dict[str, dict[str, Any]]):
-    """run_id → {span_count, total_tokens, total_cost_usd} (runs without spans are absent)."""
+    """run_id → {span_count, total_tokens, total_cost_usd} of the runs with spans."""
+
+    def of(self, run_id: str) -> dict[str, Any]:
+        """The run's counters; a run without spans has none of them (and no cost, not $0)."""
+        return self.get(run_id, {"span_count": 0, "total_tokens": 0, "total_cost_usd": None})
 
 
 async def run_totals(client: ClickHouseClient, run_ids: Sequence[str]) -> RunTotals:

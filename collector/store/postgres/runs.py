@@ -132,22 +132,20 @@ def fail_run(txn: ControlTxn, agent_id: str, run_id: str, error: str | None) -> 
         _explain(txn, agent_id, run_id, "queued or running", "fail it")
 
 
-def check_running(txn: ControlTxn, agent_id: str, run_id: str, doing: str = "upload spans to it") -> None:
-    rows = txn.execute("SELECT status FROM runs WHERE run_id = %s AND agent_id = %s", [run_id, agent_id])
-    if not rows:
-        raise NotFound(f"run {run_id} of agent {agent_id} not found")
-    if rows[0][0] != RunStatus.RUNNING.value:
-        raise RunNotRunning(f"run {run_id} is {rows[0][0]}, not running; cannot {doing}")
+def check_running(txn: ControlTxn, agent_id: str, run_id: str) -> None:
+    """NotFound unless this agent has the run, RunNotRunning unless it is running (before an upload)."""
+    status = run_status(txn, agent_id, run_id)
+    if status != RunStatus.RUNNING.value:
+        raise RunNotRunning(f"run {run_id} is {status}, not running; cannot upload spans to it")
 
 
 def _explain(txn: ControlTxn, agent_id: str, run_id: str, expected: str, doing: str) -> None:
-    rows = txn.execute("SELECT status FROM runs WHERE run_id = %s AND agent_id = %s", [run_id, agent_id])
-    if not rows:
-        raise NotFound(f"run {run_id} of agent {agent_id} not found")
-    raise RunNotRunning(f"run {run_id} is {rows[0][0]}, not {expected}; cannot {doing}")
+    """Why a guarded transition changed nothing: NotFound, or the status it found."""
+    raise RunNotRunning(f"run {run_id} is {run_status(txn, agent_id, run_id)}, not {expected}; cannot {doing}")
 
 
 def run_status(txn: ControlTxn, agent_id: str, run_id: str) -> str:
+    """The run's status; NotFound unless this agent has the run."""
     rows = txn.execute("SELECT status FROM runs WHERE run_id = %s AND agent_id = %s", [run_id, agent_id])
     if not rows:
         raise NotFound(f"run {run_id} of agent {agent_id} not found")
@@ -160,7 +158,7 @@ def api_runs(txn: ControlTxn, ids: Sequence[str]) -> list[dict[str, Any]]:
     """api_runs rows of these ids in their order, each with its latest evaluation's scores."""
     if not ids:
         return []
-    by_id = {row["id"]: row for row in _dicts(txn, "SELECT * FROM api_runs WHERE id = ANY(%s)", [list(ids)])}
+    by_id = {row["id"]: row for row in txn.dict_rows("SELECT * FROM api_runs WHERE id = ANY(%s)", [list(ids)])}
     scores = dict(txn.execute(_SCORES, [list(ids)]))
     rows = [by_id[run_id] for run_id in ids if run_id in by_id]
     for row in rows:
@@ -186,14 +184,6 @@ def run_keys(txn: ControlTxn, agent_id: str, filters: RunFilter, limit: int,
 _EPOCH_US = "(extract(epoch FROM created_at) * 1000000)::bigint"
 
 
-def agent_of_run(txn: ControlTxn, agent_id: str, run_id: str) -> None:
-    """NotFound unless this agent has the run."""
-    if not txn.execute("SELECT 1 FROM runs WHERE run_id = %s AND agent_id = %s", [run_id, agent_id]):
-        raise NotFound(f"run {run_id} of agent {agent_id} not found")
-
-
-def _dicts(txn: ControlTxn, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    return txn.dict_rows(sql, params)
 
 
 _SCORES = """
@@ -206,16 +196,15 @@ GROUP BY e.run_id
 """
 
 
-_TIME = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'"
-_AGENTS = f"""
+_AGENTS = """
 WITH counted AS (
     SELECT agent_id, count(*) AS run_count,
            max(greatest(created_at, coalesce(started_at, created_at), coalesce(completed_at, created_at))) AS last_at
-    FROM runs {{scope}} GROUP BY agent_id
+    FROM runs {scope} GROUP BY agent_id
 ), hosted AS (SELECT unnest(%s::text[]) AS agent_id)
 SELECT coalesce(c.agent_id, h.agent_id) AS agent_id,
        coalesce(c.run_count, 0) AS run_count,
-       to_char(c.last_at, {_TIME}) AS last_activity_at,
+       api_time(c.last_at) AS last_activity_at,
        h.agent_id IS NOT NULL AS hosted
 FROM counted c FULL OUTER JOIN hosted h ON c.agent_id = h.agent_id
 WHERE coalesce(c.agent_id, h.agent_id) > %s
@@ -249,8 +238,7 @@ def session_page(txn: ControlTxn, agent_id: str, limit: int,
         where.append("(last_time_us < %s OR (last_time_us = %s AND session_id < %s))")
         params += [last_us, last_us, last_id]
     rows = txn.dict_rows(
-        f"SELECT *, to_char(first_time, {_TIME}) AS first_at, to_char(last_time, {_TIME}) AS last_at"
-        f" FROM session_runs_summary WHERE {' AND '.join(where)} ORDER BY last_time_us DESC, session_id DESC LIMIT %s",
+        f"SELECT * FROM session_runs_summary WHERE {' AND '.join(where)} ORDER BY last_time_us DESC, session_id DESC LIMIT %s",
         [*params, limit + 1])
     next_cursor = encode_cursor((rows[limit - 1]["last_time_us"], rows[limit - 1]["session_id"])) if len(rows) > limit else None
     rows = rows[:limit]
