@@ -15,7 +15,7 @@ from typing import Any
 from kate.collector.errors import BadRequest, QueryTimeout
 from kate.collector.store.clickhouse.client import ClickHouseClient, ClickHouseError
 from kate.collector.store.clickhouse.literals import bind_positional, check_one_read
-from kate.collector.store.duckdb.readonly import QueryResult, jsonable
+from kate.collector.store.duckdb.readonly import QueryResult
 
 _TIMEOUT_CODES = {159}  # TIMEOUT_EXCEEDED
 
@@ -46,20 +46,4 @@ async def run_readonly_query(client: ClickHouseClient, sql: str, params: Any, *,
     document = json.loads(answer)
     columns = [column["name"] for column in document["meta"]]
     types = [column["type"] for column in document["meta"]]
-    return _capped(columns, types, document["data"], max_rows, max_bytes).to_json_bytes()
-
-
-def _capped(columns: list[str], types: list[str], data: list[list[Any]], max_rows: int, max_bytes: int) -> QueryResult:
-    head = len(json.dumps({"columns": columns, "types": types, "rows": [], "row_count": max_rows, "truncated": False}))
-    budget, used = max_bytes - head, 0
-    rows: list[list[Any]] = []
-    encoded: list[bytes] = []
-    for raw in data:
-        row = [jsonable(value) for value in raw]
-        text = json.dumps(row, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-        used += len(text) + 1
-        if len(rows) == max_rows or used > budget:
-            return QueryResult(columns, types, rows, encoded, truncated=True)
-        rows.append(row)
-        encoded.append(text)
-    return QueryResult(columns, types, rows, encoded, truncated=False)
+    return QueryResult.within(columns, types, document["data"], max_rows, max_bytes).to_json_bytes()

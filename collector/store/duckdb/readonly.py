@@ -14,7 +14,7 @@ import decimal
 import json
 import math
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,26 @@ class QueryResult:
         return {"columns": self.columns, "types": self.types, "rows": self.rows,
                 "row_count": len(self.rows), "truncated": self.truncated}
 
+    @classmethod
+    def within(cls, columns: list[str], types: list[str], raw_rows: Iterable[Sequence[Any]], max_rows: int,
+               max_bytes: int) -> QueryResult:
+        """At most max_rows of raw_rows, as JSON values, stopping at the first row whose JSON would
+        take the answer (to_json_bytes) past max_bytes; truncated says if either cap cut it. Any
+        engine's rows: raw_rows is read only as far as needed."""
+        budget = max_bytes - len(_json_head(columns, types)) - len(_json_tail(max_rows, truncated=False))
+        rows: list[list[Any]] = []
+        encoded: list[bytes] = []
+        used = 0
+        for raw in raw_rows:
+            row = [jsonable(value) for value in raw]
+            text = _encode(row)
+            used += len(text) + 1  # the comma before the next row
+            if len(rows) == max_rows or used > budget:
+                return cls(columns, types, rows, encoded, truncated=True)
+            rows.append(row)
+            encoded.append(text)
+        return cls(columns, types, rows, encoded, truncated=False)
+
     def to_json_bytes(self) -> bytes:
         """to_json() as compact UTF-8 JSON, joined from the rows encoded while fetching."""
         return _json_head(self.columns, self.types) + b",".join(self.encoded_rows) + _json_tail(
@@ -55,15 +75,13 @@ def run_readonly_query(cursor: duckdb.DuckDBPyConnection, sql: str, params: SqlP
         result = cursor.execute(sql, params) if params else cursor.execute(sql)
         columns = [column[0] for column in result.description or ()]
         types = [str(column[1]) for column in result.description or ()]
-        budget = max_bytes - len(_json_head(columns, types)) - len(_json_tail(max_rows, truncated=False))
-        rows, encoded, truncated = _fetch_within(result, max_rows, budget)
+        return QueryResult.within(columns, types, _fetched(result, max_rows), max_rows, max_bytes)
     except duckdb.InterruptException:
         raise
     except duckdb.Error as exc:
         raise BadRequest(f"query failed: {exc}", details=[{"field": "sql", "message": str(exc)}]) from None
     finally:
         end_transaction(cursor)
-    return QueryResult(columns, types, rows, encoded, truncated)
 
 
 def end_transaction(cursor: duckdb.DuckDBPyConnection) -> None:
@@ -78,23 +96,14 @@ def end_transaction(cursor: duckdb.DuckDBPyConnection) -> None:
                 raise
 
 
-def _fetch_within(result: duckdb.DuckDBPyConnection, max_rows: int,
-                  budget_bytes: int) -> tuple[list[list[Any]], list[bytes], bool]:
-    """Fetch and encode rows chunk by chunk; stop at max_rows or at the first row past the byte budget."""
-    rows: list[list[Any]] = []
-    encoded: list[bytes] = []
-    used, chunk_rows = 0, _FIRST_CHUNK_ROWS
-    while chunk := result.fetchmany(min(chunk_rows, max_rows + 1 - len(rows))):
-        for raw in chunk:
-            row = [jsonable(value) for value in raw]
-            text = _encode(row)
-            used += len(text) + 1  # the comma before the next row
-            if len(rows) == max_rows or used > budget_bytes:
-                return rows, encoded, True
-            rows.append(row)
-            encoded.append(text)
+def _fetched(result: duckdb.DuckDBPyConnection, max_rows: int) -> Iterator[tuple[Any, ...]]:
+    """The result's rows, fetched in chunks that double (so a few huge rows are not fetched by the
+    thousand), at most max_rows + 1 of them (one more tells that the cap cut the answer)."""
+    fetched, chunk_rows = 0, _FIRST_CHUNK_ROWS
+    while chunk := result.fetchmany(min(chunk_rows, max_rows + 1 - fetched)):
+        yield from chunk
+        fetched += len(chunk)
         chunk_rows = min(chunk_rows * 2, _MAX_CHUNK_ROWS)
-    return rows, encoded, False
 
 
 def _encode(value: Any) -> bytes:
