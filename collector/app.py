@@ -24,8 +24,8 @@ from kate.collector.jobs.spans import SpanForwarder
 from kate.collector.jobs.worker import JobWorker
 from kate.collector.middleware import BODY_TIMEOUT_KEY, body_deadline_middleware, error_middleware
 from kate.collector.retention.pruner import Pruner
-from kate.collector.store.duckdb.genai_logs import FoldSettings
 from kate.collector.store.engines import build_store
+from kate.collector.store.genai_folding import FoldSettings
 from kate.collector.traffic_log import TrafficSummary
 from kate.collector.ui.routes import add_ui_routes
 

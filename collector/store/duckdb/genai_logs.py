@@ -16,24 +16,26 @@ record's time lies within [span start - FOLD_EARLY_NS, span start + FOLD_LATE_NS
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from kate.collector import metrics
 from kate.collector.ingest.decode_logs import GenAiLogRecord
 from kate.collector.store.duckdb.run_texts import RootChange, RootSpan, apply_root_changes
 from kate.collector.store.duckdb.writer import WriteTxn
+from kate.collector.store.genai_folding import (
+    FOLD_EARLY_NS,
+    FOLD_LATE_NS,
+    FoldSettings,
+    SpanKey,
+    is_own_text,
+    record_times,
+    stored_event,
+)
 from kate.collector.store.span_batch import SpanBatch
 from kate.collector.store.values import StoredLogs
-from kate.schema.attributes import is_blank
-from kate.schema.log_events import log_event
 from kate.schema.mapping import EventContent, map_event_content
 from kate.schema.record import SpanEvent
-
-FOLD_EARLY_NS = 5 * 60 * 10**9  # a record stamped before its span started: clocks of two processes
-FOLD_LATE_NS = 60 * 60 * 10**9  # a record stamped after its span started: the call's duration
 
 _COLUMNS = ", ".join(GenAiLogRecord._fields)
 _INSERT = (
@@ -47,21 +49,9 @@ _KEYS = ("(SELECT unnest(?::VARCHAR[]) AS trace_id, unnest(?::VARCHAR[]) AS span
          " unnest(?::VARCHAR[]) AS agent_id) AS k")
 
 
-class SpanKey(NamedTuple):
-    trace_id: str
-    span_id: str
-    agent_id: str  # a record folds only into a span of its own agent
-
-
 def _key_columns(keys: Sequence[SpanKey]) -> list[list[str]]:
     """The keys as the three lists the _KEYS subquery unnests."""
     return [[key.trace_id for key in keys], [key.span_id for key in keys], [key.agent_id for key in keys]]
-
-
-@dataclass(frozen=True, slots=True)
-class FoldSettings:
-    max_text_bytes: int
-    pending_max_age_s: float
 
 
 class LogFolding:
@@ -97,11 +87,7 @@ def fold_into_new_spans(txn: WriteTxn, batch: SpanBatch, folding: LogFolding) ->
 
 def _fold_from_records(txn: WriteTxn, records: Sequence[GenAiLogRecord], folding: LogFolding,
                        received_at: dt.datetime) -> None:
-    times: dict[SpanKey, tuple[int, int]] = {}
-    for record in records:
-        key = SpanKey(record.trace_id, record.span_id, record.agent_id)
-        first, last = times.get(key, (record.time_unix_nano, record.time_unix_nano))
-        times[key] = (min(first, record.time_unix_nano), max(last, record.time_unix_nano))
+    times = record_times(records)
     keys = list(times)
     lowest = min(first for first, _ in times.values())
     highest = max(last for _, last in times.values())
@@ -182,7 +168,7 @@ def _refold(txn: WriteTxn, spans: dict[SpanKey, _StoredSpan], max_text_bytes: in
     )
     events: dict[SpanKey, list[tuple[str, SpanEvent]]] = {}
     for trace_id, span_id, agent_id, record_key, name, time_unix_nano, attributes, body in rows:
-        event = log_event(name, time_unix_nano, _loaded(attributes) or {}, _loaded(body))
+        event = stored_event(name, time_unix_nano, attributes, body)
         events.setdefault(SpanKey(trace_id, span_id, agent_id), []).append((record_key, event))
     folded = {key: update for key, span in spans.items()
               if (update := _folded(span, events.get(key, []), max_text_bytes, new_records)) is not None}
@@ -224,11 +210,7 @@ def _folded(span: _StoredSpan, events: Sequence[tuple[str, SpanEvent]], max_text
 
 
 def _own(text: str | None, folded_before: str | None) -> bool:
-    return text is not None and not is_blank(text) and text != folded_before
-
-
-def _loaded(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    return is_own_text(text) and text != folded_before
 
 
 def _count(txn: WriteTxn, sql: str, params: Sequence[object] | None = None) -> int:

@@ -21,9 +21,10 @@ from kate.collector.ingest.decode_logs import GenAiLogRecord, weight_bytes
 from kate.collector.store.duckdb import agent_spans, agents, evaluations, exports, jobs, readonly, retention, runs, sessions, span_reads
 from kate.collector.store.duckdb.database import Database
 from kate.collector.store.duckdb.evaluations import CooldownClocks
-from kate.collector.store.duckdb.genai_logs import FoldSettings, LogFolding, fold_into_new_spans, store_log_records
+from kate.collector.store.duckdb.genai_logs import LogFolding, fold_into_new_spans, store_log_records
 from kate.collector.store.duckdb.spans import ingest_otlp_spans, insert_uploaded_spans
 from kate.collector.store.duckdb.writer import WriteTxn
+from kate.collector.store.genai_folding import FoldSettings
 from kate.collector.store.interfaces import SqlParams, WriteScope
 from kate.collector.store.span_batch import SpanBatch
 from kate.collector.store.values import (
