@@ -105,11 +105,12 @@ def _config(args: argparse.Namespace) -> Config:
 def _run_serve(args: argparse.Namespace, config: Config) -> int:
     from kate.collector.errors import KateError
     from kate.collector.server import serve
+    from kate.collector.store.clickhouse.schema import SchemaOutdated
     from kate.collector.store.duckdb.migrate import SchemaTooNew
 
     try:
         asyncio.run(serve(config))
-    except (KateError, SchemaTooNew, ConfigError) as exc:  # ConfigError: a custom evaluator fails to load
+    except (KateError, SchemaTooNew, SchemaOutdated, ConfigError) as exc:  # ConfigError: a custom evaluator fails to load
         print(f"kate: cannot start: {exc}", file=sys.stderr)
         return 1
     except PortUnavailable as exc:

@@ -18,6 +18,7 @@ from kate.collector.completion import CompletionHub
 from kate.collector.config import Config
 from kate.collector.errors import KateError
 from kate.collector.retention.pruner import Plan, Pruner
+from kate.collector.store.clickhouse.schema import SchemaOutdated
 from kate.collector.store.duckdb.store import DEFAULT_FOLD
 from kate.collector.store.engine_settings import Engine
 from kate.collector.store.engines import build_store, storage_label
@@ -36,7 +37,7 @@ def prune_file(config: Config, *, dry_run: bool) -> int:
         return 1
     try:
         plan, deleted = asyncio.run(_pass(config, dry_run=dry_run))
-    except KateError as exc:
+    except (KateError, SchemaOutdated) as exc:
         advice = " (stop the collector that holds it)" if on_file else ""
         print(f"kate prune: cannot open {path}: {exc}{advice}", file=sys.stderr)
         return 1

@@ -6,8 +6,8 @@ import urllib.parse
 
 from kate.collector.completion import CompletionHub
 from kate.collector.config import Config, StorageConfig
-from kate.collector.store.duckdb.genai_logs import FoldSettings
 from kate.collector.store.engine_settings import Engine
+from kate.collector.store.genai_folding import FoldSettings
 from kate.collector.store.interfaces import Store
 
 
@@ -15,7 +15,7 @@ def build_store(config: Config, completions: CompletionHub, fold: FoldSettings) 
     if config.storage.engine == Engine.CLICKHOUSE:
         from kate.collector.store.clickhouse.store import ClickHouseStore  # psycopg: only this engine needs it
 
-        return ClickHouseStore(config.storage, completions, config.queue)
+        return ClickHouseStore(config.storage, completions, config.queue, fold)
     from kate.collector.store.duckdb.store import DuckDBStore
 
     return DuckDBStore(config.storage.path, config.storage, completions, fold, config.queue)

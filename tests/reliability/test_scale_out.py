@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -21,12 +23,16 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 
 from scripts.local_cluster import LocalCluster
 from tests.support.cluster import engine_config, private_database
+from tests.support.fake_openai import REPLY
+from tests.support.genai_logs import QUESTION, SYSTEM, logs_body, message_records, span_body
 from tests.support.http import Api
+from tests.support.otlp_client import post_otlp, sql_rows
 from tests.support.server import CollectorProcess, start_collector_process
 from tests.support.waiting import finished_run
 
 Pair = tuple[CollectorProcess, CollectorProcess]
 UPLOADS_PER_MINUTE = 6
+FOLD_RACES = 16  # spans whose records race them to the other collector
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +174,39 @@ async def test_a_span_resent_to_the_other_collector_is_counted_once(pair: Pair, 
             page = await get_json(session, f"{collector.base_url}/agents/{agent_id}/runs/{run_id}/spans")
             assert (run["span_count"], run["total_tokens"], page["total"]) == (2, 7, 2)
             assert len(page["spans"]) == 2  # type: ignore[arg-type]
+
+
+async def test_log_records_and_their_span_sent_at_once_to_different_collectors_always_meet(
+    pair: Pair, agent_id: str
+) -> None:
+    """Each LLM span to one collector and its records to the other, all at once: whichever looks
+    second finds what the other stored (clickhouse/genai_logs.py). A retry of each span as first
+    sent, through the other collector, does not undo what was folded into it."""
+    start_ns = time.time_ns()
+    calls = [(os.urandom(16), os.urandom(8)) for _ in range(FOLD_RACES)]
+
+    async def post(session: aiohttp.ClientSession, collector: CollectorProcess, path: str, body: bytes) -> None:
+        answer = await post_otlp(session, collector.base_url, body, path=path)
+        assert answer.status == 200, answer.body
+
+    async def race(session: aiohttp.ClientSession, index: int, trace_id: bytes, span_id: bytes) -> None:
+        span_to, records_to = pair if index % 2 else pair[::-1]
+        await asyncio.gather(
+            post(session, span_to, "/v1/traces", span_body(agent_id, trace_id, span_id, start_ns)),
+            post(session, records_to, "/v1/logs", logs_body(agent_id, message_records(trace_id, span_id, start_ns))))
+
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(*(race(session, index, *call) for index, call in enumerate(calls)))
+        for index, (trace_id, span_id) in enumerate(calls):  # the senders retry the spans elsewhere
+            await post(session, pair[index % 2], "/v1/traces", span_body(agent_id, trace_id, span_id, start_ns))
+        runs = [await get_json(session, f"{pair[index % 2].base_url}/agents/{agent_id}/runs/"
+                               f"{uuid.UUID(bytes=trace_id)}") for index, (trace_id, _) in enumerate(calls)]
+    prompt = f"system: {SYSTEM}\nuser: {QUESTION}"
+    for collector in pair:
+        rows = sql_rows(collector.base_url, "SELECT trace_id, input_text, output_text FROM spans WHERE agent_id = ?",
+                        [agent_id])
+        assert sorted(rows) == sorted([trace_id.hex(), prompt, REPLY] for trace_id, _ in calls)
+    assert [(run["user_input"], run["output"]) for run in runs] == [(prompt, REPLY)] * len(calls)
 
 
 async def wait_evaluated(session: aiohttp.ClientSession, url: str, timeout_s: float = 15.0) -> dict[str, object]:

@@ -11,7 +11,7 @@ from typing import Any, cast
 from kate.collector.completion import CompletedRun, CompletionHub, FollowUps
 from kate.collector.evaluation.evaluator import EvaluationSubject, SpanFacts
 from kate.collector.evaluation.policy import CooldownPolicy
-from kate.collector.store.clickhouse import exports
+from kate.collector.store.clickhouse import exports, genai_logs
 from kate.collector.store.clickhouse import spans as ch_spans
 from kate.collector.store.clickhouse.analysis import run_readonly_query
 from kate.collector.store.clickhouse.servers import Servers
@@ -127,9 +127,9 @@ class RateLimits:
 
 
 class Retention:
-    """Retention: runs are chosen and deleted on the control store, their spans by a mutation on
-    ClickHouse first (a pass that stops in between leaves runs without spans, never spans of
-    deleted runs, which no later pass could find)."""
+    """Retention: runs are chosen and deleted on the control store, their spans' GenAI log records
+    and then their spans by mutations on ClickHouse first (a pass that stops in between leaves
+    runs without spans, never spans of deleted runs, which no later pass could find)."""
 
     def __init__(self, servers: Servers) -> None:
         self._servers = servers
@@ -153,6 +153,7 @@ class Retention:
         finished = await self._servers.control.run(lambda txn: pg_retention.still_finished(txn, run_ids))
         if not finished:
             return Deleted()
+        await genai_logs.delete_records_of_runs(self._servers.clickhouse, finished)
         spans = await ch_spans.delete_run_spans(self._servers.clickhouse, finished)
 
         def delete(txn: ControlTxn) -> Deleted:

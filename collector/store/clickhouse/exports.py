@@ -1,8 +1,7 @@
 """Bulk export on the clickhouse engine (docs/operations.md#export): the DuckDB engine's pages
 (store/duckdb/exports.py): the same half-open windows on the same placing timestamp, the same
 keyset order, the same columns and Arrow types (store/export_schemas.py). Runs and evaluations
-come from the control store, spans from ClickHouse (once each: FINAL); the engine keeps no
-GenAI log records, so that table exports empty."""
+come from the control store, spans and GenAI log records from ClickHouse (once each: FINAL)."""
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 from kate.collector.store.clickhouse import spans as ch_spans
 from kate.collector.store.clickhouse.client import quote
-from kate.collector.store.clickhouse.schema import SPANS
+from kate.collector.store.clickhouse.schema import RECORDS, SPANS
 from kate.collector.store.clickhouse.servers import Servers
 from kate.collector.store.export_schemas import EXPORT_SCHEMAS
 from kate.collector.store.postgres.database import ControlTxn
@@ -32,7 +31,7 @@ async def export_page(servers: Servers, table: ExportTable, window: ExportWindow
     if table is ExportTable.SPANS:
         return await _span_page(servers, window, limit, after)
     if table is ExportTable.GENAI_LOG_RECORDS:
-        return ExportPage(EXPORT_SCHEMAS[table].empty_table(), None)
+        return await _record_page(servers, window, limit, after)
     rows, last = await servers.control.run(lambda txn: _control_rows(txn, table, window, limit, after))
     if table is ExportTable.RUNS:
         totals = await ch_spans.run_totals(servers.clickhouse, [row["run_id"] for row in rows])
@@ -74,10 +73,34 @@ async def _span_page(servers: Servers, window: ExportWindow, limit: int, after: 
         f"SELECT {ch_spans.selected(_SPAN_COLUMNS)}, {_SPAN_MOMENT_US} AS moment_us FROM {SPANS} FINAL{prewhere}"
         f" WHERE {' AND '.join(where)} ORDER BY moment_us, trace_id, span_id LIMIT {int(limit)}")
     rows = [{**{name: row[name] for name in _SPAN_COLUMNS}, "truncated": bool(row["truncated"]),
-             "received_at": dt.datetime.strptime(row["received_at"], "%Y-%m-%d %H:%M:%S"),
+             "received_at": _received(row["received_at"]),
              "day": (EPOCH + dt.timedelta(microseconds=row["moment_us"])).date()} for row in found]
     last = (found[-1]["moment_us"], found[-1]["trace_id"], found[-1]["span_id"]) if len(found) == limit else None
     return ExportPage(pa.Table.from_pylist(rows, schema=EXPORT_SCHEMAS[ExportTable.SPANS]), last)
+
+
+_RECORD_MOMENT_US = "intDiv(time_unix_nano, 1000)"
+_RECORD_COLUMNS = [name for name in EXPORT_SCHEMAS[ExportTable.GENAI_LOG_RECORDS].names if name != "day"]
+
+
+async def _record_page(servers: Servers, window: ExportWindow, limit: int, after: tuple[Any, ...] | None) -> ExportPage:
+    where = [f"{_RECORD_MOMENT_US} >= {_micros(window.since)}", f"{_RECORD_MOMENT_US} < {_micros(window.until)}"]
+    prewhere = f" PREWHERE agent_id = {quote(window.agent_id)}" if window.agent_id is not None else ""
+    if after is not None:
+        moment, record_key = after
+        where.append(f"({_RECORD_MOMENT_US} > {int(moment)} OR ({_RECORD_MOMENT_US} = {int(moment)}"
+                     f" AND record_key > {quote(record_key)}))")
+    found = await servers.clickhouse.json_rows(
+        f"SELECT {', '.join(_RECORD_COLUMNS)}, {_RECORD_MOMENT_US} AS moment_us FROM {RECORDS} FINAL{prewhere}"
+        f" WHERE {' AND '.join(where)} ORDER BY moment_us, record_key LIMIT {int(limit)}")
+    rows = [{**{name: row[name] for name in _RECORD_COLUMNS}, "received_at": _received(row["received_at"]),
+             "day": (EPOCH + dt.timedelta(microseconds=row["moment_us"])).date()} for row in found]
+    last = (found[-1]["moment_us"], found[-1]["record_key"]) if len(found) == limit else None
+    return ExportPage(pa.Table.from_pylist(rows, schema=EXPORT_SCHEMAS[ExportTable.GENAI_LOG_RECORDS]), last)
+
+
+def _received(text: str) -> dt.datetime:
+    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
 
 
 def _micros(moment: dt.datetime) -> int:

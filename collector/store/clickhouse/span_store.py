@@ -9,10 +9,13 @@ from collections.abc import Iterator, Sequence
 from kate.collector.completion import CompletedRun, CompletionHub, FollowUps
 from kate.collector.config import QueueConfig
 from kate.collector.errors import Overloaded
-from kate.collector.ingest.decode_logs import GenAiLogRecord
+from kate.collector.ingest.decode_logs import GenAiLogRecord, weight_bytes
+from kate.collector.store.clickhouse import genai_logs
 from kate.collector.store.clickhouse import spans as ch_spans
-from kate.collector.store.clickhouse.servers import Servers, lacks
+from kate.collector.store.clickhouse.servers import Servers
 from kate.collector.store.duckdb.run_texts import batch_texts, texts_of
+from kate.collector.store.genai_folding import FoldSettings, SpanKey, record_times
+from kate.collector.store.postgres import genai_pending
 from kate.collector.store.postgres import runs as pg_runs
 from kate.collector.store.postgres.database import ControlTxn
 from kate.collector.store.span_batch import SpanBatch
@@ -56,10 +59,11 @@ class InFlight:
 
 
 class Spans:
-    def __init__(self, servers: Servers, completions: CompletionHub, in_flight: InFlight) -> None:
+    def __init__(self, servers: Servers, completions: CompletionHub, in_flight: InFlight, fold: FoldSettings) -> None:
         self._servers = servers
         self._completions = completions
         self._in_flight = in_flight
+        self._fold = fold
 
     def require_write_room(self) -> None:
         self._in_flight.require_room()
@@ -79,14 +83,18 @@ class Spans:
             if again:  # roots stored before may come first or last: decided over all of them
                 texts.update(texts_of(await ch_spans.stored_roots(servers.clickhouse, again)))
 
-            def complete(txn: ControlTxn) -> tuple[list[CompletedRun], FollowUps]:
+            def complete(txn: ControlTxn) -> tuple[list[CompletedRun], FollowUps, dict[SpanKey, genai_pending.Window]]:
                 completed = pg_runs.finish_otlp_runs(txn, texts, finishing)
                 pg_runs.update_texts(txn, {run_id: texts[run_id] for run_id in again if run_id in texts})
                 pg_runs.adopt_session_ids(txn, batch)
-                return completed, self._completions.in_transaction(txn, completed)
+                awaited = genai_pending.awaited_among(txn, batch)
+                return completed, self._completions.in_transaction(txn, completed), awaited
 
-            completed, follow_ups = await servers.control.run(complete)
-        follow_ups.run()
+            completed, follow_ups, awaited = await servers.control.run(complete)
+            try:
+                await self._fold_awaited(awaited)
+            finally:
+                follow_ups.run()  # the runs completed whatever the fold does; a retry folds again
         return IngestResult(stored=batch.count, completed_runs=tuple(completed), refused=settled.refused)
 
     async def ingest_upload(self, agent_id: str, run_id: str, batch: SpanBatch) -> IngestResult:
@@ -94,13 +102,39 @@ class Spans:
         with self._in_flight.holding(batch.weight_bytes):
             await servers.control.run(lambda txn: pg_runs.check_running(txn, agent_id, run_id))
             await ch_spans.insert_spans(servers.clickhouse, batch, utc_now())
-            await servers.control.run(lambda txn: pg_runs.adopt_session_ids(txn, batch))
+
+            def adopt(txn: ControlTxn) -> dict[SpanKey, genai_pending.Window]:
+                pg_runs.adopt_session_ids(txn, batch)
+                return genai_pending.awaited_among(txn, batch)
+
+            await self._fold_awaited(await servers.control.run(adopt))
         return IngestResult(stored=batch.count, completed_runs=())
 
     async def ingest_log_records(self, records: Sequence[GenAiLogRecord]) -> StoredLogs:
+        """Store the records, mark their spans as awaited, then fold those already stored
+        (genai_logs.py: why in this order)."""
         if not records:
             return StoredLogs(0)
-        lacks("storing GenAI log records")
+        servers = self._servers
+        windows = record_times(records)
+        with self._in_flight.holding(weight_bytes(records)):
+            stored = await genai_logs.store_records(servers.clickhouse, records, utc_now())
+            await servers.control.run(
+                lambda txn: genai_pending.wait_for_spans(txn, windows, self._fold.pending_max_age_s))
+            await self._fold_awaited(windows)
+        return StoredLogs(stored)
+
+    async def _fold_awaited(self, windows: dict[SpanKey, genai_pending.Window]) -> None:
+        """Fold the records into those of the awaited spans that are stored, and stop awaiting them."""
+        if not windows:
+            return
+        folded = await genai_logs.fold(self._servers.clickhouse, windows, self._fold.max_text_bytes)
+        if folded.found:
+            def settle(txn: ControlTxn) -> None:
+                pg_runs.update_texts(txn, folded.run_texts)
+                genai_pending.stop_waiting(txn, folded.found)
+
+            await self._servers.control.run(settle)
 
     async def run_spans(self, agent_id: str, run_id: str, *, limit: int, after: str | None,
                         span_kind: str | None) -> SpanPage:

@@ -34,13 +34,14 @@ API_SPAN_COLUMNS = (
 )
 _STORED = {"start_time": "start_time_unix_nano", "end_time": "end_time_unix_nano", "status": "status_code"}
 # ClickHouse 18.16 answers a FINAL read of a Distributed table only when every sorting-key
-# column is selected ("Cannot find column ... in source stream"): reads select them all.
-_KEY = ("agent_id", "run_id", "start_ns", "span_id", "trace_id")
+# column is selected, and an ordered one only when the version column is too ("Cannot find
+# column ... in source stream"): reads select them all.
+_FINAL_NEEDS = ("agent_id", "run_id", "start_ns", "span_id", "trace_id", "fold_version")
 
 
 def selected(columns: Sequence[str]) -> str:
-    """The columns, and the sorting key's that a FINAL read of a Distributed table needs."""
-    return ", ".join(dict.fromkeys([*columns, *_KEY]))
+    """The columns, and those that a FINAL read of a Distributed table needs."""
+    return ", ".join(dict.fromkeys([*columns, *_FINAL_NEEDS]))
 
 
 _SELECTED = selected([_STORED.get(name, name) for name in API_SPAN_COLUMNS])
@@ -57,13 +58,14 @@ def spans_json_rows(batch: SpanBatch, received_at: dt.datetime) -> bytes:
         row["truncated"] = 1 if row["truncated"] else 0
         row["received_at"] = received
         row["start_ns"] = start_ns
-        row["start_day"] = _day(start_ns)
+        row["start_day"] = utc_day(start_ns)
         lines.append(json.dumps(row, ensure_ascii=False))
     return ("\n".join(lines) + "\n").encode()
 
 
-def _day(start_ns: int) -> str:
-    seconds = min(max(start_ns // _NS, 0), 4_102_444_799)  # Date holds 1970..2105; 2099-12-31 at most
+def utc_day(unix_ns: int) -> str:
+    """The UTC day of a time, as a Date partition key takes it."""
+    seconds = min(max(unix_ns // _NS, 0), 4_102_444_799)  # Date holds 1970..2105; 2099-12-31 at most
     return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d")
 
 

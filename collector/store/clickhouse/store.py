@@ -11,6 +11,8 @@ An OTLP write is three steps (interfaces.py explains why this order is safe):
 The sender is answered only after step 3 committed. A crash before that leaves no
 acknowledged span: the sender retries, step 1 finds the runs, step 2 stores duplicates that
 reads fold, step 3 completes what is not complete yet.
+Step 3 also finds the batch's spans that GenAI log records wait for; those are folded (inserted
+again with their texts) before the answer (clickhouse/genai_logs.py).
 """
 
 from __future__ import annotations
@@ -23,19 +25,21 @@ from kate.collector.store.clickhouse.run_store import Runs
 from kate.collector.store.clickhouse.schema import create_tables
 from kate.collector.store.clickhouse.servers import Servers
 from kate.collector.store.clickhouse.span_store import InFlight, Spans
+from kate.collector.store.genai_folding import FoldSettings
 from kate.collector.store.postgres.database import ControlDatabase
 
 
 class ClickHouseStore:
     """interfaces.Store over a ClickHouse server or cluster and a PostgreSQL database."""
 
-    def __init__(self, settings: StorageConfig, completions: CompletionHub, queue: QueueConfig) -> None:
+    def __init__(self, settings: StorageConfig, completions: CompletionHub, queue: QueueConfig,
+                 fold: FoldSettings) -> None:
         assert settings.control_url is not None, "checked by the configuration"
         self.clickhouse = ClickHouseClient(settings.clickhouse)
         self.control = ControlDatabase(settings.control_url)
         self.in_flight = InFlight(queue)
         servers = Servers(self.clickhouse, self.control)
-        self._spans = Spans(servers, completions, self.in_flight)
+        self._spans = Spans(servers, completions, self.in_flight, fold)
         self._runs = Runs(servers, completions)
         self._jobs = Jobs(servers, completions)
         self._evaluations = Evaluations(servers)

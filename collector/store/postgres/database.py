@@ -21,7 +21,7 @@ from kate.collector.errors import StoreUnreachable
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MIGRATIONS = ("001_control.sql", "002_jobs.sql", "003_rate_limits.sql")
+MIGRATIONS = ("001_control.sql", "002_jobs.sql", "003_rate_limits.sql", "004_genai_log_pending.sql")
 _MIGRATION_LOCK = 0x6B617465  # pg_advisory_xact_lock key ("kate"): one collector migrates at a time
 _CONNECT_TIMEOUT_S = 5.0
 # Waiting this long for a pooled connection means the server is down or every connection is busy:

@@ -1,6 +1,7 @@
 """GenAI content sent as OTLP log records (docs/mapping.md#genai-content-in-log-records): the
 official instrumentation's records reach the span they name, over HTTP and gRPC, whichever of
-the two arrives first; other logs are dropped and counted; bad GenAI records are rejected.
+the two arrives first; other logs are dropped and counted; bad GenAI records are rejected. On
+both storage engines (the session collector is one per engine; the others are conformance tests).
 
 The real instrumentations run in their own processes (they patch `openai` and set the global
 OpenTelemetry state) against the fake OpenAI server; the ordering cases post hand-built OTLP
@@ -22,25 +23,16 @@ from typing import Any
 import aiohttp
 import pytest
 from google.protobuf import json_format
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest, ExportLogsServiceResponse
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue, KeyValueList
-from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
-from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
 from tests.conftest import StartApp, StartCollector
 from tests.support.fake_openai import REPLY, fake_openai_server
+from tests.support.genai_logs import QUESTION, SYSTEM, logs_body, message_records, span_body
 from tests.support.http import Api
 from tests.support.in_process import InProcessCollector
 from tests.support.otlp_client import JSON, PROTOBUF, post_otlp, run_id_for_trace, run_spans, sql_rows
 from tests.support.server import CollectorProcess
-from tests.support.waiting import evaluated_run
-
-pytestmark = pytest.mark.duckdb_only("GenAI log records")
-
-QUESTION = "What is the capital of France?"
-SYSTEM = "You answer in one sentence."
+from tests.support.waiting import evaluated_run, poll
 
 OPENAI_V2_AGENT = textwrap.dedent("""
     import sys
@@ -161,45 +153,6 @@ def test_the_genai_utility_new_convention_fills_the_llm_span(
 
 # Hand-built requests: which of the span and its records arrives first is the test's choice.
 
-def _any(value: Any) -> AnyValue:
-    if isinstance(value, dict):
-        return AnyValue(kvlist_value=KeyValueList(values=[KeyValue(key=k, value=_any(v)) for k, v in value.items()]))
-    return AnyValue(string_value=str(value))
-
-
-def _resource(agent_id: str) -> Resource:
-    return Resource(attributes=[KeyValue(key="service.name", value=_any(agent_id))])
-
-
-def _span_body(agent_id: str, trace_id: bytes, span_id: bytes, start_ns: int, **attributes: str) -> bytes:
-    span = Span(trace_id=trace_id, span_id=span_id, name="chat gpt-4o-mini", start_time_unix_nano=start_ns,
-                end_time_unix_nano=start_ns + 900_000_000,
-                attributes=[KeyValue(key=k, value=_any(v)) for k, v in
-                            {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini", **attributes}.items()])
-    request = ExportTraceServiceRequest()
-    resource_spans = request.resource_spans.add(resource=_resource(agent_id))
-    resource_spans.scope_spans.add().spans.append(span)
-    return request.SerializeToString()
-
-
-def _message_records(trace_id: bytes, span_id: bytes, start_ns: int) -> list[LogRecord]:
-    """What openai-v2 sends for one call: the prompt's messages, then the choice."""
-    def record(offset_ns: int, name: str, body: dict[str, Any]) -> LogRecord:
-        return LogRecord(time_unix_nano=start_ns + offset_ns, trace_id=trace_id, span_id=span_id, event_name=name,
-                         body=_any(body), attributes=[KeyValue(key="gen_ai.system", value=_any("openai"))])
-    return [record(1_000, "gen_ai.system.message", {"content": SYSTEM}),
-            record(2_000, "gen_ai.user.message", {"content": QUESTION}),
-            record(800_000_000, "gen_ai.choice", {"index": "0", "finish_reason": "stop",
-                                                   "message": {"role": "assistant", "content": REPLY}})]
-
-
-def _logs_body(agent_id: str, records: list[LogRecord]) -> bytes:
-    request = ExportLogsServiceRequest()
-    resource_logs = request.resource_logs.add(resource=_resource(agent_id))
-    resource_logs.scope_logs.add().log_records.extend(records)
-    return request.SerializeToString()
-
-
 async def _post(session: aiohttp.ClientSession, collector: CollectorProcess | InProcessCollector, path: str, body: bytes,
                 content_type: str = PROTOBUF) -> ExportLogsServiceResponse:
     answer = await post_otlp(session, collector.base_url, body, content_type=content_type, path=path)
@@ -228,13 +181,13 @@ async def test_records_before_after_or_around_their_span_give_the_same_span(
         for index, (name, steps) in enumerate(orders.items()):
             start_ns = 1_760_000_000_000_000_000 + index * 3_600_000_000_000
             trace_id, span_id = os.urandom(16), os.urandom(8)
-            records = _message_records(trace_id, span_id, start_ns)
+            records = message_records(trace_id, span_id, start_ns)
             halves = [records[:2], records[2:]]  # the prompt in one export, the choice in another
             for step in steps:
                 if step == "span":
-                    await _post(session, collector, "/v1/traces", _span_body(agent_id, trace_id, span_id, start_ns))
+                    await _post(session, collector, "/v1/traces", span_body(agent_id, trace_id, span_id, start_ns))
                 else:
-                    await _post(session, collector, "/v1/logs", _logs_body(agent_id, halves.pop(0)))
+                    await _post(session, collector, "/v1/logs", logs_body(agent_id, halves.pop(0)))
             results[name] = _span_row(collector, trace_id)
     expected = [f"system: {SYSTEM}\nuser: {QUESTION}", REPLY, False, "LLM"]
     assert results == {name: expected for name in orders}
@@ -245,8 +198,8 @@ async def test_a_text_the_span_carries_itself_wins(collector: CollectorProcess, 
     async with aiohttp.ClientSession() as session:
         for span_first in (True, False):
             trace_id, span_id = os.urandom(16), os.urandom(8)
-            span = _span_body(agent_id, trace_id, span_id, start_ns, **{"input.value": "the span's own prompt"})
-            logs = _logs_body(agent_id, _message_records(trace_id, span_id, start_ns))
+            span = span_body(agent_id, trace_id, span_id, start_ns, **{"input.value": "the span's own prompt"})
+            logs = logs_body(agent_id, message_records(trace_id, span_id, start_ns))
             for path, body in ([("/v1/traces", span), ("/v1/logs", logs)] if span_first
                                else [("/v1/logs", logs), ("/v1/traces", span)]):
                 await _post(session, collector, path, body)
@@ -258,10 +211,10 @@ async def test_a_retried_log_export_adds_no_record_and_no_repeated_text(
 ) -> None:
     start_ns = 1_760_200_000_000_000_000
     trace_id, span_id = os.urandom(16), os.urandom(8)
-    logs = _logs_body(agent_id, _message_records(trace_id, span_id, start_ns))
+    logs = logs_body(agent_id, message_records(trace_id, span_id, start_ns))
     async with aiohttp.ClientSession() as session:
         await _post(session, collector, "/v1/logs", logs)
-        await _post(session, collector, "/v1/traces", _span_body(agent_id, trace_id, span_id, start_ns))
+        await _post(session, collector, "/v1/traces", span_body(agent_id, trace_id, span_id, start_ns))
         await _post(session, collector, "/v1/logs", logs)  # an exporter retrying after a lost answer
     assert _span_row(collector, trace_id)[:2] == [f"system: {SYSTEM}\nuser: {QUESTION}", REPLY]
     ((count,),) = sql_rows(collector.base_url, "SELECT count(*) FROM genai_log_records WHERE trace_id = ?",
@@ -273,13 +226,13 @@ async def test_records_of_another_agent_never_reach_the_span(collector: Collecto
     start_ns = 1_760_300_000_000_000_000
     trace_id, span_id = os.urandom(16), os.urandom(8)
     async with aiohttp.ClientSession() as session:
-        await _post(session, collector, "/v1/traces", _span_body(agent_id, trace_id, span_id, start_ns))
+        await _post(session, collector, "/v1/traces", span_body(agent_id, trace_id, span_id, start_ns))
         await _post(session, collector, "/v1/logs",
-                    _logs_body(agent_id + "-other", _message_records(trace_id, span_id, start_ns)))
+                    logs_body(agent_id + "-other", message_records(trace_id, span_id, start_ns)))
     assert _span_row(collector, trace_id)[:2] == [None, None]
-    ((agents,),) = sql_rows(collector.base_url, "SELECT list(DISTINCT agent_id) FROM genai_log_records"
-                            " WHERE trace_id = ?", [trace_id.hex()])
-    assert agents == [agent_id + "-other"]
+    agents = sql_rows(collector.base_url, "SELECT DISTINCT agent_id FROM genai_log_records WHERE trace_id = ?",
+                      [trace_id.hex()])
+    assert agents == [[agent_id + "-other"]]
 
 
 def _log_counts(collector: CollectorProcess) -> dict[str, float]:
@@ -334,24 +287,38 @@ async def test_a_logs_body_that_is_not_otlp_is_refused(collector: CollectorProce
     assert wrong_type.status == 415
 
 
-async def test_retention_deletes_the_records_of_the_spans_it_deletes(
-    start_collector: StartCollector, tmp_path: Path
-) -> None:
-    db = tmp_path / "retention.duckdb"
-    collector = start_collector(db, config={"evaluation": {"enabled": False}})
+@pytest.mark.conformance
+async def test_retention_deletes_the_records_of_the_spans_it_deletes(start_collector: StartCollector) -> None:
+    age_s = 3.0  # a tiny max_age_days: the run comes due while the test watches
+    collector = start_collector(config={"evaluation": {"enabled": False}, "retention": {
+        "max_age_days": age_s / 86_400, "interval_s": 1, "max_age_days_by_agent": {"kept": 0}}})
     start_ns = 1_760_500_000_000_000_000
-    trace_id, span_id = os.urandom(16), os.urandom(8)  # a root span: its run completes at once
+    traces = {"pruned": (os.urandom(16), os.urandom(8)), "kept": (os.urandom(16), os.urandom(8))}  # root spans
+    run_id = run_id_for_trace(int.from_bytes(traces["pruned"][0], "big"))
     async with aiohttp.ClientSession() as session:
-        await _post(session, collector, "/v1/logs", _logs_body("pruned", _message_records(trace_id, span_id, start_ns)))
-        await _post(session, collector, "/v1/traces", _span_body("pruned", trace_id, span_id, start_ns))
-    run = sql_rows(collector.base_url, "SELECT user_input, output FROM runs WHERE agent_id = 'pruned'")
-    assert run == [[f"system: {SYSTEM}\nuser: {QUESTION}", REPLY]]  # the root span's texts are the run's
-    assert collector.stop() == 0
-    done = subprocess.run([sys.executable, "-m", "kate.collector", "prune", "--db", str(db), "--max-age-days",
-                           str(0.001 / 86_400)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    again = start_collector(db)
-    assert sql_rows(again.base_url, "SELECT count(*) FROM genai_log_records") == [[0]]
+        for agent, (trace_id, span_id) in traces.items():
+            await _post(session, collector, "/v1/logs", logs_body(agent, message_records(trace_id, span_id, start_ns)))
+            await _post(session, collector, "/v1/traces", span_body(agent, trace_id, span_id, start_ns))
+        api = Api(collector.base_url, session)
+        run = (await api.call("GET", f"/agents/pruned/runs/{run_id}")).body
+        assert (run["user_input"], run["output"]) == (f"system: {SYSTEM}\nuser: {QUESTION}", REPLY)  # the root's texts
+
+        async def run_status() -> int:
+            return (await api.call("GET", f"/agents/pruned/runs/{run_id}")).status
+
+        await poll(run_status, lambda status: status == 404, what="the expired run to be deleted", timeout_s=60)
+
+    def records(agent: str) -> int:
+        return int(sql_rows(collector.base_url, "SELECT count(*) FROM genai_log_records WHERE trace_id = ?",
+                            [traces[agent][0].hex()])[0][0])
+
+    # On ClickHouse the records go by a mutation, applied in the background: polled, bounded.
+    await poll(lambda: _now(records("pruned")), lambda count: count == 0, what="the records to be deleted", timeout_s=30)
+    assert records("kept") == 3
+
+
+async def _now(value: int) -> int:
+    return value
 
 
 async def test_kate_export_writes_the_records_of_a_window(collector: CollectorProcess, agent_id: str,
@@ -359,7 +326,7 @@ async def test_kate_export_writes_the_records_of_a_window(collector: CollectorPr
     start_ns = 1_764_547_200_000_000_000  # 2025-12-01T00:00:00Z
     trace_id, span_id = os.urandom(16), os.urandom(8)
     async with aiohttp.ClientSession() as session:
-        await _post(session, collector, "/v1/logs", _logs_body(agent_id, _message_records(trace_id, span_id, start_ns)))
+        await _post(session, collector, "/v1/logs", logs_body(agent_id, message_records(trace_id, span_id, start_ns)))
     done = subprocess.run([sys.executable, "-m", "kate.collector", "export", "--url", collector.base_url,
                            "--since", "2025-12-01T00:00:00Z", "--until", "2025-12-02T00:00:00Z", "--agent", agent_id,
                            "--format", "jsonl", "--out", str(tmp_path / "out")],
@@ -371,6 +338,7 @@ async def test_kate_export_writes_the_records_of_a_window(collector: CollectorPr
     assert json.loads(rows[1]["body"]) == {"content": QUESTION} and rows[0]["span_id"] == span_id.hex()
 
 
+@pytest.mark.conformance
 async def test_with_an_evaluation_delay_log_records_after_the_root_span_are_evaluated(start_app: StartApp) -> None:
     """A bare LLM call is its own run's root: its span completes the run, and its records, sent
     after it, give the run its output. evaluation.delay_s lets final_output see that output."""
@@ -379,10 +347,10 @@ async def test_with_an_evaluation_delay_log_records_after_the_root_span_are_eval
     start_ns = time.time_ns()
     run_id = run_id_for_trace(int.from_bytes(trace_id, "big"))
     async with aiohttp.ClientSession() as session:
-        await _post(session, server, "/v1/traces", _span_body("delayed", trace_id, span_id, start_ns))
+        await _post(session, server, "/v1/traces", span_body("delayed", trace_id, span_id, start_ns))
         api = Api(server.base_url, session)
         assert (await api.call("GET", f"/agents/delayed/runs/{run_id}")).body["evaluation_status"] == "pending"
-        await _post(session, server, "/v1/logs", _logs_body("delayed", _message_records(trace_id, span_id, start_ns)))
+        await _post(session, server, "/v1/logs", logs_body("delayed", message_records(trace_id, span_id, start_ns)))
         run = await evaluated_run(api, "delayed", run_id, timeout_s=30)
     assert run["output"] == REPLY
     final_output = next(score for score in run["scores"] if score["evaluator"] == "final_output")

@@ -5,17 +5,21 @@ on both over the same spans, stored twice (as a retry would), and must return th
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kate.collector.ingest.decode_logs import GenAiLogRecord
+from kate.collector.store.clickhouse import genai_logs
 from kate.collector.store.clickhouse import spans as ch_spans
 from kate.collector.store.clickhouse.analysis import run_readonly_query
 from kate.collector.store.clickhouse.client import ClickHouseClient
 from kate.collector.store.clickhouse.schema import create_tables
 from kate.collector.store.engine_settings import ClickHouseConfig
+from kate.collector.store.genai_folding import record_times
 from kate.collector.store.span_batch import SpanBatch
 from kate.collector.store.values import AgentSpanFilter, SpanOrder
 from kate.schema.record import SpanRecord
@@ -46,6 +50,24 @@ def span(index: int, run_id: str, **values: Any) -> SpanRecord:
 
 
 BATCH = SpanBatch.of([span(index, RUNS[index % 2]) for index in range(24)])
+# GenAI log records for a root span with its own input and no output (span 0), and for an LLM
+# span without texts that arrives after them (span 30).
+LATE = SpanBatch.of([span(30, "run-2", input_text=None, output_text=None, parent_span_id="0" * 15 + "2")])
+
+
+def record(index: int, span_index: int, run_id: str, name: str, body: dict[str, Any]) -> GenAiLogRecord:
+    return GenAiLogRecord(f"record-{index}", f"{RUNS.index(run_id) + 1:032x}", f"{span_index:016x}", AGENT, name,
+                          START + index, index, None, json.dumps(body), '{"gen_ai.system": "openai"}', "{}", "scope")
+
+
+def choice(content: str) -> dict[str, Any]:
+    return {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+
+
+RECORDS = [record(1, 0, "run-1", "gen_ai.user.message", {"content": "from the logs"}),
+           record(2, 0, "run-1", "gen_ai.choice", choice("the logged answer")),
+           record(3, 30, "run-2", "gen_ai.user.message", {"content": "late question \u00e9 'q'"}),
+           record(4, 30, "run-2", "gen_ai.choice", choice("late answer"))]
 
 
 @pytest.fixture
@@ -71,6 +93,16 @@ async def answers(client: Any) -> dict[str, Any]:
     await ch_spans.insert_spans(client, BATCH, received)
     await ch_spans.insert_spans(client, BATCH, received)  # a retry: reads must fold it
     found: dict[str, Any] = {}
+    found["records stored"] = [await genai_logs.store_records(client, RECORDS, received) for _ in range(2)]
+    windows = record_times(RECORDS)
+    before_span = await genai_logs.fold(client, windows, max_text_bytes=10_000)
+    await ch_spans.insert_spans(client, LATE, received)
+    after_span = await genai_logs.fold(client, windows, max_text_bytes=10_000)
+    await ch_spans.insert_spans(client, LATE, received)  # a retry of the span as sent: the fold must win
+    found["folds"] = [(sorted(folded.found), folded.run_texts) for folded in (before_span, after_span)]
+    found["records"] = await run_readonly_query(
+        client, "SELECT span_id, event_name, body FROM genai_log_records WHERE agent_id = ? ORDER BY time_unix_nano",
+        [AGENT], max_rows=10, max_bytes=10_000, timeout_s=10)
     for run_id in RUNS:
         first = await ch_spans.run_span_page(client, AGENT, run_id, limit=5, after=None, span_kind=None)
         second = await ch_spans.run_span_page(client, AGENT, run_id, limit=50, after=first.next_cursor, span_kind=None)
@@ -105,14 +137,26 @@ async def test_the_engines_queries_answer_alike_on_clickhouse_18_16_and_current(
     embedded = await answers(embedded_client)
 
     assert on_server["totals"]["run-1"]["span_count"] == 12  # each span once, though stored twice
+    assert on_server["records stored"] == [4, 0]
+    (root_key,), root_texts = on_server["folds"][0]
+    assert root_key.span_id == f"{0:016x}"
+    assert root_texts["run-1"].output == "a10"  # recomputed over every root: the last to end (ties: span id) wins
+    assert [key.span_id for key in on_server["folds"][1][0]] == [f"{0:016x}", f"{30:016x}"]
+    spans = {row[7]: row for page in on_server["run-2"][0][:2] for row in page}
+    assert spans[f"{30:016x}"][2:4] == ("user: late question \u00e9 'q'", "late answer")
+    root = next(row for page in on_server["run-1"][0][:2] for row in page if row[7] == f"{0:016x}")
+    assert root[2:4] == ("q0 \u00e9\u4e2d 'quoted' \\ back", "the logged answer")  # its own input stays
     assert len(on_server["run-1"][0][0]) + len(on_server["run-1"][0][1]) == 12
     for key in on_server:
-        assert to_12_digits(embedded[key]) == to_12_digits(on_server[key]), key
+        assert to_12_digits(embedded[key]) == to_12_digits(on_server[key])
 
 
 def to_12_digits(value: Any) -> Any:
     """Floats to 12 significant digits: 18.16 parses a float's decimal text to within one ulp
-    (2.2e-05 is stored as 2.2000000000000003e-05), current releases exactly; nothing else may differ."""
+    (2.2e-05 is stored as 2.2000000000000003e-05), current releases exactly, and a span that GenAI
+    log records are folded into is parsed again; nothing else may differ. /sql answers are JSON."""
+    if isinstance(value, bytes):
+        return to_12_digits(json.loads(value))
     if isinstance(value, float):
         return float(f"{value:.12g}")
     if isinstance(value, (list, tuple)):
