@@ -1,7 +1,8 @@
 """The retention pass (docs/operations.md#retention): find the finished runs past their age or
 past the byte cap, oldest first, and delete them in slices of `retention.slice_runs` runs, one
 write transaction each, so that ingestion's writes queue between slices rather than behind the
-whole pass. Runs in the background every `retention.interval_s`; `kate prune` runs one pass.
+whole pass (or in the slices the engine asks for: RetentionStore.runs_per_delete). Runs in the
+background every `retention.interval_s`; `kate prune` runs one pass.
 """
 
 from __future__ import annotations
@@ -59,9 +60,10 @@ class Pruner:
         """Delete what plan() finds, slice by slice; the counts deleted."""
         plan = await self.plan()
         ids = [run.run_id for run in plan.runs]
+        slice_runs = self._store.runs_per_delete or self._config.slice_runs
         total = Deleted()
-        for start in range(0, len(ids), self._config.slice_runs):
-            chunk = ids[start : start + self._config.slice_runs]
+        for start in range(0, len(ids), slice_runs):
+            chunk = ids[start : start + slice_runs]
             deleted = await self._store.delete_runs(chunk)
             metrics.RETENTION_DELETED_RUNS.inc(deleted.runs)
             metrics.RETENTION_DELETED_SPANS.inc(deleted.spans)

@@ -183,6 +183,12 @@ class AnalysisStore(Protocol):
 
 
 class RetentionStore(Protocol):
+    @property
+    def runs_per_delete(self) -> int | None:
+        """How many runs one delete_runs call should take: None for retention.slice_runs (one
+        write transaction each, so ingestion's writes go between slices), or the engine's own
+        number when each call costs the same whatever its size."""
+
     async def data_size(self) -> DataSize: ...
 
     async def expired_runs(self, default_cutoff: dt.datetime | None,

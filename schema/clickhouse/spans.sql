@@ -4,7 +4,9 @@
 --
 -- The columns of the DuckDB spans table, in its order, with four added:
 --   start_ns      coalesce(start_time_unix_nano, 0): the sort key;
---   start_day     the UTC day of start_ns: one partition per day, so retention drops partitions;
+--   start_day     the UTC day of start_ns: one partition per day. A span's retries and folds land in
+--                 its partition (ReplacingMergeTree deduplicates within one); reads of a time
+--                 range skip the other days.
 --   fold_version  how many GenAI log records were folded into this copy of the span (0: none);
 --   log_texts     which texts came from those records: 1 input_text, 2 output_text.
 -- ReplacingMergeTree over (agent_id, run_id, start_ns, span_id, trace_id): a span sent twice

@@ -21,11 +21,14 @@ import aiohttp
 from kate.collector.errors import StoreUnreachable
 from kate.collector.store.engine_settings import ClickHouseConfig
 
-# Sent with every request; each exists on 18.16 and on current releases.
+# Sent with every request; each exists on 18.16 and on current releases. max_query_size: Kate's
+# own statements name up to 10,000 runs as literals (retention: about 400 KB), past the 256 KiB
+# that ClickHouse parses by default; /sql bodies are capped by server.max_body_bytes before that.
 _ALWAYS = {
     "output_format_json_quote_64bit_integers": "0",
     "output_format_json_quote_denormals": "0",
     "allow_experimental_low_cardinality_type": "1",
+    "max_query_size": str(16 * 2**20),
 }
 
 

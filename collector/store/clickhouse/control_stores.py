@@ -126,6 +126,9 @@ class RateLimits:
 
 
 
+RUNS_PER_DELETE = 10_000  # the runs of a default retention pass (200 a slice, 50 slices)
+
+
 class Retention:
     """Retention: runs are chosen and deleted on the control store, their spans' GenAI log records
     and then their spans by mutations on ClickHouse first (a pass that stops in between leaves
@@ -133,6 +136,12 @@ class Retention:
 
     def __init__(self, servers: Servers) -> None:
         self._servers = servers
+
+    @property
+    def runs_per_delete(self) -> int:
+        """A whole pass at once: each call is one mutation per node, and a mutation rewrites every
+        part it touches whatever the number of runs, so many small ones cost many rewrites."""
+        return RUNS_PER_DELETE
 
     async def data_size(self) -> DataSize:
         clickhouse_bytes, spans = await ch_spans.stored_bytes(self._servers.clickhouse)

@@ -49,7 +49,6 @@ from kate.schema.record import SpanEvent
 Window = tuple[int, int]  # the (first, last) time of a span's records
 INPUT_FROM_LOGS, OUTPUT_FROM_LOGS = 1, 2  # the bits of spans.log_texts
 _INSERT_SETTINGS = {"insert_distributed_sync": "1"}
-_MUTATION_PAIRS = 1_000  # (trace_id, span_id) literals per retention mutation: well inside max_query_size
 
 
 async def store_records(client: ClickHouseClient, records: Sequence[GenAiLogRecord], received_at: dt.datetime) -> int:
@@ -157,17 +156,17 @@ async def _records_of(client: ClickHouseClient, spans: Mapping[SpanKey, dict[str
 
 async def delete_records_of_runs(client: ClickHouseClient, run_ids: Sequence[str]) -> None:
     """Delete the records of the runs' spans (retention, before it deletes those spans): one
-    ALTER ... DELETE mutation per node and thousand spans, only for spans that have records."""
+    ALTER ... DELETE mutation per node, only when some of the spans have records. The spans are
+    named as literals: a mutation runs in the background, after the spans themselves are gone."""
     if not run_ids:
         return
     pairs = await client.json_rows(
         f"SELECT DISTINCT trace_id, span_id FROM {RECORDS} WHERE (trace_id, span_id) GLOBAL IN"
         f" (SELECT trace_id, span_id FROM {SPANS} PREWHERE run_id IN {quote_list(list(run_ids))})")
-    local = RECORDS_LOCAL if client.config.cluster is not None else RECORDS
-    for start in range(0, len(pairs), _MUTATION_PAIRS):
-        chunk = [(pair["trace_id"], pair["span_id"]) for pair in pairs[start:start + _MUTATION_PAIRS]]
-        await client.on_every_node(
-            f"ALTER TABLE {client.config.database}.{local} DELETE WHERE (trace_id, span_id) IN {_tuples(chunk)}")
+    if pairs:
+        local = RECORDS_LOCAL if client.config.cluster is not None else RECORDS
+        spans = _tuples([(pair["trace_id"], pair["span_id"]) for pair in pairs])
+        await client.on_every_node(f"ALTER TABLE {client.config.database}.{local} DELETE WHERE (trace_id, span_id) IN {spans}")
 
 
 def _tuples(rows: Sequence[tuple[str, ...]]) -> str:

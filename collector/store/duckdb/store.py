@@ -280,6 +280,10 @@ class _Retention:
     def __init__(self, database: Database) -> None:
         self._database = database
 
+    @property
+    def runs_per_delete(self) -> None:
+        return None  # retention.slice_runs: each slice is a write transaction
+
     async def data_size(self) -> DataSize:
         return await self._database.read(retention.data_size)
 
