@@ -3,7 +3,10 @@
 Subscribed to the CompletionHub: admission is written in the transaction that completes the
 run, and evaluating never blocks whoever completed it; no evaluator's failure or hang escapes
 its own result. Owns the asyncio tasks only: the state (pending, cooldown clock, scores) lives
-in the store, so evaluations admitted before a stop or crash are resumed at the next start.
+in the store, so evaluations admitted before a stop or crash are resumed: at start, and then
+every evaluation.resume_interval_s, which takes over those of another collector that died.
+An evaluation runs only under the store's claim on it, so it runs once however many
+collectors find it pending (EvaluationStore.claim).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
+from kate.collector.background import BackgroundTask
 from kate.collector.completion import AfterCommit, CompletedRun
 from kate.collector.errors import NotFound, Overloaded
 from kate.collector.evaluation.checks import builtin_evaluators
@@ -56,6 +60,8 @@ class EvaluationScheduler:
         self._policy = CooldownPolicy(settings.cooldown_s, dict(settings.cooldown_s_by_agent))
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight: set[str] = set()  # evaluation ids this process is evaluating or about to
+        self._resume = BackgroundTask(self._resume_pending)
         self._running = False
 
     async def start(self) -> None:
@@ -63,13 +69,13 @@ class EvaluationScheduler:
         self._running = True
         if not self._evaluators:
             logger.warning("evaluation: no evaluator is enabled; every evaluation will fail")
-        for ticket in await self._store.pending():
-            self._spawn(self._evaluate(ticket))
+        self._resume.start()
 
     async def stop(self) -> None:
         """Cancel running evaluations (they stay pending and resume at the next start); close
         evaluators' clients. Safe to call twice."""
         self._running = False
+        await self._resume.stop()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -111,7 +117,38 @@ class EvaluationScheduler:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _resume_pending(self) -> None:
+        """Evaluate the pending evaluations nobody holds, now and every resume_interval_s."""
+        while True:
+            try:
+                for ticket in await self._store.pending():
+                    if ticket.evaluation_id not in self._in_flight:
+                        self._spawn(self._evaluate(ticket))
+            except Exception as exc:  # loop boundary: the store is away; the next look tries again
+                logger.warning("evaluation: could not look for pending evaluations: %s", exc)
+            await asyncio.sleep(self._settings.resume_interval_s)
+
     async def _evaluate(self, ticket: Ticket, *, delay_s: float = 0.0) -> None:
+        if ticket.evaluation_id in self._in_flight:
+            return
+        self._in_flight.add(ticket.evaluation_id)
+        try:
+            if not await self._store.claim(ticket):  # recorded meanwhile, or another collector has it
+                return
+            try:
+                await self._evaluate_claimed(ticket, delay_s)
+            finally:
+                await self._release(ticket)
+        finally:
+            self._in_flight.discard(ticket.evaluation_id)
+
+    async def _release(self, ticket: Ticket) -> None:
+        try:
+            await self._store.release(ticket)
+        except Exception as exc:  # the claim goes with the store's session anyway
+            logger.warning("evaluation: could not release run %s: %s", ticket.run_id, exc)
+
+    async def _evaluate_claimed(self, ticket: Ticket, delay_s: float) -> None:
         if delay_s > 0:  # pending meanwhile; a stop cancels the wait and the next start resumes it
             await asyncio.sleep(delay_s)
         async with self._slots:

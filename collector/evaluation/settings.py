@@ -79,6 +79,9 @@ class EvaluationConfig:
     # root span: GenAI log records, other services' spans (docs/evaluation.md#when-a-run-is-evaluated).
     delay_s: float = 0.0
     max_concurrency: int = 4
+    # How often a collector looks for pending evaluations that no running collector holds (their
+    # collector stopped or died) and takes them over; at start it looks at once.
+    resume_interval_s: float = 30.0
     evaluator_timeout_s: float = 60.0
     max_spans: int = 10_000
     builtin: BuiltinEvaluatorsConfig = field(default_factory=BuiltinEvaluatorsConfig)
@@ -101,6 +104,8 @@ def check_evaluation(config: EvaluationConfig) -> list[str]:
         problems.append("evaluation.cooldown_s must be 0 or more")
     if not 0 <= config.delay_s <= 3600:
         problems.append("evaluation.delay_s must be from 0 to 3600 seconds")
+    if not 0.1 <= config.resume_interval_s <= 3600:
+        problems.append("evaluation.resume_interval_s must be from 0.1 to 3600 seconds")
     problems += [f"evaluation.cooldown_s_by_agent.{agent} must be 0 or more"
                  for agent, seconds in config.cooldown_s_by_agent.items() if seconds < 0]
     problems += [f"evaluation.{path}.weight must be 0 or more" for path, weight in _weights(config) if weight < 0]

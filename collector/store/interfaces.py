@@ -159,7 +159,16 @@ class EvaluationStore(Protocol):
         """Admit an evaluation regardless of cooldown (NotFound, RunNotFinished)."""
 
     async def pending(self) -> list[Ticket]:
-        """Evaluations admitted and not recorded (resumed at start)."""
+        """Evaluations admitted and not recorded (resumed at start, and then taken over from
+        collectors that stopped or died)."""
+
+    async def claim(self, ticket: Ticket) -> bool:
+        """Take the ticket to evaluate it now: False when it is no longer pending (recorded, or
+        superseded) or when another collector holds it. Held until release(), or until this
+        process ends, so that an evaluation runs once however many collectors resume it."""
+
+    async def release(self, ticket: Ticket) -> None:
+        """Give a claimed ticket back (recorded, or stopping: then another may take it)."""
 
     async def subject(self, run_id: str, max_spans: int) -> EvaluationSubject:
         """What evaluators read: the run and at most max_spans of its spans."""

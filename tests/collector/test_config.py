@@ -135,6 +135,7 @@ def test_defaults_without_a_file_or_environment() -> None:
     ({"ingest": {"decode_workers": -1}}, "ingest.decode_workers must be 0 or more"),
     ({"server": {"port": True}}, "server.port must be a number, got True"),
     ({"evaluation": {"delay_s": -1}}, "evaluation.delay_s must be from 0 to 3600 seconds"),
+    ({"evaluation": {"resume_interval_s": 0}}, "evaluation.resume_interval_s must be from 0.1 to 3600 seconds"),
 ])
 def test_wrong_files_are_refused_naming_the_key(tree: dict[str, object], message: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -28,6 +28,7 @@ SLOW_S = 2.0  # past the 1 s judge timeout of the tests
 class FakeJudge:
     url: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)
+    slow_s: float = SLOW_S  # how long a [slow] request takes
 
     async def chat_completions(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -36,7 +37,7 @@ class FakeJudge:
         if "[http500]" in prompt:
             return web.json_response({"error": {"message": "the judge is down"}}, status=500)
         if "[slow]" in prompt:
-            await asyncio.sleep(SLOW_S)
+            await asyncio.sleep(self.slow_s)
         content = next((answer for tag, answer in ANSWERS.items() if tag in prompt), "0.5")
         return web.json_response({
             "id": "chatcmpl-judge", "object": "chat.completion", "created": 1_700_000_000, "model": body["model"],
@@ -46,8 +47,8 @@ class FakeJudge:
 
 
 @contextmanager
-def fake_judge() -> Iterator[FakeJudge]:
-    judge = FakeJudge()
+def fake_judge(slow_s: float = SLOW_S) -> Iterator[FakeJudge]:
+    judge = FakeJudge(slow_s=slow_s)
     loop = asyncio.new_event_loop()
     started = threading.Event()
     app = web.Application()

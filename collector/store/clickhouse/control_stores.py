@@ -21,6 +21,7 @@ from kate.collector.store.postgres import jobs as pg_jobs
 from kate.collector.store.postgres import rate_limits as pg_rate_limits
 from kate.collector.store.postgres import retention as pg_retention
 from kate.collector.store.postgres.database import ControlDatabase, ControlTxn
+from kate.collector.store.postgres.evaluation_locks import EvaluationLocks
 from kate.collector.store.values import (
     Claim,
     ClaimRequest,
@@ -71,8 +72,9 @@ class Jobs:
 
 
 class Evaluations:
-    def __init__(self, servers: Servers) -> None:
+    def __init__(self, servers: Servers, locks: EvaluationLocks) -> None:
         self._servers = servers
+        self._locks = locks
 
     def admit(self, scope: WriteScope, runs: Sequence[CompletedRun], policy: CooldownPolicy) -> list[Ticket]:
         return pg_evaluations.admit_evaluations(cast(ControlTxn, scope), runs, policy, utc_now())
@@ -83,6 +85,23 @@ class Evaluations:
 
     async def pending(self) -> list[Ticket]:
         return await self._servers.control.run(pg_evaluations.list_pending)
+
+    async def claim(self, ticket: Ticket) -> bool:
+        """The ticket's lock, then a look that it is still pending: a collector that took it
+        after another recorded it finds it done (evaluation_locks.py)."""
+        if not await self._locks.try_lock(ticket.evaluation_id):
+            return False
+        try:
+            pending = await self._servers.control.run(lambda txn: pg_evaluations.is_pending(txn, ticket))
+        except BaseException:
+            await self._locks.unlock(ticket.evaluation_id)
+            raise
+        if not pending:
+            await self._locks.unlock(ticket.evaluation_id)
+        return pending
+
+    async def release(self, ticket: Ticket) -> None:
+        await self._locks.unlock(ticket.evaluation_id)
 
     async def subject(self, run_id: str, max_spans: int) -> EvaluationSubject:
         run = await self._servers.control.run(lambda txn: pg_evaluations.run_facts(txn, run_id))

@@ -27,6 +27,7 @@ from kate.collector.store.clickhouse.servers import Servers
 from kate.collector.store.clickhouse.span_store import InFlight, Spans
 from kate.collector.store.genai_folding import FoldSettings
 from kate.collector.store.postgres.database import ControlDatabase
+from kate.collector.store.postgres.evaluation_locks import EvaluationLocks
 
 
 class ClickHouseStore:
@@ -42,7 +43,8 @@ class ClickHouseStore:
         self._spans = Spans(servers, completions, self.in_flight, fold)
         self._runs = Runs(servers, completions)
         self._jobs = Jobs(servers, completions)
-        self._evaluations = Evaluations(servers)
+        self.evaluation_locks = EvaluationLocks(settings.control_url)
+        self._evaluations = Evaluations(servers, self.evaluation_locks)
         self._analysis = Analysis(servers)
         self._retention = Retention(servers)
         self._rate_limits = RateLimits(self.control)
@@ -95,6 +97,7 @@ class ClickHouseStore:
     async def stop(self) -> None:
         if self._open:
             self._open = False
+            await self.evaluation_locks.close()
             self.control.close()
             await self.clickhouse.close()
 

@@ -127,6 +127,12 @@ def record_evaluation(txn: WriteTxn, outcome: Outcome, now: dt.datetime) -> bool
     return True
 
 
+def is_pending(cursor: duckdb.DuckDBPyConnection, ticket: Ticket) -> bool:
+    """Whether the ticket is still its run's evaluation, and not recorded yet."""
+    rows = cursor.execute("SELECT evaluation_id, evaluation_status FROM runs WHERE run_id = ?", [ticket.run_id]).fetchall()
+    return bool(rows) and rows[0] == (ticket.evaluation_id, EvaluationStatus.PENDING.value)
+
+
 def list_pending(cursor: duckdb.DuckDBPyConnection) -> list[Ticket]:
     """Admitted evaluations that never finished (the collector stopped first), oldest first."""
     rows = cursor.execute(

@@ -251,6 +251,13 @@ class _Evaluations:
     async def pending(self) -> list[Ticket]:
         return await self._database.read(evaluations.list_pending)
 
+    async def claim(self, ticket: Ticket) -> bool:
+        # One process writes the file: still pending is enough (the scheduler runs a ticket once).
+        return await self._database.read(lambda c: evaluations.is_pending(c, ticket))
+
+    async def release(self, ticket: Ticket) -> None:
+        return None
+
     async def subject(self, run_id: str, max_spans: int) -> EvaluationSubject:
         return await self._database.read(lambda c: evaluations.load_subject(c, run_id, max_spans))
 

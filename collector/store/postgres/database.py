@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 MIGRATIONS = ("001_control.sql", "002_jobs.sql", "003_rate_limits.sql", "004_genai_log_pending.sql")
 _MIGRATION_LOCK = 0x6B617465  # pg_advisory_xact_lock key ("kate"): one collector migrates at a time
-_CONNECT_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 5.0
 # Waiting this long for a pooled connection means the server is down or every connection is busy:
 # either way the request answers 503 store_unreachable rather than stalling the sender.
 _POOL_WAIT_S = 3.0
@@ -58,15 +58,15 @@ class ControlDatabase:
         # requests after an outage succeed instead of failing on stale connections.
         self._pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=max_connections, open=False,
                                                  timeout=_POOL_WAIT_S, check=psycopg_pool.ConnectionPool.check_connection,
-                                                 kwargs={"connect_timeout": int(_CONNECT_TIMEOUT_S)})
+                                                 kwargs={"connect_timeout": int(CONNECT_TIMEOUT_S)})
 
     def open(self) -> None:
         """Connect and bring the schema up to date (StoreUnreachable when the server is down)."""
         try:
-            self._pool.open(wait=True, timeout=_CONNECT_TIMEOUT_S)
+            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
         except psycopg_pool.PoolTimeout as exc:
             self._pool.close()
-            raise StoreUnreachable(f"PostgreSQL at {_where(self.url)} did not answer: {exc}") from None
+            raise StoreUnreachable(f"PostgreSQL at {server_of(self.url)} did not answer: {exc}") from None
         self.transaction(_migrate)
 
     def close(self) -> None:
@@ -82,7 +82,7 @@ class ControlDatabase:
                 txn = ControlTxn(connection)
                 result = operation(txn)
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
-            raise StoreUnreachable(f"PostgreSQL at {_where(self.url)} did not answer: {_first_line(exc)}") from None
+            raise StoreUnreachable(f"PostgreSQL at {server_of(self.url)} did not answer: {first_line(exc)}") from None
         for action in txn._after_commit:
             action()
         return result
@@ -101,10 +101,10 @@ def _migrate(txn: ControlTxn) -> None:
     txn.execute(folder.joinpath("views.sql").read_text(encoding="utf-8"))
 
 
-def _where(url: str) -> str:
+def server_of(url: str) -> str:
     info = psycopg.conninfo.conninfo_to_dict(url)
     return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

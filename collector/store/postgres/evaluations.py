@@ -88,6 +88,12 @@ def record_evaluation(txn: ControlTxn, outcome: Outcome, now: dt.datetime) -> bo
     return True
 
 
+def is_pending(txn: ControlTxn, ticket: Ticket) -> bool:
+    """Whether the ticket is still its run's evaluation, and not recorded yet."""
+    rows = txn.execute("SELECT evaluation_id, evaluation_status FROM runs WHERE run_id = %s", [ticket.run_id])
+    return bool(rows) and rows[0] == (ticket.evaluation_id, EvaluationStatus.PENDING.value)
+
+
 def list_pending(txn: ControlTxn) -> list[Ticket]:
     rows = txn.execute(
         "SELECT agent_id, run_id, evaluation_id FROM runs WHERE evaluation_status = %s AND evaluation_id IS NOT NULL"
