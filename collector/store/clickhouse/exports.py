@@ -6,6 +6,8 @@ come from the control store, spans and GenAI log records from ClickHouse (once e
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -20,18 +22,12 @@ from kate.collector.store.values import ExportPage, ExportTable, ExportWindow
 EPOCH = dt.datetime(1970, 1, 1)
 _MOMENT_US = "(extract(epoch FROM created_at) * 1000000)::bigint"  # PostgreSQL: runs and evaluations
 _CONTROL_KEYS = {ExportTable.RUNS: ("run_id",), ExportTable.EVALUATIONS: ("run_id", "evaluation_id", "evaluator")}
-# ClickHouse: a span's start, or when it was received for a span without one (as on DuckDB).
-_SPAN_MOMENT_US = ("if(isNull(start_time_unix_nano), toInt64(toUnixTimestamp(received_at)) * 1000000,"
-                   " intDiv(assumeNotNull(start_time_unix_nano), 1000))")
-_SPAN_COLUMNS = [name for name in EXPORT_SCHEMAS[ExportTable.SPANS].names if name != "day"]
 
 
 async def export_page(servers: Servers, table: ExportTable, window: ExportWindow, limit: int,
                       after: tuple[Any, ...] | None) -> ExportPage:
-    if table is ExportTable.SPANS:
-        return await _span_page(servers, window, limit, after)
-    if table is ExportTable.GENAI_LOG_RECORDS:
-        return await _record_page(servers, window, limit, after)
+    if table in _CLICKHOUSE_SHAPES:
+        return await _clickhouse_page(servers, table, window, limit, after)
     rows, last = await servers.control.run(lambda txn: _control_rows(txn, table, window, limit, after))
     if table is ExportTable.RUNS:
         totals = await ch_spans.run_totals(servers.clickhouse, [row["run_id"] for row in rows])
@@ -62,41 +58,58 @@ def _control_rows(txn: ControlTxn, table: ExportTable, window: ExportWindow, lim
     return [{name: value for name, value in row.items() if not name.startswith("_key_")} for row in rows], last
 
 
-async def _span_page(servers: Servers, window: ExportWindow, limit: int, after: tuple[Any, ...] | None) -> ExportPage:
-    where = [f"{_SPAN_MOMENT_US} >= {_micros(window.since)}", f"{_SPAN_MOMENT_US} < {_micros(window.until)}"]
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """How one ClickHouse table exports: its placing moment, keyset and columns."""
+
+    table: str
+    moment_us: str  # the row's placing timestamp, microseconds since the epoch
+    keys: tuple[str, ...]  # ties broken by these, in this order
+    columns: tuple[str, ...]  # the exported columns but day, in the export schema's order
+    selected: str  # what the read selects: the columns, and what a FINAL read needs besides
+
+
+def _shape(table: str, export: ExportTable, moment_us: str, keys: tuple[str, ...],
+           selected: Callable[[Sequence[str]], str]) -> _Shape:
+    columns = tuple(name for name in EXPORT_SCHEMAS[export].names if name != "day")
+    return _Shape(table, moment_us, keys, columns, selected(columns))
+
+
+_CLICKHOUSE_SHAPES = {
+    # A span's start, or when it was received for a span without one (as on DuckDB).
+    ExportTable.SPANS: _shape(SPANS, ExportTable.SPANS, "if(isNull(start_time_unix_nano), toInt64(toUnixTimestamp("
+                              "received_at)) * 1000000, intDiv(assumeNotNull(start_time_unix_nano), 1000))",
+                              ("trace_id", "span_id"), ch_spans.selected),
+    ExportTable.GENAI_LOG_RECORDS: _shape(RECORDS, ExportTable.GENAI_LOG_RECORDS, "intDiv(time_unix_nano, 1000)",
+                                          ("record_key",), ", ".join),
+}
+
+
+async def _clickhouse_page(servers: Servers, table: ExportTable, window: ExportWindow, limit: int,
+                           after: tuple[Any, ...] | None) -> ExportPage:
+    shape = _CLICKHOUSE_SHAPES[table]
+    where = [f"{shape.moment_us} >= {_micros(window.since)}", f"{shape.moment_us} < {_micros(window.until)}"]
     prewhere = f" PREWHERE agent_id = {quote(window.agent_id)}" if window.agent_id is not None else ""
     if after is not None:
-        moment, trace_id, span_id = after
-        where.append(f"({_SPAN_MOMENT_US} > {int(moment)} OR ({_SPAN_MOMENT_US} = {int(moment)}"
-                     f" AND (trace_id > {quote(trace_id)} OR (trace_id = {quote(trace_id)} AND span_id > {quote(span_id)}))))")
+        where.append(_after_keyset((shape.moment_us, *shape.keys), after))
     found = await servers.clickhouse.json_rows(
-        f"SELECT {ch_spans.selected(_SPAN_COLUMNS)}, {_SPAN_MOMENT_US} AS moment_us FROM {SPANS} FINAL{prewhere}"
-        f" WHERE {' AND '.join(where)} ORDER BY moment_us, trace_id, span_id LIMIT {int(limit)}")
-    rows = [{**{name: row[name] for name in _SPAN_COLUMNS}, "truncated": bool(row["truncated"]),
-             "received_at": _received(row["received_at"]),
+        f"SELECT {shape.selected}, {shape.moment_us} AS moment_us FROM {shape.table} FINAL{prewhere}"
+        f" WHERE {' AND '.join(where)} ORDER BY moment_us, {', '.join(shape.keys)} LIMIT {int(limit)}")
+    rows = [{**{name: row[name] for name in shape.columns}, "received_at": _received(row["received_at"]),
              "day": (EPOCH + dt.timedelta(microseconds=row["moment_us"])).date()} for row in found]
-    last = (found[-1]["moment_us"], found[-1]["trace_id"], found[-1]["span_id"]) if len(found) == limit else None
-    return ExportPage(pa.Table.from_pylist(rows, schema=EXPORT_SCHEMAS[ExportTable.SPANS]), last)
+    if "truncated" in shape.columns:  # UInt8 on ClickHouse
+        for row in rows:
+            row["truncated"] = bool(row["truncated"])
+    last = (found[-1]["moment_us"], *(found[-1][key] for key in shape.keys)) if len(found) == limit else None
+    return ExportPage(pa.Table.from_pylist(rows, schema=EXPORT_SCHEMAS[table]), last)
 
 
-_RECORD_MOMENT_US = "intDiv(time_unix_nano, 1000)"
-_RECORD_COLUMNS = [name for name in EXPORT_SCHEMAS[ExportTable.GENAI_LOG_RECORDS].names if name != "day"]
-
-
-async def _record_page(servers: Servers, window: ExportWindow, limit: int, after: tuple[Any, ...] | None) -> ExportPage:
-    where = [f"{_RECORD_MOMENT_US} >= {_micros(window.since)}", f"{_RECORD_MOMENT_US} < {_micros(window.until)}"]
-    prewhere = f" PREWHERE agent_id = {quote(window.agent_id)}" if window.agent_id is not None else ""
-    if after is not None:
-        moment, record_key = after
-        where.append(f"({_RECORD_MOMENT_US} > {int(moment)} OR ({_RECORD_MOMENT_US} = {int(moment)}"
-                     f" AND record_key > {quote(record_key)}))")
-    found = await servers.clickhouse.json_rows(
-        f"SELECT {', '.join(_RECORD_COLUMNS)}, {_RECORD_MOMENT_US} AS moment_us FROM {RECORDS} FINAL{prewhere}"
-        f" WHERE {' AND '.join(where)} ORDER BY moment_us, record_key LIMIT {int(limit)}")
-    rows = [{**{name: row[name] for name in _RECORD_COLUMNS}, "received_at": _received(row["received_at"]),
-             "day": (EPOCH + dt.timedelta(microseconds=row["moment_us"])).date()} for row in found]
-    last = (found[-1]["moment_us"], found[-1]["record_key"]) if len(found) == limit else None
-    return ExportPage(pa.Table.from_pylist(rows, schema=EXPORT_SCHEMAS[ExportTable.GENAI_LOG_RECORDS]), last)
+def _after_keyset(expressions: Sequence[str], values: Sequence[Any]) -> str:
+    """`(expressions) > (values)`, spelled out: 18.16 has no tuple comparison to rely on."""
+    first, value = expressions[0], str(int(values[0])) if isinstance(values[0], int) else quote(str(values[0]))
+    if len(expressions) == 1:
+        return f"{first} > {value}"
+    return f"({first} > {value} OR ({first} = {value} AND {_after_keyset(expressions[1:], values[1:])}))"
 
 
 def _received(text: str) -> dt.datetime:
