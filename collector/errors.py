@@ -22,7 +22,6 @@ envelope; the gRPC servicer maps them with to_grpc_code(). Nothing here does I/O
     ├── PayloadTooLarge (413 payload_too_large)
     ├── UnsupportedMediaType (415 unsupported_media_type)
     ├── HostNotAllowed (421 host_not_allowed)   a Host header that is not a name of this collector
-    ├── NotImplementedByEngine (501 not_implemented)   a feature the configured storage engine lacks
     ├── RateLimited (429 rate_limited, retryable, retry_after_s)
     ├── Overloaded (503 overloaded, retryable, retry_after_s)
     ├── StoreUnavailable (503 store_unavailable)   the DuckDB file cannot be opened
@@ -197,13 +196,6 @@ class RateLimited(_RetryableError):
         }
 
 
-class NotImplementedByEngine(KateError):
-    """A feature the configured storage engine does not offer yet (docs/deployment.md lists them)."""
-
-    status = 501
-    code = "not_implemented"
-
-
 class StoreUnreachable(_RetryableError):
     """A storage server (ClickHouse or PostgreSQL) refused, dropped or timed out a request:
     nothing was acknowledged, so a retry is safe (OTLP: 503/UNAVAILABLE)."""
@@ -231,7 +223,6 @@ _GRPC_CODES: dict[int, grpc.StatusCode] = {
     415: grpc.StatusCode.INVALID_ARGUMENT,
     422: grpc.StatusCode.INVALID_ARGUMENT,
     429: grpc.StatusCode.UNAVAILABLE,
-    501: grpc.StatusCode.UNIMPLEMENTED,
     503: grpc.StatusCode.UNAVAILABLE,
 }
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from google.protobuf.message import Message
 from kate.collector.api.access import principal
 from kate.collector.api.context import STATE_KEY
-from kate.collector.errors import BadRequest, KateError, NotImplementedByEngine, Overloaded, PayloadTooLarge, UnsupportedMediaType
+from kate.collector.errors import BadRequest, KateError, Overloaded, PayloadTooLarge, UnsupportedMediaType
 from kate.collector.ingest.pipeline import ingest_logs, ingest_traces
 from kate.collector.ingest.wire import decompress, encode_response, encode_status, media_type
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -80,9 +80,9 @@ async def _read_body(request: web.Request, max_bytes: int) -> bytes:
 def render_otlp_error(request: web.Request, error: KateError) -> web.Response:
     """An error on an OTLP route: google.rpc.Status in the request's media type (text/plain
     when that type is not OTLP's), with Retry-After for retryable errors."""
-    if error.status >= 500 and not error.retryable and not isinstance(error, NotImplementedByEngine):
+    if error.status >= 500 and not error.retryable:
         # OTLP: a failure without a definite status is retryable (the Collector answers 503), and
-        # a 500 would make exporters drop the batch at once. 501 is definite: this engine lacks it.
+        # a 500 would make exporters drop the batch at once.
         error = Overloaded("the collector failed to store the spans; retry later")
     try:
         kind = media_type(request.headers.get("Content-Type", ""))

@@ -1,12 +1,11 @@
-"""What the clickhouse engine's facets share: the two servers, the answer for a feature the
-engine lacks, and run rows completed with their span counters from ClickHouse."""
+"""What the clickhouse engine's facets share: the two servers, and run rows completed with their
+span counters from ClickHouse."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
-from kate.collector.errors import NotImplementedByEngine
 from kate.collector.store.clickhouse import spans as ch_spans
 from kate.collector.store.clickhouse.client import ClickHouseClient
 from kate.collector.store.postgres.database import ControlDatabase
@@ -16,11 +15,6 @@ from kate.collector.store.postgres.database import ControlDatabase
 class Servers:
     clickhouse: ClickHouseClient  # spans
     control: ControlDatabase  # runs, evaluations, jobs, limits (PostgreSQL)
-
-
-def lacks(feature: str) -> NoReturn:
-    raise NotImplementedByEngine(f"{feature} is not available with storage.engine: clickhouse yet "
-                                 "(docs/deployment.md#what-the-clickhouse-engine-does-not-do-yet)")
 
 
 async def with_span_totals(clickhouse: ClickHouseClient, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
