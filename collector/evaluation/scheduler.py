@@ -12,13 +12,14 @@ collectors find it pending (EvaluationStore.claim).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from kate.collector.background import BackgroundTask
 from kate.collector.completion import AfterCommit, CompletedRun
-from kate.collector.errors import NotFound, Overloaded
+from kate.collector.errors import KateError, NotFound, Overloaded
 from kate.collector.evaluation.checks import builtin_evaluators
 from kate.collector.evaluation.evaluator import (
     EvaluationFailed,
@@ -32,7 +33,7 @@ from kate.collector.evaluation.evaluator import (
 from kate.collector.evaluation.judge import LlmJudge
 from kate.collector.evaluation.policy import CooldownPolicy
 from kate.collector.evaluation.settings import EvaluationConfig
-from kate.collector.store.interfaces import EvaluationStatus, EvaluationStore, Outcome, Ticket, WriteScope
+from kate.collector.store.interfaces import EvaluationStatus, EvaluationStore, Outcome, Ticket, WriteScope, utc_now
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -118,27 +119,35 @@ class EvaluationScheduler:
         task.add_done_callback(self._tasks.discard)
 
     async def _resume_pending(self) -> None:
-        """Evaluate the pending evaluations nobody holds, now and every resume_interval_s."""
+        """Evaluate the pending evaluations nobody holds, now and every resume_interval_s; those
+        admitted less than evaluation.delay_s ago are still waiting out the delay, wherever."""
         while True:
             try:
-                for ticket in await self._store.pending():
+                admitted_before = utc_now() - dt.timedelta(seconds=self._settings.delay_s)
+                for ticket in await self._store.pending(admitted_before):
                     if ticket.evaluation_id not in self._in_flight:
                         self._spawn(self._evaluate(ticket))
-            except Exception as exc:  # loop boundary: the store is away; the next look tries again
-                logger.warning("evaluation: could not look for pending evaluations: %s", exc)
+            except Exception as exc:  # loop boundary: the next look tries again
+                logger.warning("evaluation: could not look for pending evaluations: %s", exc,
+                               exc_info=not isinstance(exc, KateError))  # a store away, or a bug
             await asyncio.sleep(self._settings.resume_interval_s)
 
     async def _evaluate(self, ticket: Ticket, *, delay_s: float = 0.0) -> None:
+        """Wait out the delay, then claim the ticket once a slot is free: a collector holds no
+        more claims than it runs evaluations, so collectors share a backlog of pending ones."""
         if ticket.evaluation_id in self._in_flight:
             return
         self._in_flight.add(ticket.evaluation_id)
         try:
-            if not await self._store.claim(ticket):  # recorded meanwhile, or another collector has it
-                return
-            try:
-                await self._evaluate_claimed(ticket, delay_s)
-            finally:
-                await self._release(ticket)
+            if delay_s > 0:  # pending meanwhile; a stop cancels the wait and the next start resumes it
+                await asyncio.sleep(delay_s)
+            async with self._slots:
+                if not await self._store.claim(ticket):  # recorded meanwhile, or another collector has it
+                    return
+                try:
+                    await self._evaluate_claimed(ticket)
+                finally:
+                    await self._release(ticket)
         finally:
             self._in_flight.discard(ticket.evaluation_id)
 
@@ -148,18 +157,15 @@ class EvaluationScheduler:
         except Exception as exc:  # the claim goes with the store's session anyway
             logger.warning("evaluation: could not release run %s: %s", ticket.run_id, exc)
 
-    async def _evaluate_claimed(self, ticket: Ticket, delay_s: float) -> None:
-        if delay_s > 0:  # pending meanwhile; a stop cancels the wait and the next start resumes it
-            await asyncio.sleep(delay_s)
-        async with self._slots:
-            try:
-                subject = await self._store.subject(ticket.run_id, self._settings.max_spans)
-            except NotFound:
-                logger.warning("evaluation: run %s disappeared before it was evaluated", ticket.run_id)
-                return
-            results = await asyncio.gather(*(self._run_one(weighted, subject) for weighted in self._evaluators))
-            outcome = _outcome(ticket, results)
-            await _retrying(lambda: self._store.record(outcome))
+    async def _evaluate_claimed(self, ticket: Ticket) -> None:
+        try:
+            subject = await self._store.subject(ticket.run_id, self._settings.max_spans)
+        except NotFound:
+            logger.warning("evaluation: run %s disappeared before it was evaluated", ticket.run_id)
+            return
+        results = await asyncio.gather(*(self._run_one(weighted, subject) for weighted in self._evaluators))
+        outcome = _outcome(ticket, results)
+        await _retrying(lambda: self._store.record(outcome))
         logger.info("run %s of agent %s evaluated: %s, overall %s", ticket.run_id, ticket.agent_id,
                     outcome.status.value, outcome.overall_score)
 

@@ -158,9 +158,9 @@ class EvaluationStore(Protocol):
     async def force(self, agent_id: str, run_id: str) -> Ticket:
         """Admit an evaluation regardless of cooldown (NotFound, RunNotFinished)."""
 
-    async def pending(self) -> list[Ticket]:
-        """Evaluations admitted and not recorded (resumed at start, and then taken over from
-        collectors that stopped or died)."""
+    async def pending(self, admitted_before: dt.datetime) -> list[Ticket]:
+        """Evaluations admitted before that time and not recorded, oldest first (resumed at
+        start, and then taken over from collectors that stopped or died)."""
 
     async def claim(self, ticket: Ticket) -> bool:
         """Take the ticket to evaluate it now: False when it is no longer pending (recorded, or

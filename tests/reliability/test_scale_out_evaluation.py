@@ -20,7 +20,7 @@ from tests.support.waiting import evaluated_run
 
 JUDGE_S = 6.0  # a [slow] judge call: long enough to start a collector or kill one meanwhile
 OFF = {"enabled": False}
-StartOne = Callable[[str], CollectorProcess]
+StartOne = Callable[..., CollectorProcess]
 
 
 @pytest.fixture
@@ -33,15 +33,18 @@ def judge() -> Iterator[FakeJudge]:
 def start(scale_out_cluster: LocalCluster, judge: FakeJudge, tmp_path: Path) -> Iterator[StartOne]:
     """Starts collectors sharing one private database, each looking for pending evaluations
     every 0.2 s, with the LLM judge as the only evaluator."""
-    config = engine_config(scale_out_cluster, {"evaluation": {
-        "cooldown_s": 0, "resume_interval_s": 0.2,
-        "builtin": {name: OFF for name in ("no_error_spans", "final_output", "latency_budget", "token_budget", "tool_calls")},
-        "llm_judge": {"enabled": True, "base_url": judge.url, "model": "judge-model", "timeout_s": 30,
-                      "api_key_env": "KATE_TEST_JUDGE_KEY"},
-    }}, database=private_database())
+    database = private_database()
     started: list[CollectorProcess] = []
 
-    def start_one(name: str) -> CollectorProcess:
+    def start_one(name: str, max_concurrency: int = 4) -> CollectorProcess:
+        """A collector whose judge requests name it as their model."""
+        config = engine_config(scale_out_cluster, {"evaluation": {
+            "cooldown_s": 0, "resume_interval_s": 0.2, "max_concurrency": max_concurrency,
+            "builtin": {name: OFF for name in ("no_error_spans", "final_output", "latency_budget", "token_budget",
+                                               "tool_calls")},
+            "llm_judge": {"enabled": True, "base_url": judge.url, "model": name, "timeout_s": 30,
+                          "api_key_env": "KATE_TEST_JUDGE_KEY"},
+        }}, database=database)
         collector = start_collector_process(tmp_path / f"{name}.duckdb", config=config,
                                             env={"KATE_TEST_JUDGE_KEY": "sk-test"})
         started.append(collector)
@@ -92,3 +95,15 @@ async def test_an_evaluation_of_a_killed_collector_is_taken_over(start: StartOne
         await _judge_called(judge, 2)  # b took it over
         run = await evaluated_run(Api(b.base_url, session), agent_id, run_id, timeout_s=60)
     assert run["evaluation_status"] == "done" and len(judge.requests) == 2
+
+
+async def test_collectors_share_a_backlog_of_pending_evaluations(start: StartOne, judge: FakeJudge, agent_id: str) -> None:
+    """a runs one evaluation at a time and claims no more than that: b takes the other."""
+    a = start("a", max_concurrency=1)
+    b = start("b")
+    async with aiohttp.ClientSession() as session:
+        runs = [await _completed_slow_run(Api(a.base_url, session), agent_id) for _ in range(2)]
+        for run_id in runs:
+            run = await evaluated_run(Api(b.base_url, session), agent_id, run_id, timeout_s=60)
+            assert run["evaluation_status"] == "done"
+    assert sorted(request["body"]["model"] for request in judge.requests) == ["a", "b"]

@@ -83,8 +83,8 @@ class Evaluations:
         return await self._servers.control.run(
             lambda txn: pg_evaluations.force_evaluation(txn, agent_id, run_id, utc_now()))
 
-    async def pending(self) -> list[Ticket]:
-        return await self._servers.control.run(pg_evaluations.list_pending)
+    async def pending(self, admitted_before: dt.datetime) -> list[Ticket]:
+        return await self._servers.control.run(lambda txn: pg_evaluations.list_pending(txn, admitted_before))
 
     async def claim(self, ticket: Ticket) -> bool:
         """The ticket's lock, then a look that it is still pending: a collector that took it

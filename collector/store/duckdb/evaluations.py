@@ -133,12 +133,12 @@ def is_pending(cursor: duckdb.DuckDBPyConnection, ticket: Ticket) -> bool:
     return bool(rows) and rows[0] == (ticket.evaluation_id, EvaluationStatus.PENDING.value)
 
 
-def list_pending(cursor: duckdb.DuckDBPyConnection) -> list[Ticket]:
-    """Admitted evaluations that never finished (the collector stopped first), oldest first."""
+def list_pending(cursor: duckdb.DuckDBPyConnection, admitted_before: dt.datetime) -> list[Ticket]:
+    """Evaluations admitted before that time and not recorded yet, oldest first."""
     rows = cursor.execute(
         "SELECT agent_id, run_id, evaluation_id FROM runs WHERE evaluation_status = ? AND evaluation_id IS NOT NULL"
-        " ORDER BY evaluation_requested_at",
-        [EvaluationStatus.PENDING.value],
+        " AND evaluation_requested_at <= ? ORDER BY evaluation_requested_at",
+        [EvaluationStatus.PENDING.value, admitted_before],
     ).fetchall()
     return [Ticket(*row) for row in rows]
 

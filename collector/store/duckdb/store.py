@@ -248,8 +248,8 @@ class _Evaluations:
         return await self._database.write(
             lambda txn: evaluations.force_evaluation(txn, agent_id, run_id, utc_now(), self._clocks))
 
-    async def pending(self) -> list[Ticket]:
-        return await self._database.read(evaluations.list_pending)
+    async def pending(self, admitted_before: dt.datetime) -> list[Ticket]:
+        return await self._database.read(lambda c: evaluations.list_pending(c, admitted_before))
 
     async def claim(self, ticket: Ticket) -> bool:
         # One process writes the file: still pending is enough (the scheduler runs a ticket once).

@@ -94,10 +94,12 @@ def is_pending(txn: ControlTxn, ticket: Ticket) -> bool:
     return bool(rows) and rows[0] == (ticket.evaluation_id, EvaluationStatus.PENDING.value)
 
 
-def list_pending(txn: ControlTxn) -> list[Ticket]:
+def list_pending(txn: ControlTxn, admitted_before: dt.datetime) -> list[Ticket]:
+    """Evaluations admitted before that time and not recorded yet, oldest first."""
     rows = txn.execute(
         "SELECT agent_id, run_id, evaluation_id FROM runs WHERE evaluation_status = %s AND evaluation_id IS NOT NULL"
-        " ORDER BY evaluation_requested_at", [EvaluationStatus.PENDING.value])
+        " AND evaluation_requested_at <= %s ORDER BY evaluation_requested_at",
+        [EvaluationStatus.PENDING.value, admitted_before])
     return [Ticket(*row) for row in rows]
 
 
