@@ -18,7 +18,8 @@ from tests.support.http import Api
 from tests.support.server import CollectorProcess, start_collector_process
 from tests.support.waiting import evaluated_run
 
-JUDGE_S = 6.0  # a [slow] judge call: long enough to start a collector or kill one meanwhile
+JUDGE_S = 6.0  # a [slow] judge call: long enough to start a collector meanwhile
+SHORT_JUDGE_S = 2.0
 OFF = {"enabled": False}
 StartOne = Callable[..., CollectorProcess]
 
@@ -87,6 +88,7 @@ async def test_collectors_that_start_or_look_while_another_evaluates_leave_it_al
 
 
 async def test_an_evaluation_of_a_killed_collector_is_taken_over(start: StartOne, judge: FakeJudge, agent_id: str) -> None:
+    judge.slow_s = SHORT_JUDGE_S  # a is killed as soon as its call begins
     a, b = start("a"), start("b")
     async with aiohttp.ClientSession() as session:
         run_id = await _completed_slow_run(Api(a.base_url, session), agent_id)
@@ -99,6 +101,7 @@ async def test_an_evaluation_of_a_killed_collector_is_taken_over(start: StartOne
 
 async def test_collectors_share_a_backlog_of_pending_evaluations(start: StartOne, judge: FakeJudge, agent_id: str) -> None:
     """a runs one evaluation at a time and claims no more than that: b takes the other."""
+    judge.slow_s = SHORT_JUDGE_S  # longer than b's look for pending evaluations (0.2 s)
     a = start("a", max_concurrency=1)
     b = start("b")
     async with aiohttp.ClientSession() as session:
