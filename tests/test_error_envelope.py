@@ -37,6 +37,7 @@ ERROR_CASES: dict[tuple[str, str], list[tuple[str, Any, int]]] = {
     ("GET", "/export"): [("/export?table=spans", None, 400),
                          ("/export?table=x&since=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z", None, 400)],
     ("POST", "/sql"): [("/sql", {"sql": "DELETE FROM runs"}, 422), ("/sql", {"sql": "SELEC 1"}, 400)],
+    ("GET", "/sql/tables"): [("/sql/tables", None, 200)],  # 404 only with sql.enabled false
     ("GET", "/healthz"): [("/healthz?x=1", None, 200)],  # no error path: asserted healthy below
     ("GET", "/readyz"): [("/readyz", None, 200)],
     ("GET", "/openapi.json"): [("/openapi.json", None, 200)],
@@ -46,6 +47,7 @@ UNROUTED: list[tuple[str, str, Any, int]] = [
     ("GET", "/nope", None, 404),
     ("DELETE", "/agents/a/runs", None, 405),
     ("PUT", "/sql", None, 405),
+    ("POST", "/sql/tables", None, 405),
 ]
 
 

@@ -35,6 +35,6 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     agent_id = request.match_info.get("agent_id")
     if agent_id is not None:
         caller.require_agent(agent_id)
-    if request.path == "/sql":
+    if request.path in ("/sql", "/sql/tables"):
         caller.require_unrestricted("the SQL endpoint")
     return await handler(request)

@@ -161,11 +161,14 @@ def _paths() -> dict[str, Any]:
         "/sql": {"post": {"operationId": "run_sql", "summary": "One read-only SQL query over the span tables",
                           "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("SqlQuery")}}},
                           "responses": {"200": _body("SqlResult", "Rows"), **_errors(400, 404, 408, 415, 422)}}},
+        "/sql/tables": {"get": {"operationId": "list_sql_tables",
+                                "summary": "The tables and views /sql reads on this storage engine, and its SQL dialect",
+                                "responses": {"200": _body("SqlTables", "Tables"), **_errors(404)}}},
         "/export": {"get": {
             "operationId": "export_table",
             "summary": "One table's rows of a time window as an Arrow IPC stream (Kate extension; kate export reads it)",
             "parameters": [{**_param("table", "query", "runs, spans, evaluations or genai_log_records",
-                                     {"enum": ["runs", "spans", "evaluations"]}), "required": True},
+                                     {"enum": ["runs", "spans", "evaluations", "genai_log_records"]}), "required": True},
                            {**_param("since", "query", "window start, included (RFC 3339)",
                                      {"type": "string", "format": "date-time"}), "required": True},
                            {**_param("until", "query", "window end, excluded (RFC 3339)",
@@ -319,6 +322,10 @@ def _schemas() -> dict[str, Any]:
         "SqlQuery": {"type": "object", "required": ["sql"], "properties": {
             "sql": {"type": "string"}, "params": {"type": ["array", "object"]},
             "max_rows": {"type": "integer", "minimum": 1}}},
+        "SqlTables": {"type": "object", "required": ["dialect", "tables"], "properties": {
+            "dialect": {"type": "string", "enum": ["DuckDB", "ClickHouse"]},
+            "tables": {"type": "array", "items": {"type": "object", "required": ["name", "description"], "properties": {
+                "name": {"type": "string"}, "description": {"type": "string"}}}}}},
         "SqlResult": {"type": "object", "required": ["columns", "types", "rows", "row_count", "truncated"], "properties": {
             "columns": {"type": "array", "items": {"type": "string"}}, "types": {"type": "array", "items": {"type": "string"}},
             "rows": {"type": "array", "items": {"type": "array"}}, "row_count": {"type": "integer"},

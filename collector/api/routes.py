@@ -25,6 +25,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", f"{_RUN}/spans", runs.upload_spans),
     ("GET", "/jobs/{job_id}", jobs.get_job),
     ("POST", "/sql", sql.run_sql),
+    ("GET", "/sql/tables", sql.list_tables),
     ("GET", "/export", exports.export_table),
     ("GET", "/healthz", health.healthz),
     ("GET", "/readyz", health.readyz),

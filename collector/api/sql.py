@@ -1,4 +1,5 @@
-"""POST /sql: read-only analysis queries over the live file, served by the process that owns it.
+"""POST /sql: read-only analysis queries over the live file, served by the process that owns it;
+GET /sql/tables: what those queries can read on this storage engine, and in which SQL dialect.
 
 Body: {"sql": "SELECT ...", "params": [...] | {...}, "max_rows": n}. Rows, answer bytes and time
 are capped by config (sql.max_rows, sql.max_response_bytes, sql.timeout_ms); a timeout answers
@@ -11,14 +12,28 @@ from typing import Any
 
 from aiohttp import web
 from kate.collector.api.context import STATE_KEY
-from kate.collector.api.serialize import read_json_object
+from kate.collector.api.serialize import json_response, read_json_object
 from kate.collector.errors import NotFound, QueryTimeout, ValidationError
+
+# What each table or view holds, in a few words (docs/sql.md has the columns).
+TABLE_DESCRIPTIONS = {
+    "runs": "runs, one row each",
+    "spans": "spans, one row each",
+    "evaluations": "scores per evaluator",
+    "jobs": "hosted agents' jobs",
+    "genai_log_records": "GenAI prompts and completions received as OTLP logs",
+    "span_details": "spans with timestamps and is_error",
+    "run_summary": "per run: spans, tokens, errors, models",
+    "model_usage_daily": "per agent, day and model",
+    "node_latency": "p50/p95/p99 and error rate per node",
+    "evaluation_scores": "latest scores per run",
+    "sessions": "per session: runs, tokens, cost, first input, last output",
+}
 
 
 async def run_sql(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
-    if not state.config.sql.enabled:
-        raise NotFound("the SQL endpoint is disabled (sql.enabled: false)")
+    _require_enabled(state.config.sql.enabled)
     body = await read_json_object(request)
     sql, params, max_rows = _query(body, state.config.sql.max_rows)
     timeout_ms, max_bytes = state.config.sql.timeout_ms, state.config.sql.max_response_bytes
@@ -28,6 +43,19 @@ async def run_sql(request: web.Request) -> web.Response:
     except TimeoutError:
         raise QueryTimeout(f"query did not finish within {timeout_ms} ms and was interrupted") from None
     return web.Response(body=body_bytes, content_type="application/json", charset="utf-8")
+
+
+async def list_tables(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    _require_enabled(state.config.sql.enabled)
+    analysis = state.store.analysis
+    return json_response({"dialect": analysis.dialect,
+                          "tables": [{"name": name, "description": TABLE_DESCRIPTIONS[name]} for name in analysis.tables]})
+
+
+def _require_enabled(enabled: bool) -> None:
+    if not enabled:
+        raise NotFound("the SQL endpoint is disabled (sql.enabled: false)")
 
 
 def _query(body: dict[str, Any], row_cap: int) -> tuple[str, Any, int]:

@@ -178,6 +178,14 @@ class EvaluationStore(Protocol):
 
 
 class AnalysisStore(Protocol):
+    @property
+    def dialect(self) -> str:
+        """The SQL that /sql speaks on this engine: DuckDB or ClickHouse."""
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The tables and views /sql reads on this engine, the most used first."""
+
     async def query_json(self, sql: str, params: SqlParams, *, max_rows: int, max_bytes: int,
                          timeout_s: float) -> bytes:
         """One read-only SQL statement answered as the /sql JSON document (docs/sql.md);

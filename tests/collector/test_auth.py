@@ -47,6 +47,8 @@ async def test_keys_are_required_and_limited_to_their_agents(start_app: StartApp
         other_write = await api.call("POST", "/agents/reader/runs", {"trigger": "manual"}, headers=bearer(WRITER_KEY))
         scoped_sql = await api.call("POST", "/sql", {"sql": "SELECT count(*) FROM runs"}, headers=bearer(WRITER_KEY))
         admin_sql = await api.call("POST", "/sql", {"sql": "SELECT count(*) FROM runs"}, headers=bearer(ADMIN_KEY))
+        scoped_tables = await api.call("GET", "/sql/tables", headers=bearer(WRITER_KEY))
+        admin_tables = await api.call("GET", "/sql/tables", headers=bearer(ADMIN_KEY))
         health = await api.call("GET", "/healthz")
         openapi = await api.call("GET", "/openapi.json")
 
@@ -55,9 +57,9 @@ async def test_keys_are_required_and_limited_to_their_agents(start_app: StartApp
     assert wrong.status == 401
     assert created.status == 201 and by_header.status == 200
     assert [run["id"] for run in by_header.body["runs"]] == [created.body["id"]]
-    for denied in (other_agent, other_write, scoped_sql):
+    for denied in (other_agent, other_write, scoped_sql, scoped_tables):
         assert (denied.status, denied.body["error"]["code"]) == (403, "forbidden")
-    assert admin_sql.body["rows"] == [[1]]
+    assert admin_sql.body["rows"] == [[1]] and admin_tables.body["dialect"] == "DuckDB"
     assert health.status == 200 and openapi.status == 200
     assert WRITER_KEY not in server.log() and ADMIN_KEY not in server.log()
 

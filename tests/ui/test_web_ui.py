@@ -165,6 +165,10 @@ def test_enqueue_a_hosted_run_and_watch_it_finish(page: Any, server: CollectorPr
 
 def test_sql_query_table_and_csv_download(page: Any, server: CollectorProcess, tmp_path: Path) -> None:
     page.goto(server.base_url + "/ui/#/sql")
+    expect(page.locator("label[for=sql]")).to_contain_text("in DuckDB SQL")  # the engine's, from GET /sql/tables
+    expect(page.locator("aside.views li")).to_have_count(11)
+    page.click("aside.views button:text-is('sessions')")
+    expect(page.locator("#sql")).to_have_value("SELECT * FROM sessions LIMIT 100")
     page.fill("#sql", "SELECT agent_id, count(*) AS runs FROM runs WHERE agent_id LIKE 'ui-%' GROUP BY 1 ORDER BY 1")
     page.click("text=Run query")
     expect(page.locator("table.sql-result tbody tr").first).to_contain_text("ui-")

@@ -115,6 +115,10 @@ class Evaluations:
 
 
 class Analysis:
+    dialect = "ClickHouse"
+    # Runs, evaluations and jobs live in PostgreSQL, out of ClickHouse's reach (docs/deployment.md).
+    tables = ("spans", "genai_log_records", "span_details", "model_usage_daily", "node_latency")
+
     def __init__(self, servers: Servers) -> None:
         self._servers = servers
 

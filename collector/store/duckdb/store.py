@@ -266,6 +266,10 @@ class _Evaluations:
 
 
 class _Analysis:
+    dialect = "DuckDB"
+    tables = ("runs", "spans", "evaluations", "jobs", "genai_log_records", "span_details", "run_summary",
+              "model_usage_daily", "node_latency", "evaluation_scores", "sessions")
+
     def __init__(self, database: Database) -> None:
         self._database = database
 

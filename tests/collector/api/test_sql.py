@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import StartApp
 from tests.support.http import Api
+from tests.support.server import CollectorProcess
 
 
 async def seed(api: Api, agent_id: str) -> str:
@@ -32,6 +33,21 @@ async def sql(api: Api, query: str, **extra: object) -> dict:
     answer = await api.call("POST", "/sql", {"sql": query, **extra})
     assert answer.status == 200, answer.text
     return dict(answer.body)
+
+
+async def test_every_table_listed_for_the_engine_is_readable_and_named_in_its_dialect(
+    api: Api, collector: CollectorProcess, agent_id: str
+) -> None:
+    await seed(api, agent_id)
+    answer = await api.call("GET", "/sql/tables")
+    assert answer.status == 200, answer.text
+    names = [table["name"] for table in answer.body["tables"]]
+    assert {"spans", "genai_log_records", "span_details", "model_usage_daily", "node_latency"} <= set(names)
+    assert all(table["description"] for table in answer.body["tables"])
+    on_duckdb = answer.body["dialect"] == "DuckDB"
+    assert ({"runs", "run_summary", "evaluations", "sessions"} <= set(names)) is on_duckdb  # runs: PostgreSQL
+    for name in names:
+        await sql(api, f"SELECT * FROM {name} LIMIT 1")
 
 
 @pytest.mark.duckdb_only("the analysis views (run_summary, model_usage_daily, node_latency)")

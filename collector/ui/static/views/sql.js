@@ -1,16 +1,11 @@
-// View 4: a read-only query box over POST /sql, the tables and views to start from, results
-// as a table, a bar or line chart (sql_chart.js) and a CSV download of them.
+// View 4: a read-only query box over POST /sql, the tables and views to start from (GET
+// /sql/tables: they depend on the storage engine, as does the SQL dialect), results as a
+// table, a bar or line chart (sql_chart.js) and a CSV download of them.
 
-import { post } from "../api.js";
+import { get, post } from "../api.js";
 import { h, message, replace } from "../dom.js";
 import { chartPanel } from "./sql_chart.js";
 
-const VIEWS = [
-  ["runs", "runs, one row each"], ["spans", "spans, one row each"], ["evaluations", "scores per evaluator"],
-  ["jobs", "hosted agents' jobs"], ["span_details", "spans with timestamps and is_error"],
-  ["run_summary", "per run: spans, tokens, errors, models"], ["model_usage_daily", "per agent, day and model"],
-  ["node_latency", "p50/p95/p99 and error rate per node"], ["evaluation_scores", "latest scores per run"],
-];
 const EXAMPLE = "SELECT agent_id, node_name, span_kind, calls, p50_ms, p95_ms, error_rate\nFROM node_latency\nORDER BY p95_ms DESC\nLIMIT 50";
 
 export function render(main) {
@@ -34,17 +29,29 @@ export function render(main) {
     }
   }
 
+  const label = h("label", { for: "sql" }, "One read-only SELECT (Ctrl+Enter runs it)");
+  const tables = h("ul", {});
   replace(main,
     h("h1", {}, "SQL"),
     h("div", { class: "sql-layout" },
       h("div", {},
-        h("label", { for: "sql" }, "One read-only SELECT (Ctrl+Enter runs it)"), box,
+        label, box,
         h("div", { class: "actions" }, h("button", { type: "button", onclick: run }, "Run query"), download),
         out),
-      h("aside", { class: "views", "aria-label": "Tables and views" }, h("h2", {}, "Tables and views"),
-        h("ul", {}, VIEWS.map(([name, what]) => h("li", {},
-          h("button", { type: "button", class: "link", onclick: () => { box.value = `SELECT * FROM ${name} LIMIT 100`; box.focus(); } }, name),
-          h("span", { class: "hint" }, ` ${what}`)))))));
+      h("aside", { class: "views", "aria-label": "Tables and views" }, h("h2", {}, "Tables and views"), tables)));
+  listTables(box, label, tables);
+}
+
+async function listTables(box, label, list) {
+  try {
+    const { dialect, tables } = await get("/sql/tables");
+    label.textContent = `One read-only SELECT in ${dialect} SQL (Ctrl+Enter runs it)`;
+    replace(list, ...tables.map(({ name, description }) => h("li", {},
+      h("button", { type: "button", class: "link", onclick: () => { box.value = `SELECT * FROM ${name} LIMIT 100`; box.focus(); } }, name),
+      h("span", { class: "hint" }, ` ${description}`))));
+  } catch (error) {  // the query box still works; a restricted key sees the refusal when it runs one
+    replace(list, h("li", { class: "hint" }, `${error.status || ""} ${error.message}`));
+  }
 }
 
 function resultNote(result) {
