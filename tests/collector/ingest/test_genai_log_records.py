@@ -10,6 +10,7 @@ requests, so which of span and records comes first is fixed.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -204,6 +205,25 @@ async def test_a_text_the_span_carries_itself_wins(collector: CollectorProcess, 
                                else [("/v1/logs", logs), ("/v1/traces", span)]):
                 await _post(session, collector, path, body)
             assert _span_row(collector, trace_id)[:2] == ["the span's own prompt", REPLY]
+
+
+async def test_records_waiting_for_a_span_fill_it_when_an_upload_brings_it(
+    collector: CollectorProcess, agent_id: str
+) -> None:
+    """An agent in another language posts its span through the Runs API after the records came."""
+    start_ns = 1_760_150_000_000_000_000
+    trace_id, span_id = os.urandom(16), os.urandom(8)
+    async with aiohttp.ClientSession() as session:
+        await _post(session, collector, "/v1/logs", logs_body(agent_id, message_records(trace_id, span_id, start_ns)))
+        api = Api(collector.base_url, session)
+        run = await api.create_run(agent_id)
+        start = dt.datetime.fromtimestamp(start_ns / 1e9, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        uploaded = await api.call("POST", f"/agents/{agent_id}/runs/{run['id']}/spans", {"spans": [
+            {"node_name": "chat", "span_kind": "LLM", "trace_id": trace_id.hex(), "span_id": span_id.hex(),
+             "start_time": start, "latency_ms": 900}]})
+        assert uploaded.status == 201, uploaded.text
+    (span,) = run_spans(collector.base_url, agent_id, run["id"])
+    assert (span["input_text"], span["output_text"]) == (f"system: {SYSTEM}\nuser: {QUESTION}", REPLY)
 
 
 async def test_a_retried_log_export_adds_no_record_and_no_repeated_text(
