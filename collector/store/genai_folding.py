@@ -10,7 +10,7 @@ and rewrites the spans is its own (duckdb/genai_logs.py, clickhouse/genai_logs.p
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -29,20 +29,28 @@ class SpanKey(NamedTuple):
     agent_id: str  # a record folds only into a span of its own agent
 
 
+Window = tuple[int, int]  # the (first, last) time of a span's records
+
+
 @dataclass(frozen=True, slots=True)
 class FoldSettings:
     max_text_bytes: int
     pending_max_age_s: float
 
 
-def record_times(records: Iterable[GenAiLogRecord]) -> dict[SpanKey, tuple[int, int]]:
+def record_times(records: Iterable[GenAiLogRecord]) -> dict[SpanKey, Window]:
     """The spans the records name, each with the (first, last) time of its records."""
-    times: dict[SpanKey, tuple[int, int]] = {}
+    times: dict[SpanKey, Window] = {}
     for record in records:
         key = SpanKey(record.trace_id, record.span_id, record.agent_id)
         first, last = times.get(key, (record.time_unix_nano, record.time_unix_nano))
         times[key] = (min(first, record.time_unix_nano), max(last, record.time_unix_nano))
     return times
+
+
+def key_columns(keys: Sequence[SpanKey]) -> list[list[str]]:
+    """The keys as three lists (trace ids, span ids, agent ids), for SQL that unnests them."""
+    return [[key.trace_id for key in keys], [key.span_id for key in keys], [key.agent_id for key in keys]]
 
 
 def within_window(record_time_ns: int, span_start_ns: int) -> bool:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kate.collector import metrics
@@ -39,6 +40,7 @@ from kate.collector.store.genai_folding import (
     FOLD_EARLY_NS,
     FOLD_LATE_NS,
     SpanKey,
+    Window,
     is_own_text,
     stored_event,
     within_window,
@@ -46,7 +48,6 @@ from kate.collector.store.genai_folding import (
 from kate.schema.mapping import map_event_content
 from kate.schema.record import SpanEvent
 
-Window = tuple[int, int]  # the (first, last) time of a span's records
 INPUT_FROM_LOGS, OUTPUT_FROM_LOGS = 1, 2  # the bits of spans.log_texts
 _INSERT_SETTINGS = {"insert_distributed_sync": "1"}
 
@@ -70,12 +71,12 @@ async def store_records(client: ClickHouseClient, records: Sequence[GenAiLogReco
     return len(new)
 
 
+@dataclass(frozen=True, slots=True)
 class Folded:
     """What a fold did: the awaited spans it found, and the runs whose root spans changed."""
 
-    def __init__(self, found: list[SpanKey], runs: dict[str, RunTexts]) -> None:
-        self.found = found
-        self.run_texts = runs  # the recomputed user_input and output of those runs
+    found: list[SpanKey]
+    run_texts: dict[str, RunTexts]  # the recomputed user_input and output of those runs
 
 
 async def fold(client: ClickHouseClient, windows: Mapping[SpanKey, Window], max_text_bytes: int) -> Folded:

@@ -14,7 +14,7 @@ from kate.collector.store.clickhouse import genai_logs
 from kate.collector.store.clickhouse import spans as ch_spans
 from kate.collector.store.clickhouse.servers import Servers
 from kate.collector.store.duckdb.run_texts import batch_texts, texts_of
-from kate.collector.store.genai_folding import FoldSettings, SpanKey, record_times
+from kate.collector.store.genai_folding import FoldSettings, SpanKey, Window, record_times
 from kate.collector.store.postgres import genai_pending
 from kate.collector.store.postgres import runs as pg_runs
 from kate.collector.store.postgres.database import ControlTxn
@@ -83,7 +83,7 @@ class Spans:
             if again:  # roots stored before may come first or last: decided over all of them
                 texts.update(texts_of(await ch_spans.stored_roots(servers.clickhouse, again)))
 
-            def complete(txn: ControlTxn) -> tuple[list[CompletedRun], FollowUps, dict[SpanKey, genai_pending.Window]]:
+            def complete(txn: ControlTxn) -> tuple[list[CompletedRun], FollowUps, dict[SpanKey, Window]]:
                 completed = pg_runs.finish_otlp_runs(txn, texts, finishing)
                 pg_runs.update_texts(txn, {run_id: texts[run_id] for run_id in again if run_id in texts})
                 pg_runs.adopt_session_ids(txn, batch)
@@ -103,7 +103,7 @@ class Spans:
             await servers.control.run(lambda txn: pg_runs.check_running(txn, agent_id, run_id))
             await ch_spans.insert_spans(servers.clickhouse, batch, utc_now())
 
-            def adopt(txn: ControlTxn) -> dict[SpanKey, genai_pending.Window]:
+            def adopt(txn: ControlTxn) -> dict[SpanKey, Window]:
                 pg_runs.adopt_session_ids(txn, batch)
                 return genai_pending.awaited_among(txn, batch)
 
@@ -124,7 +124,7 @@ class Spans:
             await self._fold_awaited(windows)
         return StoredLogs(stored)
 
-    async def _fold_awaited(self, windows: dict[SpanKey, genai_pending.Window]) -> None:
+    async def _fold_awaited(self, windows: dict[SpanKey, Window]) -> None:
         """Fold the records into those of the awaited spans that are stored, and stop awaiting them."""
         if not windows:
             return

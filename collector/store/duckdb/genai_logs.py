@@ -29,6 +29,7 @@ from kate.collector.store.genai_folding import (
     FoldSettings,
     SpanKey,
     is_own_text,
+    key_columns,
     record_times,
     stored_event,
 )
@@ -47,11 +48,6 @@ _INSERT = (
 )
 _KEYS = ("(SELECT unnest(?::VARCHAR[]) AS trace_id, unnest(?::VARCHAR[]) AS span_id,"
          " unnest(?::VARCHAR[]) AS agent_id) AS k")
-
-
-def _key_columns(keys: Sequence[SpanKey]) -> list[list[str]]:
-    """The keys as the three lists the _KEYS subquery unnests."""
-    return [[key.trace_id for key in keys], [key.span_id for key in keys], [key.agent_id for key in keys]]
 
 
 class LogFolding:
@@ -101,7 +97,7 @@ def _fold_from_records(txn: WriteTxn, records: Sequence[GenAiLogRecord], folding
             " unnest(?::BIGINT[]) AS first_time, unnest(?::BIGINT[]) AS last_time)"
             " ON CONFLICT DO UPDATE SET first_time = least(genai_log_pending.first_time, excluded.first_time),"
             " last_time = greatest(genai_log_pending.last_time, excluded.last_time)",
-            [received_at, *_key_columns(waiting),
+            [received_at, *key_columns(waiting),
              [times[k][0] for k in waiting], [times[k][1] for k in waiting]],
         )
         txn.on_commit(lambda: folding.mark(True))
@@ -123,7 +119,7 @@ def _fold_pending(txn: WriteTxn, batch: SpanBatch, folding: LogFolding) -> None:
         _refold(txn, spans, folding.settings.max_text_bytes, new_records=None)
         found = list(spans)
         txn.execute(f"DELETE FROM genai_log_pending WHERE (trace_id, span_id, agent_id) IN (SELECT * FROM {_KEYS})",
-                    _key_columns(found))
+                    key_columns(found))
     if not _count(txn, "SELECT count(*) FROM genai_log_pending"):
         txn.on_commit(lambda: folding.mark(False))
 
@@ -145,7 +141,7 @@ def _stored_spans(txn: WriteTxn, keys: Sequence[SpanKey], start_from: int, start
         "SELECT s.trace_id, s.span_id, s.agent_id, s.rowid, s.run_id, s.parent_span_id IS NULL, s.input_text,"
         f" s.output_text, s.truncated, s.start_time_unix_nano, s.end_time_unix_nano FROM spans s JOIN {_KEYS}"
         " USING (trace_id, span_id, agent_id) WHERE s.start_time_unix_nano BETWEEN ? AND ?",
-        [*_key_columns(keys), start_from, start_to],
+        [*key_columns(keys), start_from, start_to],
     )
     return {SpanKey(*row[:3]): _StoredSpan(*row[3:]) for row in rows}
 
@@ -163,7 +159,7 @@ def _refold(txn: WriteTxn, spans: dict[SpanKey, _StoredSpan], max_text_bytes: in
         "SELECT r.trace_id, r.span_id, r.agent_id, r.record_key, r.event_name, r.time_unix_nano, r.attributes, r.body"
         f" FROM genai_log_records r JOIN {_KEYS} USING (trace_id, span_id, agent_id)"
         " WHERE r.time_unix_nano BETWEEN ? AND ? ORDER BY r.time_unix_nano, r.received_at, r.request_index",
-        [*_key_columns(keys),
+        [*key_columns(keys),
          min(starts) - FOLD_EARLY_NS, max(starts) + FOLD_LATE_NS],
     )
     events: dict[SpanKey, list[tuple[str, SpanEvent]]] = {}

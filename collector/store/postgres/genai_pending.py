@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from kate.collector.store.genai_folding import SpanKey
+from kate.collector.store.genai_folding import SpanKey, Window, key_columns
 from kate.collector.store.postgres.database import ControlTxn
 from kate.collector.store.span_batch import SpanBatch
-
-Window = tuple[int, int]  # the (first, last) time of a span's records
 
 
 def wait_for_spans(txn: ControlTxn, times: Mapping[SpanKey, Window], max_age_s: float) -> None:
@@ -25,7 +23,7 @@ def wait_for_spans(txn: ControlTxn, times: Mapping[SpanKey, Window], max_age_s: 
         " ON CONFLICT (trace_id, span_id, agent_id) DO UPDATE SET"
         " first_time = least(genai_log_pending.first_time, excluded.first_time),"
         " last_time = greatest(genai_log_pending.last_time, excluded.last_time)",
-        [*_key_columns(keys), [times[key][0] for key in keys], [times[key][1] for key in keys]])
+        [*key_columns(keys), [times[key][0] for key in keys], [times[key][1] for key in keys]])
     txn.execute("DELETE FROM genai_log_pending WHERE received_at < now() - make_interval(secs => %s)", [max_age_s])
 
 
@@ -48,8 +46,5 @@ def stop_waiting(txn: ControlTxn, keys: Sequence[SpanKey]) -> None:
     if keys:
         txn.execute(
             "DELETE FROM genai_log_pending WHERE (trace_id, span_id, agent_id) IN"
-            " (SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]))", _key_columns(keys))
+            " (SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]))", key_columns(keys))
 
-
-def _key_columns(keys: Sequence[SpanKey]) -> list[list[str]]:
-    return [[key.trace_id for key in keys], [key.span_id for key in keys], [key.agent_id for key in keys]]
