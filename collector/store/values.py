@@ -189,6 +189,11 @@ class ExportWindow:
     until: dt.datetime  # naive UTC, excluded
     agent_id: str | None = None
 
+    def bounds_us(self) -> tuple[int, int]:
+        """since and until in microseconds since the epoch: how the stores place a row."""
+        epoch, micro = dt.datetime(1970, 1, 1), dt.timedelta(microseconds=1)
+        return (self.since - epoch) // micro, (self.until - epoch) // micro
+
 
 @dataclass(frozen=True, slots=True)
 class ExportPage:

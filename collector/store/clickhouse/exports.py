@@ -41,7 +41,7 @@ def _control_rows(txn: ControlTxn, table: ExportTable, window: ExportWindow, lim
     keys = _CONTROL_KEYS[table]
     keyset = (_MOMENT_US, *keys)
     where = [f"{_MOMENT_US} >= %s", f"{_MOMENT_US} < %s"]
-    params: list[Any] = [_micros(window.since), _micros(window.until)]
+    params: list[Any] = list(window.bounds_us())
     if window.agent_id is not None:
         where.append("agent_id = %s")
         params.append(window.agent_id)
@@ -88,7 +88,8 @@ _CLICKHOUSE_SHAPES = {
 async def _clickhouse_page(servers: Servers, table: ExportTable, window: ExportWindow, limit: int,
                            after: tuple[Any, ...] | None) -> ExportPage:
     shape = _CLICKHOUSE_SHAPES[table]
-    where = [f"{shape.moment_us} >= {_micros(window.since)}", f"{shape.moment_us} < {_micros(window.until)}"]
+    since_us, until_us = window.bounds_us()
+    where = [f"{shape.moment_us} >= {since_us}", f"{shape.moment_us} < {until_us}"]
     prewhere = f" PREWHERE agent_id = {quote(window.agent_id)}" if window.agent_id is not None else ""
     if after is not None:
         where.append(_after_keyset((shape.moment_us, *shape.keys), after))
@@ -114,7 +115,3 @@ def _after_keyset(expressions: Sequence[str], values: Sequence[Any]) -> str:
 
 def _received(text: str) -> dt.datetime:
     return dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
-
-
-def _micros(moment: dt.datetime) -> int:
-    return (moment - EPOCH) // dt.timedelta(microseconds=1)

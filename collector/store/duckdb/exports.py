@@ -15,15 +15,12 @@ own, and rows stored meanwhile before the cursor are not revisited.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 from kate.collector.store.values import ExportPage, ExportTable, ExportWindow
-
-EPOCH = dt.datetime(1970, 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +45,7 @@ def export_page(cursor: duckdb.DuckDBPyConnection, table: ExportTable, window: E
     shape = _SHAPES[table]
     keyset = (shape.moment_us, *shape.keys)
     where = [f"{shape.moment_us} >= ?", f"{shape.moment_us} < ?"]
-    params: list[Any] = [_micros(window.since), _micros(window.until)]
+    params: list[Any] = list(window.bounds_us())
     if window.agent_id is not None:
         where.append("agent_id = ?")
         params.append(window.agent_id)
@@ -66,7 +63,3 @@ def export_page(cursor: duckdb.DuckDBPyConnection, table: ExportTable, window: E
     key_names = [f"_key_{index}" for index in range(len(keyset))]
     last = tuple(result.column(name)[-1].as_py() for name in key_names) if result.num_rows == limit else None
     return ExportPage(result.drop_columns(key_names), last)
-
-
-def _micros(moment: dt.datetime) -> int:
-    return (moment - EPOCH) // dt.timedelta(microseconds=1)
