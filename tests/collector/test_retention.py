@@ -72,7 +72,7 @@ async def test_expired_runs_go_whole_while_uploads_to_a_running_run_continue(sta
 
     ids = ", ".join(f"'{run_id}'" for run_id in expiring)  # UUIDs: plain literals, in either engine's SQL
     # On ClickHouse the spans go by a mutation, applied in the background: polled, bounded.
-    await poll(lambda: _async(sql_rows(collector.base_url, f"SELECT count(*) FROM spans WHERE run_id IN ({ids})")),
+    await poll(lambda: sql_rows(collector.base_url, f"SELECT count(*) FROM spans WHERE run_id IN ({ids})"),
                lambda rows: rows[0][0] == 0, what="the expired runs' spans to be gone", timeout_s=30)
     if storage_engine is None:  # DuckDB: the evaluations table is in the same file
         ((evaluations,),) = sql_rows(collector.base_url, f"SELECT count(*) FROM evaluations WHERE run_id IN ({ids})")
@@ -81,10 +81,6 @@ async def test_expired_runs_go_whole_while_uploads_to_a_running_run_continue(sta
     assert kept_spans == 2
     assert metric(collector.base_url, "kate_retention_deleted_runs_total") >= len(expiring)
     assert metric(collector.base_url, "kate_retention_deleted_spans_total") >= 3 * len(expiring)
-
-
-async def _async(value: object) -> object:
-    return value
 
 
 def kate(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,6 @@ and one that a killed collector was running is taken over by another (docs/deplo
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from tests.support.cluster import engine_config, private_database
 from tests.support.fake_judge import FakeJudge, fake_judge
 from tests.support.http import Api
 from tests.support.server import CollectorProcess, start_collector_process
-from tests.support.waiting import evaluated_run
+from tests.support.waiting import evaluated_run, poll
 
 JUDGE_S = 6.0  # a [slow] judge call: long enough to start a collector meanwhile
 SHORT_JUDGE_S = 2.0
@@ -65,12 +64,8 @@ async def _completed_slow_run(api: Api, agent_id: str) -> str:
     return str(run["id"])
 
 
-async def _judge_called(judge: FakeJudge, times: int, timeout_s: float = 30.0) -> None:
-    for _ in range(int(timeout_s / 0.05)):  # bounded: at most timeout_s
-        if len(judge.requests) >= times:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"the judge was called {len(judge.requests)} times, not {times}")
+async def _judge_called(judge: FakeJudge, times: int) -> None:
+    await poll(lambda: len(judge.requests), lambda count: count >= times, what=f"{times} judge calls", timeout_s=30)
 
 
 async def test_collectors_that_start_or_look_while_another_evaluates_leave_it_alone(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from tests.support.http import Api
 
@@ -13,12 +14,14 @@ T = TypeVar("T")
 DEADLINE_S = 20.0
 
 
-async def poll(fetch: Callable[[], Awaitable[T]], done: Callable[[T], bool], *, what: str,
+async def poll(fetch: Callable[[], Awaitable[T]] | Callable[[], T], done: Callable[[T], bool], *, what: str,
                timeout_s: float = DEADLINE_S) -> T:
-    """fetch() until done(value); AssertionError with the last value after timeout_s."""
+    """fetch() (a coroutine function or a plain one) until done(value); AssertionError with the
+    last value after timeout_s."""
     deadline = time.monotonic() + timeout_s
     while True:
-        value = await fetch()
+        fetched = fetch()
+        value = cast(T, await fetched if inspect.isawaitable(fetched) else fetched)
         if done(value):
             return value
         if time.monotonic() > deadline:

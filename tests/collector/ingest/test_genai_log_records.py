@@ -333,12 +333,8 @@ async def test_retention_deletes_the_records_of_the_spans_it_deletes(start_colle
                             [traces[agent][0].hex()])[0][0])
 
     # On ClickHouse the records go by a mutation, applied in the background: polled, bounded.
-    await poll(lambda: _now(records("pruned")), lambda count: count == 0, what="the records to be deleted", timeout_s=30)
+    await poll(lambda: records("pruned"), lambda count: count == 0, what="the records to be deleted", timeout_s=30)
     assert records("kept") == 3
-
-
-async def _now(value: int) -> int:
-    return value
 
 
 async def test_kate_export_writes_the_records_of_a_window(collector: CollectorProcess, agent_id: str,

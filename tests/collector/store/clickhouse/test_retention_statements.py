@@ -5,7 +5,6 @@ them, and nothing of the other runs."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import uuid
@@ -24,6 +23,7 @@ from kate.schema.record import SpanRecord
 
 from scripts.local_cluster import CLUSTER_NAME, LocalCluster
 from tests.support.cluster import private_database
+from tests.support.waiting import poll
 
 AGENT = "agent-retention"
 START = 1_796_000_000_000_000_000
@@ -67,12 +67,8 @@ async def test_a_whole_pass_of_runs_is_counted_and_deleted_in_one_statement_per_
     await genai_logs.delete_records_of_runs(client, pass_ids)
     assert await ch_spans.delete_run_spans(client, pass_ids) == 3
 
-    for _ in range(100):  # mutations apply in the background: polled, at most 10 s
-        left = await client.json_rows(
-            "SELECT (SELECT count() FROM spans) AS spans, (SELECT count() FROM genai_log_records) AS records")
-        if left == [{"spans": 3, "records": 1}]:
-            break
-        await asyncio.sleep(0.1)
-    assert left == [{"spans": 3, "records": 1}]
+    await poll(lambda: client.json_rows(  # mutations apply in the background
+        "SELECT (SELECT count() FROM spans) AS spans, (SELECT count() FROM genai_log_records) AS records"),
+        lambda left: left == [{"spans": 3, "records": 1}], what="the pass's spans and records to go", timeout_s=10)
     kept_spans = await client.json_rows("SELECT DISTINCT run_id FROM spans")
     assert kept_spans == [{"run_id": kept}]
